@@ -1,0 +1,4 @@
+/** Every message shape on every wire of the project: re-exported from one place. */
+export * from "./wcs.js";
+export * from "./media-node.js";
+export * from "./signing.js";

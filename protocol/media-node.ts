@@ -1,0 +1,116 @@
+/**
+ * The worker ↔ media-node HTTP API. Every request in both directions is signed with the shared secret
+ * (see `./signing.ts`) and its JSON body validated with these schemas on arrival.
+ *
+ * Worker → media node (base URL = the node's `controlUrl`):
+ *   POST   /v1/legs           CreateLegRequest   → 200 CreateLegResponse | 4xx/5xx ApiError
+ *   DELETE /v1/legs/:legId                        → 200 {ok:true} (also when the leg is already gone)
+ *   GET    /v1/status                             → 200 NodeStatus
+ * Media node → worker (base URL = WORKER_URL):
+ *   POST   /internal/nodes/heartbeat  NodeHeartbeat → 200 HeartbeatResponse   (registers on first call)
+ *   POST   /internal/nodes/events     LegEvent      → 200 {ok:true}
+ */
+import { z } from "zod";
+
+export const LegRole = z.enum(["publisher", "player"]);
+export type LegRole = z.infer<typeof LegRole>;
+
+/**
+ * Create one WebRTC leg on a media node. A publisher leg answers the client's sendonly offer and receives RTP; a
+ * player leg answers a recvonly offer and is fed the RTP of the publisher leg of the same `streamName` on that node.
+ * The answer carries every local candidate (WCS clients never trickle).
+ */
+export const CreateLegRequest = z.object({
+  legId: z.string().min(1).max(128),
+  streamName: z.string().min(1).max(256),
+  role: LegRole,
+  offer: z.string().min(1).max(64 * 1024),
+});
+export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
+
+/** Negotiated media of a leg, reported for logs, stats and the stream REST API. */
+export const LegMedia = z.object({
+  videoCodec: z.string().optional(),
+  audioCodec: z.string().optional(),
+});
+export type LegMedia = z.infer<typeof LegMedia>;
+
+export const CreateLegResponse = z.object({ answer: z.string(), media: LegMedia });
+export type CreateLegResponse = z.infer<typeof CreateLegResponse>;
+
+/**
+ * Error body of a refused call. `code` is machine-readable; `info` is the WCS-style text the worker passes to the
+ * client (e.g. "Stream not found", "No common codecs", "Invalid SDP: …").
+ */
+export const ApiError = z.object({
+  code: z.enum(["bad_request", "unauthorized", "not_found", "conflict", "no_common_codecs", "invalid_sdp", "internal"]),
+  info: z.string(),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+/** Leg transport state reported by the node: connected = ICE + DTLS up; failed = ICE or DTLS failed; closed = gone. */
+export const LegState = z.enum(["connected", "failed", "closed"]);
+export type LegState = z.infer<typeof LegState>;
+
+/** Why a leg failed, when it did. */
+export const LegFailure = z.enum(["ice", "dtls", "error"]);
+export type LegFailure = z.infer<typeof LegFailure>;
+
+export const LegEvent = z.object({
+  nodeId: z.string(),
+  bootId: z.string(),
+  legId: z.string(),
+  streamName: z.string(),
+  role: LegRole,
+  state: LegState,
+  failure: LegFailure.optional(),
+  detail: z.string().max(1024).optional(),
+});
+export type LegEvent = z.infer<typeof LegEvent>;
+
+export const NodeLoad = z.object({
+  publishers: z.number().int().nonnegative(),
+  players: z.number().int().nonnegative(),
+  /** Process CPU over the last interval, % of one core. */
+  cpuPercent: z.number().nonnegative(),
+});
+export type NodeLoad = z.infer<typeof NodeLoad>;
+
+/**
+ * Periodic announcement of a media node. The first one registers the node; `bootId` changes when the process
+ * restarts, which tells the registry that every leg of the previous incarnation is gone.
+ */
+export const NodeHeartbeat = z.object({
+  nodeId: z.string().min(1).max(128),
+  bootId: z.string().min(1).max(128),
+  controlUrl: z.string().url(),
+  load: NodeLoad,
+  /** Ask for at most this many legs; 0 = no limit. */
+  maxLegs: z.number().int().nonnegative().default(0),
+  /** Heartbeat period the node uses, ms; the registry declares it dead after 3 missed periods. */
+  intervalMs: z.number().int().positive(),
+});
+export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
+
+export const HeartbeatResponse = z.object({ ok: z.literal(true) });
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+export const LegStatus = z.object({
+  legId: z.string(),
+  streamName: z.string(),
+  role: LegRole,
+  state: z.enum(["new", "connected", "failed", "closed"]),
+  packetsIn: z.number(),
+  packetsOut: z.number(),
+});
+export const NodeStatus = z.object({ nodeId: z.string(), bootId: z.string(), legs: z.array(LegStatus), load: NodeLoad });
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+/** Paths, in one place for both sides. */
+export const MediaNodePaths = {
+  legs: "/v1/legs",
+  leg: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}`,
+  status: "/v1/status",
+  heartbeat: "/internal/nodes/heartbeat",
+  events: "/internal/nodes/events",
+} as const;

@@ -2,3 +2,4 @@
 export * from "./wcs.js";
 export * from "./media-node.js";
 export * from "./signing.js";
+export * from "./sdp.js";

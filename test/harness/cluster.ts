@@ -1,0 +1,246 @@
+/**
+ * Test/bench harness: a real local deployment — `wrangler dev` running the worker (its own persisted state in a
+ * temp folder) and N real media-node processes registered with it over the signed API.
+ *
+ *   const cluster = await startCluster({ nodes: 1 });
+ *   cluster.wsUrl      // ws://127.0.0.1:PORT  (WCS signaling)
+ *   cluster.httpUrl    // http://127.0.0.1:PORT
+ *   await cluster.stop();
+ *
+ * Processes are killed on stop() and when the test process exits. Their output is kept (last lines) for failure
+ * messages: `cluster.logs()`. Set HARNESS_VERBOSE=1 to stream it to stderr.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { MediaNodePaths, signedFetch } from "../../protocol/index.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const VERBOSE = !!process.env.HARNESS_VERBOSE;
+
+export interface MediaNodeProc {
+  nodeId: string;
+  controlUrl: string;
+  process: ChildProcess;
+  /** SIGKILL (a crash) or SIGTERM (orderly stop); resolves when the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface RegisteredNode {
+  nodeId: string;
+  bootId: string;
+  controlUrl: string;
+  live: boolean;
+  streams: string[];
+  load: { publishers: number; players: number; cpuPercent: number };
+}
+
+export interface Cluster {
+  httpUrl: string;
+  wsUrl: string;
+  secret: string;
+  nodes: MediaNodeProc[];
+  startNode(env?: Record<string, string>): Promise<MediaNodeProc>;
+  /** The worker's registry view of the media nodes (signed GET /internal/nodes). */
+  listNodes(): Promise<RegisteredNode[]>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  nodes?: number;
+  /** Extra worker vars (wrangler.toml [vars] overrides), e.g. { ICE_TIMEOUT_MS: "3000" }. */
+  vars?: Record<string, string>;
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+class LogBuffer {
+  private lines: string[] = [];
+  constructor(private prefix: string) {}
+  push(chunk: Buffer): void {
+    for (const line of chunk.toString().split("\n")) {
+      if (!line.trim()) continue;
+      this.lines.push(`${this.prefix} ${line}`);
+      if (VERBOSE) process.stderr.write(`${this.prefix} ${line}\n`);
+    }
+    if (this.lines.length > 2000) this.lines.splice(0, this.lines.length - 2000);
+  }
+  text(last = 200): string {
+    return this.lines.slice(-last).join("\n");
+  }
+}
+
+function track(child: ChildProcess, buf: LogBuffer): void {
+  live.add(child);
+  child.stdout?.on("data", (d: Buffer) => buf.push(d));
+  child.stderr?.on("data", (d: Buffer) => buf.push(d));
+  child.once("exit", () => live.delete(child));
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => child.once("exit", () => res()));
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string, logs: () => string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${String(lastErr ?? "")})\n${logs()}`);
+}
+
+/** Starts the worker under `wrangler dev` plus `opts.nodes` (default 1) media nodes, and waits until all are live. */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const secret = randomBytes(24).toString("hex");
+  const stateDir = mkdtempSync(join(tmpdir(), "wcs-edge-state-"));
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const workerLog = new LogBuffer("[worker]");
+  const nodeLogs: LogBuffer[] = [];
+  const logs = () => [workerLog.text(), ...nodeLogs.map((l) => l.text(80))].join("\n");
+
+  const vars = { MEDIA_NODE_SECRET: secret, ...opts.vars };
+  const args = [
+    join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+    "dev",
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--inspector-port", String(inspectorPort),
+    "--persist-to", stateDir,
+    "--show-interactive-dev-session=false",
+    "--log-level", "info",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const worker = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      XDG_CONFIG_HOME: join(stateDir, "config"),
+      NO_COLOR: "1",
+      FORCE_COLOR: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  track(worker, workerLog);
+
+  const nodes: MediaNodeProc[] = [];
+  let stopped = false;
+
+  const listNodes = async (): Promise<RegisteredNode[]> => {
+    const res = await signedFetch(secret, httpUrl + "/internal/nodes", "GET");
+    if (!res.ok) throw new Error(`GET /internal/nodes → ${res.status}`);
+    return (await res.json()) as RegisteredNode[];
+  };
+
+  const cluster: Cluster = {
+    httpUrl,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    secret,
+    nodes,
+    listNodes,
+    logs,
+    async startNode(env: Record<string, string> = {}) {
+      const nodeId = `node-${nodes.length + 1}-${randomBytes(3).toString("hex")}`;
+      const controlPort = await freePort();
+      const buf = new LogBuffer(`[${nodeId}]`);
+      nodeLogs.push(buf);
+      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "media-node/main.ts")], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          MEDIA_NODE_ID: nodeId,
+          MEDIA_NODE_PORT: String(controlPort),
+          MEDIA_NODE_LISTEN_HOST: "127.0.0.1",
+          MEDIA_NODE_ICE_ADDRESS: "127.0.0.1",
+          WORKER_URL: httpUrl,
+          MEDIA_NODE_SECRET: secret,
+          MEDIA_NODE_HEARTBEAT_MS: "1000",
+          LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+          ...env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      track(child, buf);
+      const proc: MediaNodeProc = {
+        nodeId,
+        controlUrl: `http://127.0.0.1:${controlPort}`,
+        process: child,
+        async kill(signal: NodeJS.Signals = "SIGKILL") {
+          child.kill(signal);
+          await exited(child);
+        },
+      };
+      nodes.push(proc);
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`media node exited with ${child.exitCode}`);
+          return (await listNodes()).some((n) => n.nodeId === nodeId && n.live);
+        },
+        30_000,
+        `media node ${nodeId} to register`,
+        logs,
+      );
+      return proc;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const n of nodes) n.process.kill("SIGTERM");
+      worker.kill("SIGTERM");
+      const all = [worker, ...nodes.map((n) => n.process)];
+      const timer = setTimeout(() => all.forEach((p) => p.kill("SIGKILL")), 5000);
+      await Promise.all(all.map(exited));
+      clearTimeout(timer);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    await waitFor(
+      async () => {
+        if (worker.exitCode !== null) throw new Error(`wrangler exited with ${worker.exitCode}`);
+        const res = await fetch(httpUrl + "/internal/nodes");
+        await res.body?.cancel();
+        return res.status === 401;
+      },
+      60_000,
+      "wrangler dev to serve",
+      logs,
+    );
+    for (let i = 0; i < (opts.nodes ?? 1); i++) await cluster.startNode();
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}

@@ -1,0 +1,35 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects:
+ * - unit: Durable Object logic inside the Workers runtime (vitest-pool-workers, Miniflare), no media.
+ * - e2e:  Node; a real `wrangler dev` worker + real media node processes + real WebRTC peers (@roamhq/wrtc in child
+ *         processes, headless Chromium). Files run one at a time: they share the 2 cores with media.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000" } },
+          }),
+        ],
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          fileParallelism: false,
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+          reporters: ["default"],
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,88 @@
+/**
+ * The signaling worker: a hono app in front of the Durable Objects.
+ *
+ * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`: the media nodes' calls, signed with the shared
+ *   secret (protocol/signing.ts), validated with protocol/media-node.ts; 401 unsigned, 400 malformed.
+ * - `GET /internal/nodes`: live media nodes (signed too; for operators).
+ * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
+ *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
+ * - Everything else: the static demo pages in public/.
+ */
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { LegEvent, NodeHeartbeat, verifyRequest } from "../protocol/index.js";
+import type { Env } from "./env.js";
+import { log } from "./log.js";
+
+export { NodeRegistryDO } from "./node-registry-do.js";
+export { SessionDO } from "./session-do.js";
+export { StreamDO } from "./stream-do.js";
+
+type App = { Bindings: Env };
+const app = new Hono<App>();
+
+/** Verifies the signature of a media node's call and parses its JSON body; returns a Response on refusal. */
+async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Promise<z.infer<S> | Response> {
+  const secret = c.env.MEDIA_NODE_SECRET;
+  if (!secret) {
+    log("error", "media_node_secret_missing", { path: c.req.path });
+    return c.json({ code: "internal", info: "MEDIA_NODE_SECRET is not configured on the worker" }, 503);
+  }
+  const body = await c.req.text();
+  const url = new URL(c.req.url);
+  const why = await verifyRequest(secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+  if (why) {
+    log("warn", "media_node_call_rejected", { path: url.pathname, why });
+    return c.json({ code: "unauthorized", info: "Bad or missing request signature" }, 401);
+  }
+  let json: unknown;
+  try {
+    json = body ? JSON.parse(body) : undefined;
+  } catch {
+    return c.json({ code: "bad_request", info: "Malformed JSON" }, 400);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return c.json({ code: "bad_request", info: `Invalid body: ${issue?.path.join(".")} ${issue?.message}` }, 400);
+  }
+  return parsed.data;
+}
+
+const registry = (env: Env) => env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName("global"));
+
+app.post("/internal/nodes/heartbeat", async (c) => {
+  const hb = await nodeCall(c, NodeHeartbeat);
+  if (hb instanceof Response) return hb;
+  await registry(c.env).heartbeat(hb);
+  return c.json({ ok: true as const });
+});
+
+app.post("/internal/nodes/events", async (c) => {
+  const ev = await nodeCall(c, LegEvent);
+  if (ev instanceof Response) return ev;
+  await c.env.STREAM.get(c.env.STREAM.idFromName(ev.streamName)).onLegEvent(ev);
+  return c.json({ ok: true as const });
+});
+
+app.get("/internal/nodes", async (c) => {
+  const ok = await nodeCall(c, z.undefined());
+  if (ok instanceof Response) return ok;
+  return c.json(await registry(c.env).list());
+});
+
+app.all("*", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
+    const id = c.env.SESSION.newUniqueId();
+    return c.env.SESSION.get(id).fetch(c.req.raw);
+  }
+  if (c.env.ASSETS) return c.env.ASSETS.fetch(c.req.raw);
+  return c.text("Not found", 404);
+});
+
+app.onError((err, c) => {
+  log("error", "unhandled_error", { path: c.req.path, error: String(err), stack: err.stack });
+  return c.json({ code: "internal", info: "Internal error" }, 500);
+});
+
+export default app;

@@ -1,0 +1,67 @@
+/**
+ * Calls from the worker to a media node's control API (protocol/media-node.ts), signed with the shared secret.
+ */
+import {
+  ApiError,
+  CreateLegResponse,
+  Info,
+  MediaNodePaths,
+  signedFetch,
+  type CreateLegRequest,
+} from "../protocol/index.js";
+import { log } from "./log.js";
+import type { NodeRef } from "./stream-types.js";
+
+export type CreateLegResult =
+  | { ok: true; answer: string; videoCodec?: string; audioCodec?: string }
+  | { ok: false; info: string; unreachable: boolean };
+
+/**
+ * Asks `node` to create a leg and answer its offer. Never throws: a refused call returns the node's WCS-style
+ * `info`; a network error or timeout returns {@link Info.MEDIA_NODE_LOST} with `unreachable: true`.
+ */
+export async function createLeg(
+  secret: string,
+  node: NodeRef,
+  req: CreateLegRequest,
+  timeoutMs: number,
+): Promise<CreateLegResult> {
+  let res: Response;
+  try {
+    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.legs, "POST", req), timeoutMs);
+  } catch (err) {
+    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId: req.legId, error: String(err) });
+    return { ok: false, info: Info.MEDIA_NODE_LOST, unreachable: true };
+  }
+  const body: unknown = await res.json().catch(() => null);
+  if (res.ok) {
+    const parsed = CreateLegResponse.safeParse(body);
+    if (parsed.success) return { ok: true, answer: parsed.data.answer, ...parsed.data.media };
+    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId });
+    return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
+  }
+  const err = ApiError.safeParse(body);
+  const info = err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`;
+  log("warn", "media_node_refused_leg", { nodeId: node.nodeId, legId: req.legId, status: res.status, info });
+  return { ok: false, info, unreachable: false };
+}
+
+/** Deletes a leg (idempotent on the node). Errors are logged, never thrown: a dead node has no legs anyway. */
+export async function deleteLeg(secret: string, node: NodeRef, legId: string, timeoutMs: number): Promise<void> {
+  try {
+    const res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.leg(legId), "DELETE"), timeoutMs);
+    await res.body?.cancel();
+  } catch (err) {
+    log("warn", "media_node_delete_failed", { nodeId: node.nodeId, legId, error: String(err) });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e) => (clearTimeout(t), reject(e)),
+    );
+  });
+}

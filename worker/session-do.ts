@@ -1,0 +1,293 @@
+/**
+ * SessionDO: one per WCS WebSocket connection (`newUniqueId()`), using the WebSocket Hibernation API so an idle
+ * session costs nothing between frames.
+ *
+ * Protocol (Web SDK 2.0 src/flashphoner-core.js; shared/reference/wcs-protocol.md §1): the client sends
+ * `connection`, we answer `getUserData` (session ESTABLISHED); we send `ping` every PING_INTERVAL_MS (alarm) and close
+ * the socket after MISSED_PONGS_LIMIT pings without a `pong`. publishStream / playStream go to the StreamDO of the
+ * name; its answer returns here as `setRemoteSDP`, its later statuses arrive through {@link SessionDO.deliver}.
+ * A closed socket ends every stream of the session.
+ *
+ * Bad input never closes the socket: malformed JSON, unknown messages, wrong types and oversized frames get a `fail`
+ * message (or a FAILED stream status when the frame names a mediaSessionId), and the session keeps working.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  checkOffer,
+  ClientEnvelope,
+  ConnectionRequest,
+  encodeServerMessage,
+  Info,
+  MAX_FRAME_BYTES,
+  StreamRequest,
+  StreamStatus,
+  StreamStopRequest,
+  TERMINAL_STATUSES,
+  type ServerMessageName,
+  type ServerMessages,
+  type StreamStatusEvent,
+} from "../protocol/index.js";
+import { config, type Env } from "./env.js";
+import { log } from "./log.js";
+import { statusEvent, type StreamRequestArgs } from "./stream-types.js";
+
+/** Per-socket state, kept in the socket's attachment so it survives hibernation (≤ 2 KiB). */
+interface Attachment {
+  sessionId: string;
+  established: boolean;
+  appKey?: string;
+  /** ms epoch of the last `pong` (or of the socket's opening). */
+  lastPongAt: number;
+}
+
+/** A stream of this session, persisted so that a closed socket can end it even after hibernation. */
+interface SessionStream {
+  name: string;
+  role: "publisher" | "player";
+}
+
+const STREAM_PREFIX = "stream:";
+
+export class SessionDO extends DurableObject<Env> {
+  /** Accepts the WebSocket upgrade that the worker routed here. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade", { status: 426 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    const now = Date.now();
+    const att: Attachment = { sessionId: this.ctx.id.toString(), established: false, lastPongAt: now };
+    server.serializeAttachment(att);
+    await this.ctx.storage.setAlarm(now + config(this.env).PING_INTERVAL_MS);
+    log("info", "session_opened", { sessionId: att.sessionId, path: new URL(request.url).pathname });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    if (typeof message !== "string") {
+      this.fail(ws, "binary", Info.BINARY_NOT_SUPPORTED);
+      return;
+    }
+    if (message.length > MAX_FRAME_BYTES) {
+      this.fail(ws, "unknown", `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_FRAME_BYTES}`);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(message);
+    } catch {
+      this.fail(ws, "unknown", Info.MALFORMED_JSON);
+      return;
+    }
+    const env = ClientEnvelope.safeParse(json);
+    if (!env.success) {
+      this.fail(ws, "unknown", `${Info.INVALID_REQUEST}: expected {"message": string, "data": [..]}`);
+      return;
+    }
+    const { message: name, data } = env.data;
+    const arg = data?.[0];
+    switch (name) {
+      case "connection":
+        return this.onConnection(ws, att, arg);
+      case "pong":
+        att.lastPongAt = Date.now();
+        ws.serializeAttachment(att);
+        return;
+      case "ping": // the SDK's optional pinger expects no answer
+      case "pushLogs":
+      case "sessionDebug":
+      case "submitBugReport":
+        return;
+      case "publishStream":
+      case "playStream":
+        return this.onStreamRequest(ws, att, name, arg);
+      case "unPublishStream":
+      case "stopStream":
+        return this.onStopRequest(ws, att, name, arg);
+      case "sendData": {
+        const op = (arg as { operationId?: unknown } | undefined)?.operationId;
+        if (typeof op === "string") {
+          this.send(ws, "DataStatusEvent", { operationId: op, status: "FAILED", info: `No application handles sendData for appKey ${att.appKey ?? "defaultApp"}` });
+        } else this.fail(ws, name, `${Info.INVALID_REQUEST}: operationId is required`);
+        return;
+      }
+      default:
+        this.fail(ws, name, `${Info.UNKNOWN_MESSAGE}: ${name}`);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    await this.endSession("socket closed", code);
+  }
+
+  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+    await this.endSession("socket error", undefined, String(error));
+  }
+
+  /** Keep-alive: `ping` every interval; close the socket when the client stopped answering. */
+  override async alarm(): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    const cfg = config(this.env);
+    if (sockets.length === 0) {
+      await this.endSession("no socket");
+      return;
+    }
+    const now = Date.now();
+    for (const ws of sockets) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (now - att.lastPongAt > cfg.PING_INTERVAL_MS * cfg.MISSED_PONGS_LIMIT) {
+        log("warn", "session_keepalive_timeout", { sessionId: att.sessionId, silentMs: now - att.lastPongAt });
+        try {
+          ws.close(4000, Info.TERMINATED_BY_KEEP_ALIVE);
+        } catch {
+          // ignore
+        }
+        await this.endSession("keep-alive timeout");
+        return;
+      }
+      this.send(ws, "ping");
+    }
+    await this.ctx.storage.setAlarm(now + cfg.PING_INTERVAL_MS);
+  }
+
+  /**
+   * Pushes a stream status to the client (called by StreamDO). A terminal status releases the stream here too.
+   * Returns false when the session has no socket any more.
+   */
+  async deliver(event: StreamStatusEvent): Promise<boolean> {
+    if (TERMINAL_STATUSES.has(event.status)) await this.ctx.storage.delete(STREAM_PREFIX + event.mediaSessionId);
+    const ws = this.ctx.getWebSockets()[0];
+    if (!ws) return false;
+    this.send(ws, "notifyStreamStatusEvent", event);
+    return true;
+  }
+
+  // ---- handlers ----
+
+  private onConnection(ws: WebSocket, att: Attachment, arg: unknown): void {
+    const req = ConnectionRequest.safeParse(arg ?? {});
+    if (!req.success) {
+      this.fail(ws, "connection", `${Info.INVALID_REQUEST}: ${req.error.issues[0]?.path.join(".")} ${req.error.issues[0]?.message}`);
+      return;
+    }
+    att.established = true;
+    att.appKey = req.data.appKey ?? "defaultApp";
+    ws.serializeAttachment(att);
+    const { authToken: _ignored, ...rest } = req.data;
+    this.send(ws, "getUserData", {
+      ...rest,
+      appKey: att.appKey,
+      sessionId: att.sessionId,
+      authToken: att.sessionId,
+      status: "ESTABLISHED",
+    });
+    log("info", "session_established", { sessionId: att.sessionId, appKey: att.appKey, clientVersion: req.data.clientVersion });
+  }
+
+  private async onStreamRequest(ws: WebSocket, att: Attachment, method: "publishStream" | "playStream", arg: unknown): Promise<void> {
+    const role = method === "publishStream" ? "publisher" : "player";
+    const mediaSessionId = pickString(arg, "mediaSessionId");
+    const name = pickString(arg, "name") ?? "";
+    const failStream = (info: string) => {
+      if (!mediaSessionId) return this.fail(ws, method, info);
+      const ev = statusEvent(name, { role, sessionId: att.sessionId, mediaSessionId, appKey: att.appKey, hasAudio: false, hasVideo: false, createdAt: Date.now() }, StreamStatus.FAILED, info);
+      this.send(ws, "notifyStreamStatusEvent", ev);
+    };
+    if (!att.established) return failStream(Info.SESSION_NOT_READY);
+    if (!mediaSessionId) return this.fail(ws, method, Info.MEDIASESSION_ID_NULL);
+    const req = StreamRequest.safeParse(arg);
+    if (!req.success) {
+      const issue = req.error.issues[0];
+      return failStream(`${Info.INVALID_REQUEST}: ${issue?.path.join(".") || "body"} ${issue?.message ?? ""}`.trim());
+    }
+    const offer = checkOffer(req.data.sdp, role);
+    if (!offer.ok) return failStream(`${Info.INVALID_SDP}: ${offer.reason}`);
+    const key = STREAM_PREFIX + mediaSessionId;
+    if (await this.ctx.storage.get(key)) return failStream(Info.MEDIASESSION_ID_ALREADY_IN_USE);
+    const count = (await this.ctx.storage.list({ prefix: STREAM_PREFIX })).size;
+    if (count >= config(this.env).MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
+    await this.ctx.storage.put(key, { name: req.data.name, role } satisfies SessionStream);
+
+    const args: StreamRequestArgs = {
+      sessionId: att.sessionId,
+      mediaSessionId,
+      appKey: att.appKey,
+      sdp: req.data.sdp,
+      hasAudio: req.data.hasAudio ?? true,
+      hasVideo: req.data.hasVideo ?? true,
+      custom: req.data.custom,
+    };
+    const stream = this.env.STREAM.get(this.env.STREAM.idFromName(req.data.name));
+    let result;
+    try {
+      result = role === "publisher" ? await stream.publish(req.data.name, args) : await stream.play(req.data.name, args);
+    } catch (err) {
+      log("error", "stream_request_error", { sessionId: att.sessionId, mediaSessionId, stream: req.data.name, error: String(err) });
+      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+    }
+    if (!result.ok) {
+      await this.ctx.storage.delete(key);
+      log("info", "stream_request_failed", { sessionId: att.sessionId, method, stream: req.data.name, mediaSessionId, info: result.info });
+      const ev = statusEvent(req.data.name, { role, ...args, createdAt: Date.now() }, StreamStatus.FAILED, result.info);
+      this.send(ws, "notifyStreamStatusEvent", ev);
+      return;
+    }
+    this.send(ws, "setRemoteSDP", mediaSessionId, result.answer, false);
+  }
+
+  private async onStopRequest(ws: WebSocket, att: Attachment, method: "unPublishStream" | "stopStream", arg: unknown): Promise<void> {
+    const req = StreamStopRequest.safeParse(arg);
+    if (!req.success) return this.fail(ws, method, Info.MEDIASESSION_ID_NULL);
+    const key = STREAM_PREFIX + req.data.mediaSessionId;
+    const rec = await this.ctx.storage.get<SessionStream>(key);
+    if (!rec) return this.fail(ws, method, `${Info.STREAM_NOT_FOUND}: no stream with mediaSessionId ${req.data.mediaSessionId} in this session`);
+    const stream = this.env.STREAM.get(this.env.STREAM.idFromName(rec.name));
+    const ev = await stream.stop(att.sessionId, req.data.mediaSessionId);
+    await this.ctx.storage.delete(key);
+    if (ev) this.send(ws, "notifyStreamStatusEvent", ev);
+    else {
+      // the leg ended concurrently (its status is on its way or already sent); nothing else to do
+      log("info", "stop_of_ended_stream", { sessionId: att.sessionId, mediaSessionId: req.data.mediaSessionId, stream: rec.name });
+    }
+  }
+
+  /** Ends every stream of the session (socket closed, errored or timed out) and forgets the session. */
+  private async endSession(why: string, code?: number, error?: string): Promise<void> {
+    const streams = await this.ctx.storage.list<SessionStream>({ prefix: STREAM_PREFIX });
+    const sessionId = this.ctx.id.toString();
+    log("info", "session_closed", { sessionId, why, code, error, streams: streams.size });
+    await Promise.allSettled(
+      [...streams].map(([key, s]) =>
+        this.env.STREAM.get(this.env.STREAM.idFromName(s.name)).endBySession(sessionId, key.slice(STREAM_PREFIX.length)),
+      ),
+    );
+    await this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  private send<M extends ServerMessageName>(ws: WebSocket, message: M, ...data: ServerMessages[M]): void {
+    try {
+      ws.send(encodeServerMessage(message, ...data));
+    } catch (err) {
+      log("warn", "send_failed", { message, error: String(err) });
+    }
+  }
+
+  private fail(ws: WebSocket, apiMethod: string, info: string): void {
+    this.send(ws, "fail", { apiMethod, info });
+  }
+}
+
+function pickString(obj: unknown, key: string): string | undefined {
+  if (typeof obj !== "object" || obj === null) return undefined;
+  const v = (obj as Record<string, unknown>)[key];
+  return typeof v === "string" && v.length > 0 && v.length <= 256 ? v : undefined;
+}

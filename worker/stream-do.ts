@@ -1,0 +1,306 @@
+/**
+ * StreamDO: one per stream name (`idFromName(name)`). It owns the stream's publisher, its players, the media node
+ * the stream is placed on, and every status transition of their legs:
+ *
+ *   publish: name free? (else FAILED "Stream name is already in use") → registry places it on a node → the node
+ *            answers the offer → the answer goes back to the session (`setRemoteSDP`) → the node reports the leg
+ *            connected → PUBLISHING.
+ *   play:    publisher PUBLISHING? (else FAILED "Stream not found") → the stream's node answers → PLAYING on connect.
+ *   end:     unPublishStream → UNPUBLISHED, players FAILED "Stopped by publisher stop"; stopStream → STOPPED;
+ *            a closed session ends its legs the same way; ICE/DTLS not connected within ICE_TIMEOUT_MS →
+ *            FAILED "Failed by ICE timeout"; node lost → FAILED for everyone, the name is free again.
+ *
+ * Statuses follow WCS (Web SDK 2.0 constants.js STREAM_STATUS / STREAM_STATUS_INFO). Asynchronous statuses are
+ * pushed to the sessions with `SessionDO.deliver`; a request's own result is returned to the calling session.
+ * State lives in memory and is persisted on every change, so an evicted object resumes where it was.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
+import { config, type Env } from "./env.js";
+import { log } from "./log.js";
+import { createLeg, deleteLeg } from "./media-node-client.js";
+import {
+  statusEvent,
+  type LegRecord,
+  type NodeRef,
+  type StreamRequestArgs,
+  type StreamRequestResult,
+} from "./stream-types.js";
+
+interface StreamState {
+  name: string;
+  node: NodeRef | null;
+  publisher: LegRecord | null;
+  players: Record<string, LegRecord>;
+  videoCodec?: string;
+  audioCodec?: string;
+}
+
+/** Why a leg or the whole stream ends; decides the statuses and `info` everyone gets. */
+type EndReason =
+  | { kind: "user" } // unPublishStream / stopStream
+  | { kind: "session" } // the leg's own session closed
+  | { kind: "transport-closed" } // the client closed its PeerConnection
+  | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, node lost
+
+export class StreamDO extends DurableObject<Env> {
+  private state: StreamState = { name: "", node: null, publisher: null, players: {} };
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const saved = await ctx.storage.get<StreamState>("state");
+      if (saved) this.state = saved;
+    });
+  }
+
+  /** Starts publishing `name` from a session's offer. See the class docs for the outcomes. */
+  async publish(name: string, args: StreamRequestArgs): Promise<StreamRequestResult> {
+    this.state.name = name;
+    if (this.state.publisher) return { ok: false, info: Info.STREAM_NAME_ALREADY_IN_USE };
+    const leg = this.newLeg("publisher", args);
+    this.state.publisher = leg; // the name is taken from here on, before any await
+    await this.save();
+
+    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
+    const node = await registry.allocate(name);
+    if (this.state.publisher?.legId !== leg.legId) return { ok: false, info: Info.STOPPED_BY_USER };
+    if (!node) {
+      log("warn", "publish_refused", { stream: name, mediaSessionId: args.mediaSessionId, info: Info.NO_MEDIA_NODE });
+      this.state.publisher = null;
+      await this.save();
+      return { ok: false, info: Info.NO_MEDIA_NODE };
+    }
+    this.state.node = node;
+    await this.save();
+
+    const cfg = config(this.env);
+    const res = await createLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "publisher", offer: args.sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    if (this.state.publisher?.legId !== leg.legId) {
+      // ended while the node was answering (session closed): undo on the node.
+      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
+      return { ok: false, info: Info.STOPPED_BY_USER };
+    }
+    if (!res.ok) {
+      this.state.publisher = null;
+      this.state.node = null;
+      await this.save();
+      await registry.release(name, node.nodeId);
+      if (res.unreachable) await registry.reportUnreachable(node.nodeId, node.bootId);
+      log("warn", "publish_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
+      return { ok: false, info: res.info };
+    }
+    this.state.videoCodec = res.videoCodec;
+    this.state.audioCodec = res.audioCodec;
+    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+    await this.save();
+    await this.scheduleDeadline();
+    log("info", "publish_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
+    return { ok: true, answer: res.answer };
+  }
+
+  /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
+  async play(name: string, args: StreamRequestArgs): Promise<StreamRequestResult> {
+    this.state.name = name;
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
+    const leg = this.newLeg("player", args);
+    this.state.players[leg.legId] = leg;
+    await this.save();
+
+    const cfg = config(this.env);
+    const res = await createLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "player", offer: args.sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    if (!this.state.players[leg.legId]) {
+      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
+      return { ok: false, info: this.state.publisher ? Info.STOPPED_BY_USER : Info.STOPPED_BY_PUBLISHER_STOP };
+    }
+    if (!res.ok) {
+      delete this.state.players[leg.legId];
+      await this.save();
+      log("warn", "play_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
+      return { ok: false, info: res.info };
+    }
+    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+    await this.save();
+    await this.scheduleDeadline();
+    log("info", "play_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId });
+    return { ok: true, answer: res.answer };
+  }
+
+  /**
+   * Ends the leg of (`sessionId`, `mediaSessionId`) at its client's request (unPublishStream / stopStream).
+   * Returns the terminal status for the requester (UNPUBLISHED / STOPPED), or null when no such leg exists here.
+   */
+  async stop(sessionId: string, mediaSessionId: string): Promise<StreamStatusEvent | null> {
+    const leg = this.findLeg(sessionId, mediaSessionId);
+    if (!leg) return null;
+    return this.endLeg(leg, { kind: "user" });
+  }
+
+  /** The session of this leg is gone (socket closed): end the leg; nobody is told except the players of a publisher. */
+  async endBySession(sessionId: string, mediaSessionId: string): Promise<void> {
+    const leg = this.findLeg(sessionId, mediaSessionId);
+    if (leg) await this.endLeg(leg, { kind: "session" });
+  }
+
+  /** A media node reports a leg's transport state (protocol/media-node.ts LegEvent). */
+  async onLegEvent(ev: LegEvent): Promise<void> {
+    const node = this.state.node;
+    if (!node || node.nodeId !== ev.nodeId || node.bootId !== ev.bootId) return;
+    const leg = this.state.publisher?.legId === ev.legId ? this.state.publisher : this.state.players[ev.legId];
+    if (!leg) return;
+    log("info", "leg_event", { stream: this.state.name, legId: ev.legId, role: leg.role, state: ev.state, failure: ev.failure, detail: ev.detail });
+    if (ev.state === "connected") {
+      if (leg.status !== StreamStatus.PENDING) return;
+      leg.status = leg.role === "publisher" ? StreamStatus.PUBLISHING : StreamStatus.PLAYING;
+      await this.save();
+      await this.deliver(leg, statusEvent(this.state.name, leg, leg.status, undefined, node.nodeId));
+      return;
+    }
+    if (ev.state === "closed") {
+      await this.endLeg(leg, { kind: "transport-closed" }, true);
+      return;
+    }
+    const info =
+      ev.failure === "dtls" ? Info.FAILED_BY_DTLS_ERROR : ev.failure === "ice" ? Info.FAILED_BY_ICE_ERROR : Info.FAILED_BY_ERROR;
+    await this.endLeg(leg, { kind: "failed", info }, true);
+  }
+
+  /** The registry lost the node (missed heartbeats or restart): every leg here FAILED, the name is free. */
+  async onNodeLost(nodeId: string, bootId: string): Promise<void> {
+    const node = this.state.node;
+    if (!node || node.nodeId !== nodeId || node.bootId !== bootId) return;
+    log("warn", "stream_node_lost", { stream: this.state.name, nodeId });
+    if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "failed", info: Info.MEDIA_NODE_LOST }, true);
+  }
+
+  /** A snapshot for tests and operators. */
+  async describe(): Promise<StreamState> {
+    return structuredClone(this.state);
+  }
+
+  /** ICE/DTLS deadlines of PENDING legs. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    for (const leg of this.allLegs()) {
+      if (leg.status === StreamStatus.PENDING && leg.deadline <= now) {
+        log("warn", "leg_ice_timeout", { stream: this.state.name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId });
+        await this.endLeg(leg, { kind: "failed", info: Info.FAILED_BY_ICE_TIMEOUT }, true);
+      }
+    }
+    await this.scheduleDeadline();
+  }
+
+  // ---- internals ----
+
+  /**
+   * Ends one leg, and with a publisher the whole stream. `tellOwner` pushes the leg's own terminal status to its
+   * session (for asynchronous ends); the returned event is the same status, for a requester that awaits it.
+   */
+  private async endLeg(leg: LegRecord, reason: EndReason, tellOwner = false): Promise<StreamStatusEvent> {
+    const name = this.state.name;
+    const node = this.state.node;
+    const cfg = config(this.env);
+    const secret = this.secret();
+    const own = ownStatus(leg, reason);
+    log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
+    const event = statusEvent(name, leg, own.status, own.info, node?.nodeId);
+    const tasks: Promise<unknown>[] = [];
+
+    if (leg.role === "player") {
+      delete this.state.players[leg.legId];
+      await this.save();
+      if (node && reason.kind !== "transport-closed") tasks.push(deleteLeg(secret, node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS));
+    } else {
+      const players = Object.values(this.state.players);
+      this.state = { name, node: null, publisher: null, players: {} };
+      await this.save();
+      const playerInfo = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP;
+      for (const p of players) {
+        tasks.push(this.deliver(p, statusEvent(name, p, StreamStatus.FAILED, playerInfo, node?.nodeId)));
+      }
+      if (node) {
+        // deleting the publisher leg closes its player legs on the node too
+        const lost = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST;
+        if (!lost) tasks.push(deleteLeg(secret, node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS));
+        const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
+        tasks.push(registry.release(name, node.nodeId));
+      }
+    }
+    if (tellOwner && reason.kind !== "session") tasks.push(this.deliver(leg, event));
+    await Promise.allSettled(tasks);
+    return event;
+  }
+
+  private newLeg(role: LegRecord["role"], args: StreamRequestArgs): LegRecord {
+    const now = Date.now();
+    return {
+      legId: crypto.randomUUID(),
+      role,
+      sessionId: args.sessionId,
+      mediaSessionId: args.mediaSessionId,
+      appKey: args.appKey,
+      hasAudio: args.hasAudio,
+      hasVideo: args.hasVideo,
+      custom: args.custom,
+      status: StreamStatus.PENDING,
+      createdAt: now,
+      deadline: now + config(this.env).ICE_TIMEOUT_MS + config(this.env).MEDIA_NODE_TIMEOUT_MS,
+    };
+  }
+
+  private findLeg(sessionId: string, mediaSessionId: string): LegRecord | null {
+    for (const leg of this.allLegs()) if (leg.sessionId === sessionId && leg.mediaSessionId === mediaSessionId) return leg;
+    return null;
+  }
+
+  private allLegs(): LegRecord[] {
+    return [...(this.state.publisher ? [this.state.publisher] : []), ...Object.values(this.state.players)];
+  }
+
+  private async deliver(leg: LegRecord, event: StreamStatusEvent): Promise<void> {
+    try {
+      const session = this.env.SESSION.get(this.env.SESSION.idFromString(leg.sessionId));
+      await session.deliver(event);
+    } catch (err) {
+      log("warn", "status_delivery_failed", { stream: this.state.name, mediaSessionId: leg.mediaSessionId, status: event.status, error: String(err) });
+    }
+  }
+
+  private async scheduleDeadline(): Promise<void> {
+    let next = Infinity;
+    for (const leg of this.allLegs()) if (leg.status === StreamStatus.PENDING) next = Math.min(next, leg.deadline);
+    if (next === Infinity) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  private async save(): Promise<void> {
+    if (!this.state.publisher && Object.keys(this.state.players).length === 0) {
+      await this.ctx.storage.delete("state");
+      return;
+    }
+    await this.ctx.storage.put("state", this.state);
+  }
+
+  private secret(): string {
+    const s = this.env.MEDIA_NODE_SECRET;
+    if (!s) throw new Error("MEDIA_NODE_SECRET is not configured");
+    return s;
+  }
+}
+
+/** The terminal status a leg's own client gets for a given end. */
+function ownStatus(leg: LegRecord, reason: EndReason): { status: StreamStatus; info?: string } {
+  const normal = leg.role === "publisher" ? StreamStatus.UNPUBLISHED : StreamStatus.STOPPED;
+  switch (reason.kind) {
+    case "user":
+      return { status: normal, info: Info.STOPPED_BY_USER };
+    case "session":
+      return { status: normal, info: Info.STOPPED_BY_SESSION_DISCONNECT };
+    case "transport-closed":
+      return { status: normal, info: Info.STOPPED_BY_USER };
+    case "failed":
+      return { status: StreamStatus.FAILED, info: reason.info };
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Shapes passed between the Durable Objects over RPC (inside the worker only; wire shapes live in protocol/).
+ */
+import { StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
+
+/** What a session tells its StreamDO about a publish or play request. */
+export interface StreamRequestArgs {
+  sessionId: string;
+  mediaSessionId: string;
+  appKey?: string;
+  sdp: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  custom?: unknown;
+}
+
+/** Result of publish/play: the SDP answer for `setRemoteSDP`, or the `info` of an immediate FAILED. */
+export type StreamRequestResult = { ok: true; answer: string } | { ok: false; info: string };
+
+/** A media node as the StreamDO knows it: enough to call it and to recognise its incarnation. */
+export interface NodeRef {
+  nodeId: string;
+  bootId: string;
+  controlUrl: string;
+}
+
+/** Per-leg facts kept by the StreamDO, enough to build a WCS stream object for every status event. */
+export interface LegRecord {
+  legId: string;
+  role: "publisher" | "player";
+  sessionId: string;
+  mediaSessionId: string;
+  appKey?: string;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  custom?: unknown;
+  status: typeof StreamStatus.PENDING | typeof StreamStatus.PUBLISHING | typeof StreamStatus.PLAYING;
+  createdAt: number;
+  /** ms epoch after which a PENDING leg fails with "Failed by ICE timeout". */
+  deadline: number;
+}
+
+/** Builds the WCS stream object of a `notifyStreamStatusEvent` (see protocol/wcs.ts StreamStatusEvent). */
+export function statusEvent(
+  name: string,
+  leg: Pick<LegRecord, "role" | "sessionId" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
+  status: StreamStatus,
+  info?: string,
+  nodeId?: string,
+): StreamStatusEvent {
+  const published = leg.role === "publisher";
+  return {
+    mediaSessionId: leg.mediaSessionId,
+    name,
+    status,
+    ...(info === undefined ? {} : { info }),
+    published,
+    hasVideo: leg.hasVideo,
+    hasAudio: leg.hasAudio,
+    sessionId: leg.sessionId,
+    ...(leg.appKey === undefined ? {} : { appKey: leg.appKey }),
+    ...(nodeId === undefined ? {} : { nodeId }),
+    mediaProvider: "WebRTC",
+    mediaType: published ? "publish" : "play",
+    record: false,
+    audioState: { muted: false },
+    videoState: { muted: false },
+    createDate: leg.createdAt,
+    ...(leg.custom === undefined ? {} : { custom: leg.custom }),
+  };
+}

@@ -27,7 +27,6 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 90_000,
           hookTimeout: 90_000,
-          reporters: ["default"],
         },
       },
     ],

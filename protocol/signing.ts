@@ -26,15 +26,15 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-function canonical(timestamp: string, method: string, path: string, body: string): Uint8Array {
-  return encoder.encode(`${timestamp}\n${method.toUpperCase()}\n${path}\n${body}`);
+function canonical(timestamp: string, method: string, path: string, body: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(`${timestamp}\n${method.toUpperCase()}\n${path}\n${body}`) as Uint8Array<ArrayBuffer>;
 }
 
 function toHex(buf: ArrayBuffer): string {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function fromHex(hex: string): Uint8Array | null {
+function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[0-9a-f]{64}$/.test(hex)) return null;
   const out = new Uint8Array(32);
   for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

@@ -100,6 +100,7 @@ async function diagnostics(): Promise<string> {
     parts.push(`--- ${label} ---`, await report().catch((e: unknown) => `(unavailable: ${String(e)})`));
   }
   parts.push(browser?.consoleDump() ?? "(no browser)");
+  parts.push("--- server logs (last lines) ---", cluster?.logs?.() ?? "(none)");
   return parts.join("\n");
 }
 
@@ -150,6 +151,10 @@ describe("official WCS Web SDK in Chromium", () => {
     list.map((e) => `${e.kind} ${e.key ?? ""} ${e.name ?? ""} ${e.status}${e.info ? ` (${e.info})` : ""}`).join("\n");
 
   async function openSdkPage(label: string): Promise<Page> {
+    // A document fulfilled by page.route() has no server address, so Chromium's Local Network Access checks treat it
+    // as public and block its WebSocket to 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). A page really
+    // served by the worker is loopback→loopback and needs nothing; grant the permission for the routed test page.
+    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
     const page = await browser.newPage(label);
     await page.route(`${cluster.httpUrl}/__test/*`, (route) => {
       const path = new URL(route.request().url()).pathname;
@@ -261,8 +266,7 @@ describe("official WCS Web SDK in Chromium", () => {
 
       await stopStream(publisher, "pub");
       await waitForStatus(publisher, "publisher", "pub", "UNPUBLISHED");
-      const ended = await waitForStatus(player, "player", "play", "FAILED");
-      expect(ended.info).toBe("Stopped by publisher stop");
+      await waitForStatus(player, "player", "play", "FAILED", "Stopped by publisher stop");
     },
     TEST_TIMEOUT_MS,
   );
@@ -274,11 +278,10 @@ describe("official WCS Web SDK in Chromium", () => {
       await startStream(publisher, "pub-dup", name, "publish");
       await waitForStatus(publisher, "publisher", "pub-dup", "PUBLISHING");
       await startStream(player, "dup", name, "publish");
-      const failed = await waitForStatus(player, "player", "dup", "FAILED");
-      expect(failed.info).toBe("Stream name is already in use");
+      await waitForStatus(player, "player", "dup", "FAILED", "Stream name is already in use");
       // the first publisher is unaffected
-      const pubEvents = (await events(publisher)).filter((e) => e.key === "pub-dup").map((e) => e.status);
-      expect(pubEvents.filter((s) => TERMINAL.has(s))).toEqual([]);
+      const ended = (await events(publisher)).filter((e) => e.key === "pub-dup" && TERMINAL.has(e.status));
+      if (ended.length > 0) await fail(`first publisher ended by the refused second publish: ${JSON.stringify(ended)}`);
       await stopStream(publisher, "pub-dup");
       await waitForStatus(publisher, "publisher", "pub-dup", "UNPUBLISHED");
     },
@@ -289,8 +292,7 @@ describe("official WCS Web SDK in Chromium", () => {
     "fails playing an unknown name with 'Stream not found'",
     async () => {
       await startStream(player, "unknown", uniqueName("no-such-stream"), "play");
-      const failed = await waitForStatus(player, "player", "unknown", "FAILED");
-      expect(failed.info).toBe("Stream not found");
+      await waitForStatus(player, "player", "unknown", "FAILED", "Stream not found");
     },
     TEST_TIMEOUT_MS,
   );

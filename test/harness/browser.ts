@@ -72,6 +72,9 @@ export async function launchBrowser(opts: { headless?: boolean } = {}): Promise<
     page.on("console", (m) => push(`[${m.type()}] ${m.text()}`));
     page.on("pageerror", (e) => push(`[pageerror] ${e.stack ?? e.message}`));
     page.on("requestfailed", (r) => push(`[requestfailed] ${r.method()} ${r.url()}: ${r.failure()?.errorText ?? ""}`));
+    page.on("response", (r) => {
+      if (r.status() >= 400) push(`[http ${r.status()}] ${r.request().method()} ${r.url()}`);
+    });
     page.on("crash", () => push("[crash] page crashed"));
   };
 

@@ -17,7 +17,7 @@ export default defineConfig({
             miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000" } },
           }),
         ],
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], silent: "passed-only" },
       },
       {
         test: {

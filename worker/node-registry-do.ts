@@ -23,6 +23,8 @@ export interface NodeEntry extends NodeRef {
   load: NodeLoad;
   /** Stream names placed on this node (each has its publisher leg there). */
   streams: string[];
+  /** Placements since the last heartbeat: legs the reported load does not count yet. */
+  placedSinceHeartbeat: number;
 }
 
 export class NodeRegistryDO extends DurableObject<Env> {
@@ -53,6 +55,7 @@ export class NodeRegistryDO extends DurableObject<Env> {
       maxLegs: hb.maxLegs,
       load: hb.load,
       streams: prev && prev.bootId === hb.bootId ? prev.streams : [],
+      placedSinceHeartbeat: 0,
     };
     if (!prev || prev.bootId !== hb.bootId) {
       log("info", "media_node_registered", { nodeId: hb.nodeId, bootId: hb.bootId, controlUrl: hb.controlUrl });
@@ -69,20 +72,21 @@ export class NodeRegistryDO extends DurableObject<Env> {
     for (const n of this.nodes.values()) {
       if (!this.isLive(n, now)) continue;
       const legs = n.load.publishers + n.load.players;
-      if (n.maxLegs > 0 && legs >= n.maxLegs) continue;
+      if (n.maxLegs > 0 && legs + (n.placedSinceHeartbeat ?? 0) >= n.maxLegs) continue;
       const score = legs + n.streams.length;
       if (score < bestScore) (best = n), (bestScore = score);
     }
     if (!best) return null;
     if (!best.streams.includes(streamName)) best.streams.push(streamName);
+    best.placedSinceHeartbeat = (best.placedSinceHeartbeat ?? 0) + 1;
     await this.save();
     return { nodeId: best.nodeId, bootId: best.bootId, controlUrl: best.controlUrl };
   }
 
-  /** Forgets the placement of `streamName` on `nodeId` (the stream ended). */
-  async release(streamName: string, nodeId: string): Promise<void> {
+  /** Forgets the placement of `streamName` on `nodeId` (the stream ended); ignored for another incarnation. */
+  async release(streamName: string, nodeId: string, bootId?: string): Promise<void> {
     const n = this.nodes.get(nodeId);
-    if (!n) return;
+    if (!n || (bootId !== undefined && n.bootId !== bootId)) return;
     n.streams = n.streams.filter((s) => s !== streamName);
     await this.save();
   }

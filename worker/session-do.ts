@@ -143,7 +143,8 @@ export class SessionDO extends DurableObject<Env> {
     const now = Date.now();
     for (const ws of sockets) {
       const att = ws.deserializeAttachment() as Attachment;
-      if (now - att.lastPongAt > cfg.PING_INTERVAL_MS * cfg.MISSED_PONGS_LIMIT) {
+      // half an interval of slack: alarms fire a little late, and the client gets MISSED_PONGS_LIMIT pings to answer
+      if (now - att.lastPongAt > cfg.PING_INTERVAL_MS * (cfg.MISSED_PONGS_LIMIT + 0.5)) {
         log("warn", "session_keepalive_timeout", { sessionId: att.sessionId, silentMs: now - att.lastPongAt });
         try {
           ws.close(4000, Info.TERMINATED_BY_KEEP_ALIVE);

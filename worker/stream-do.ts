@@ -85,7 +85,7 @@ export class StreamDO extends DurableObject<Env> {
       this.state.publisher = null;
       this.state.node = null;
       await this.save();
-      await registry.release(name, node.nodeId);
+      await registry.release(name, node.nodeId, node.bootId);
       if (res.unreachable) await registry.reportUnreachable(node.nodeId, node.bootId);
       log("warn", "publish_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
       return { ok: false, info: res.info };
@@ -225,7 +225,7 @@ export class StreamDO extends DurableObject<Env> {
         const lost = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST;
         if (!lost) tasks.push(deleteLeg(secret, node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS));
         const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-        tasks.push(registry.release(name, node.nodeId));
+        tasks.push(registry.release(name, node.nodeId, node.bootId));
       }
     }
     if (tellOwner && reason.kind !== "session") tasks.push(this.deliver(leg, event));

@@ -3,3 +3,4 @@ export * from "./wcs.js";
 export * from "./media-node.js";
 export * from "./signing.js";
 export * from "./sdp.js";
+export * from "./room.js";

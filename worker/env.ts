@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { NodeRegistryDO } from "./node-registry-do.js";
+import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
 import type { StreamDO } from "./stream-do.js";
 
@@ -8,6 +9,7 @@ export interface Env {
   SESSION: DurableObjectNamespace<SessionDO>;
   STREAM: DurableObjectNamespace<StreamDO>;
   NODE_REGISTRY: DurableObjectNamespace<NodeRegistryDO>;
+  ROOM: DurableObjectNamespace<RoomDO>;
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;

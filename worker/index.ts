@@ -15,6 +15,7 @@ import type { Env } from "./env.js";
 import { log } from "./log.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
+export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
 export { StreamDO } from "./stream-do.js";
 

@@ -19,6 +19,12 @@ import {
   encodeServerMessage,
   Info,
   MAX_FRAME_BYTES,
+  MAX_ROOM_MESSAGE_CHARS,
+  ROOM_APP_KEY,
+  RoomCommand,
+  RoomEvent,
+  RoomInfo,
+  SendDataRequest,
   StreamRequest,
   StreamStatus,
   StreamStopRequest,
@@ -36,6 +42,8 @@ interface Attachment {
   sessionId: string;
   established: boolean;
   appKey?: string;
+  /** `connection.custom.login` (Room API participant name), when given. */
+  login?: string;
   /** ms epoch of the last `pong` (or of the socket's opening). */
   lastPongAt: number;
 }
@@ -44,9 +52,13 @@ interface Attachment {
 interface SessionStream {
   name: string;
   role: "publisher" | "player";
+  /** Room of a room stream (`custom.name` on a roomApp session). */
+  room?: string;
 }
 
 const STREAM_PREFIX = "stream:";
+/** Rooms this session joined: `room:<name>` → login. */
+const ROOM_PREFIX = "room:";
 
 export class SessionDO extends DurableObject<Env> {
   /** Accepts the WebSocket upgrade that the worker routed here. */
@@ -72,7 +84,11 @@ export class SessionDO extends DurableObject<Env> {
       return;
     }
     if (message.length > MAX_FRAME_BYTES) {
-      this.fail(ws, "unknown", `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_FRAME_BYTES}`);
+      const info = `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_FRAME_BYTES}`;
+      // a sendData caller waits for its operationId: answer it (the SDK serializes operationId first)
+      const op = /^\{"message":"sendData","data":\[\{"operationId":"([^"\\]{1,128})"/.exec(message.slice(0, 256))?.[1];
+      if (op) this.send(ws, "DataStatusEvent", { operationId: op, status: "FAILED", info });
+      else this.fail(ws, "unknown", info);
       return;
     }
     let json: unknown;
@@ -107,13 +123,8 @@ export class SessionDO extends DurableObject<Env> {
       case "unPublishStream":
       case "stopStream":
         return this.onStopRequest(ws, att, name, arg);
-      case "sendData": {
-        const op = (arg as { operationId?: unknown } | undefined)?.operationId;
-        if (typeof op === "string") {
-          this.send(ws, "DataStatusEvent", { operationId: op, status: "FAILED", info: `No application handles sendData for appKey ${att.appKey ?? "defaultApp"}` });
-        } else this.fail(ws, name, `${Info.INVALID_REQUEST}: operationId is required`);
-        return;
-      }
+      case "sendData":
+        return this.onSendData(ws, att, arg);
       default:
         this.fail(ws, name, `${Info.UNKNOWN_MESSAGE}: ${name}`);
     }
@@ -159,6 +170,24 @@ export class SessionDO extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(now + cfg.PING_INTERVAL_MS);
   }
 
+  /** Sends a ready-made server frame to the client (room events from RoomDO). False when there is no socket. */
+  async push(frame: string): Promise<boolean> {
+    const ws = this.ctx.getWebSockets()[0];
+    if (!ws) return false;
+    try {
+      ws.send(frame);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether this session still has its socket and is in `room` as `login` (RoomDO's stale-participant check). */
+  async inRoom(room: string, login: string): Promise<boolean> {
+    if (this.ctx.getWebSockets().length === 0) return false;
+    return (await this.ctx.storage.get<string>(ROOM_PREFIX + room)) === login;
+  }
+
   /**
    * Pushes a stream status to the client (called by StreamDO). A terminal status releases the stream here too.
    * Returns false when the session has no socket any more.
@@ -181,6 +210,8 @@ export class SessionDO extends DurableObject<Env> {
     }
     att.established = true;
     att.appKey = req.data.appKey ?? "defaultApp";
+    const login = (req.data.custom as { login?: unknown } | undefined)?.login;
+    if (typeof login === "string" && login.length > 0 && login.length <= 128) att.login = login;
     ws.serializeAttachment(att);
     const { authToken: _ignored, ...rest } = req.data;
     this.send(ws, "getUserData", {
@@ -215,9 +246,13 @@ export class SessionDO extends DurableObject<Env> {
     if (await this.ctx.storage.get(key)) return failStream(Info.MEDIASESSION_ID_ALREADY_IN_USE);
     const count = (await this.ctx.storage.list({ prefix: STREAM_PREFIX })).size;
     if (count >= config(this.env).MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
-    await this.ctx.storage.put(key, { name: req.data.name, role } satisfies SessionStream);
+    const roomName = (req.data.custom as { name?: unknown } | undefined)?.name;
+    const room = att.appKey === ROOM_APP_KEY && att.login && typeof roomName === "string" ? roomName : undefined;
+    await this.ctx.storage.put(key, { name: req.data.name, role, ...(room ? { room } : {}) } satisfies SessionStream);
 
     const args: StreamRequestArgs = {
+      login: att.login,
+      room,
       sessionId: att.sessionId,
       mediaSessionId,
       appKey: att.appKey,
@@ -260,15 +295,81 @@ export class SessionDO extends DurableObject<Env> {
     }
   }
 
-  /** Ends every stream of the session (socket closed, errored or timed out) and forgets the session. */
-  private async endSession(why: string, code?: number, error?: string): Promise<void> {
+  /**
+   * Room API commands (`sendData` on a roomApp session; protocol/room.ts). Exactly one DataStatusEvent per command;
+   * other appKeys have no server application, so their sendData fails.
+   */
+  private async onSendData(ws: WebSocket, att: Attachment, arg: unknown): Promise<void> {
+    const req = SendDataRequest.safeParse(arg);
+    if (!req.success) return this.fail(ws, "sendData", `${Info.INVALID_REQUEST}: operationId is required`);
+    const { operationId } = req.data;
+    const done = (info?: string) =>
+      this.send(ws, "DataStatusEvent", info === undefined ? { operationId, status: "ACCEPTED" } : { operationId, status: "FAILED", info });
+    if (!att.established) return done(Info.SESSION_NOT_READY);
+    if (att.appKey !== ROOM_APP_KEY) return done(`No application handles sendData for appKey ${att.appKey}`);
+    if (!att.login) return done(RoomInfo.LOGIN_REQUIRED);
+    const cmd = RoomCommand.safeParse(req.data.payload);
+    if (!cmd.success) {
+      const issue = cmd.error.issues[0];
+      return done(`${Info.INVALID_REQUEST}: ${issue?.path.join(".") || "payload"} ${issue?.message ?? ""}`.trim());
+    }
+    const sessionId = att.sessionId;
+    const c = cmd.data;
+    if (c.command === "join") {
+      const room = c.options.name;
+      const res = await this.room(room).join(room, att.login, sessionId);
+      if (!res.ok) return done(res.info);
+      await this.ctx.storage.put(ROOM_PREFIX + room, att.login);
+      done();
+      this.send(ws, "OnDataEvent", { operationId, payload: { roomName: room, name: RoomEvent.STATE, info: res.state } });
+      return;
+    }
+    if (c.command === "leave") {
+      const room = c.options.name;
+      if ((await this.ctx.storage.get(ROOM_PREFIX + room)) !== att.login) return done(RoomInfo.NOT_A_MEMBER);
+      await this.endRoomStreams(ws, room);
+      const res = await this.room(room).leave(att.login, sessionId);
+      await this.ctx.storage.delete(ROOM_PREFIX + room);
+      return done(res.ok ? undefined : res.info);
+    }
+    const room = c.options.roomConfig.name;
+    if ((await this.ctx.storage.get(ROOM_PREFIX + room)) !== att.login) return done(RoomInfo.NOT_A_MEMBER);
+    if (c.options.text.length > MAX_ROOM_MESSAGE_CHARS) return done(RoomInfo.MESSAGE_TOO_LARGE);
+    const to = c.options.to === undefined ? "broadcast" : typeof c.options.to === "string" ? [c.options.to] : c.options.to;
+    const res = await this.room(room).sendMessage(att.login, sessionId, to, c.options.text);
+    return done(res.ok ? undefined : res.info);
+  }
+
+  /** Ends this session's streams in `room` (on leave), telling the client their terminal statuses. */
+  private async endRoomStreams(ws: WebSocket, room: string): Promise<void> {
     const streams = await this.ctx.storage.list<SessionStream>({ prefix: STREAM_PREFIX });
     const sessionId = this.ctx.id.toString();
-    log("info", "session_closed", { sessionId, why, code, error, streams: streams.size });
+    for (const [key, s] of streams) {
+      if (s.room !== room) continue;
+      const ev = await this.env.STREAM.get(this.env.STREAM.idFromName(s.name)).stop(sessionId, key.slice(STREAM_PREFIX.length));
+      await this.ctx.storage.delete(key);
+      if (ev) this.send(ws, "notifyStreamStatusEvent", ev);
+    }
+  }
+
+  private room(name: string) {
+    return this.env.ROOM.get(this.env.ROOM.idFromName(name));
+  }
+
+  /** Ends every stream of the session (socket closed, errored or timed out), leaves its rooms, forgets the session. */
+  private async endSession(why: string, code?: number, error?: string): Promise<void> {
+    const streams = await this.ctx.storage.list<SessionStream>({ prefix: STREAM_PREFIX });
+    const rooms = await this.ctx.storage.list<string>({ prefix: ROOM_PREFIX });
+    const sessionId = this.ctx.id.toString();
+    log("info", "session_closed", { sessionId, why, code, error, streams: streams.size, rooms: rooms.size });
     await Promise.allSettled(
       [...streams].map(([key, s]) =>
         this.env.STREAM.get(this.env.STREAM.idFromName(s.name)).endBySession(sessionId, key.slice(STREAM_PREFIX.length)),
       ),
+    );
+    // streams first, so the rooms hear UNPUBLISHED before LEFT
+    await Promise.allSettled(
+      [...rooms].map(([key, login]) => this.room(key.slice(ROOM_PREFIX.length)).leave(login, sessionId, why)),
     );
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();

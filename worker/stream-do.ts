@@ -156,6 +156,7 @@ export class StreamDO extends DurableObject<Env> {
       leg.status = leg.role === "publisher" ? StreamStatus.PUBLISHING : StreamStatus.PLAYING;
       await this.save();
       await this.deliver(leg, statusEvent(this.state.name, leg, leg.status, undefined, node.nodeId));
+      if (leg.role === "publisher") await this.tellRoom(leg, "PUBLISHED");
       return;
     }
     if (ev.state === "closed") {
@@ -220,6 +221,7 @@ export class StreamDO extends DurableObject<Env> {
       for (const p of players) {
         tasks.push(this.deliver(p, statusEvent(name, p, StreamStatus.FAILED, playerInfo, node?.nodeId)));
       }
+      if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
         // deleting the publisher leg closes its player legs on the node too
         const lost = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST;
@@ -241,6 +243,8 @@ export class StreamDO extends DurableObject<Env> {
       sessionId: args.sessionId,
       mediaSessionId: args.mediaSessionId,
       appKey: args.appKey,
+      login: args.login,
+      room: args.room,
       hasAudio: args.hasAudio,
       hasVideo: args.hasVideo,
       custom: args.custom,
@@ -265,6 +269,16 @@ export class StreamDO extends DurableObject<Env> {
       await session.deliver(event);
     } catch (err) {
       log("warn", "status_delivery_failed", { stream: this.state.name, mediaSessionId: leg.mediaSessionId, status: event.status, error: String(err) });
+    }
+  }
+
+  /** Tells the room of a room stream's publisher that the stream was published or ended (protocol/room.ts). */
+  private async tellRoom(leg: LegRecord, event: "PUBLISHED" | "UNPUBLISHED" | "FAILED"): Promise<void> {
+    if (!leg.room || !leg.login) return;
+    try {
+      await this.env.ROOM.get(this.env.ROOM.idFromName(leg.room)).onStreamStatus(leg.login, leg.sessionId, this.state.name, event);
+    } catch (err) {
+      log("warn", "room_stream_notify_failed", { stream: this.state.name, room: leg.room, event, error: String(err) });
     }
   }
 

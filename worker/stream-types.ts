@@ -6,6 +6,10 @@ import { StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
 /** What a session tells its StreamDO about a publish or play request. */
 export interface StreamRequestArgs {
   sessionId: string;
+  /** Room API participant login of the session, when it has one. */
+  login?: string;
+  /** Room of a room stream (roomApp session, `custom.name`); its RoomDO hears PUBLISHED / UNPUBLISHED / FAILED. */
+  room?: string;
   mediaSessionId: string;
   appKey?: string;
   sdp: string;
@@ -31,6 +35,8 @@ export interface LegRecord {
   sessionId: string;
   mediaSessionId: string;
   appKey?: string;
+  login?: string;
+  room?: string;
   hasAudio: boolean;
   hasVideo: boolean;
   custom?: unknown;

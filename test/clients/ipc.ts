@@ -11,6 +11,11 @@ export interface ClientOptions {
   appKey?: string;
   /** Session `custom` (connection object). */
   custom?: unknown;
+  /**
+   * Room API: join this room (appKey must be "roomApp" and custom.login set) before the stream request; the stream's
+   * `custom` then defaults to {name: room}, as room-module.js sends it.
+   */
+  room?: string;
   /** Stream `custom` (publishStream/playStream object). */
   streamCustom?: unknown;
   /** Publisher: send audio / video (both default true). Player: ask for audio / video (both default true). */

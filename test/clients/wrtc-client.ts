@@ -114,6 +114,14 @@ class WcsClient {
       custom: o.custom,
       timeoutMs: o.connectTimeoutMs ?? 10_000,
     });
+    if (o.room) {
+      // Room API participant (room-module.js): join before publishing/playing, like RoomApi's room.publish()
+      const operationId = randomUUID();
+      this.socket.send("sendData", { operationId, payload: { command: "join", options: { name: o.room, record: false } } });
+      const st = await this.socket.waitForMessage("DataStatusEvent", 10_000, (f) => (f.data[0] as { operationId?: string })?.operationId === operationId);
+      const res = st.data[0] as { status: string; info?: string };
+      if (res.status !== "ACCEPTED") throw new Error(`join of room ${o.room} failed: ${res.info}`);
+    }
     this.socket.onFrame((f) => this.onFrame(f));
     this.socket.onClose((c) => {
       post({ type: "socketClosed", code: c.code, reason: c.reason, t: c.t });
@@ -169,7 +177,7 @@ class WcsClient {
             record: o.record ?? false,
             mediaProvider: "WebRTC",
             sdp,
-            custom: o.streamCustom,
+            custom: o.streamCustom ?? (o.room ? { name: o.room } : undefined),
             bitrate: 0,
             minBitrate: 0,
             maxBitrate: 0,
@@ -186,7 +194,7 @@ class WcsClient {
             height: o.height ?? 0,
             mediaProvider: "WebRTC",
             sdp,
-            custom: o.streamCustom,
+            custom: o.streamCustom ?? (o.room ? { name: o.room } : undefined),
             bitrate: 0,
             minBitrate: 0,
             maxBitrate: 0,

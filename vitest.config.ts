@@ -9,6 +9,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // console output of passing tests is noise (worker and media-node logs); failing tests keep theirs
+    silent: "passed-only",
     projects: [
       {
         plugins: [
@@ -17,7 +19,7 @@ export default defineConfig({
             miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000" } },
           }),
         ],
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"], silent: "passed-only" },
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
       },
       {
         test: {

@@ -1,0 +1,631 @@
+/**
+ * Room API ("roomApp") end to end in headless Chromium, against one worker + media node.
+ *
+ * a) Three-way video chat. "alice" and "boris" use the OFFICIAL Web SDK room API (flashphoner-room-api-webrtc-only.js,
+ *    unchanged, global `RoomApi`) on a test page routed inside the browser on the worker's origin; "anna" uses our
+ *    /conference page. A Node participant cannot publish into the room: a spawned wrtc client (test/clients) opens
+ *    its own session and has no way to send `join`, and RoomDO.onStreamStatus announces a room stream only when its
+ *    publishing session is the participant's session, so a wrtc publisher next to a joined WcsSocket "anna" would
+ *    never be PUBLISHED. So anna is a third Chromium tab; the tabs share the fake camera.
+ * b) Our /conference page alone: two logins join via the page controls, publish, see each other, chat, leave.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startCluster, type Cluster } from "../harness/cluster.js";
+import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle, type VideoStats } from "../harness/browser.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const ROOM_SDK_JS = readFileSync(resolve(ROOT, "node_modules/@flashphoner/websdk/flashphoner-room-api-webrtc-only.js"));
+const STATUS_TIMEOUT_MS = 20_000;
+const VIDEO_TIMEOUT_MS = 20_000;
+const TEST_TIMEOUT_MS = 75_000;
+
+/**
+ * Test page for the SDK's room API, used the way its conference demo does: connect → join on ESTABLISHED → play the
+ * first stream of every participant that has one (on STATE and PUBLISHED). Every callback is recorded in
+ * `window.events` (and logged) so the test can wait for them and print them when it fails.
+ */
+const ROOM_SDK_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Room API test</title>
+<script src="/__test/flashphoner-room-api-webrtc-only.js"></script>
+<style>.display{width:320px;height:240px;display:inline-block;margin:2px;background:#000}</style></head>
+<body><main id="displays"></main>
+<script>
+  const SDK = RoomApi.sdk;
+  const { SESSION_STATUS, STREAM_STATUS } = SDK.constants;
+  const ROOM_EVENT = RoomApi.events;
+  window.events = [];
+  window.players = {};
+  let connection = null;
+  let room = null;
+  let publishStream = null;
+  function record(e) {
+    e.t = Date.now();
+    window.events.push(e);
+    console.log("EVENT " + JSON.stringify(e));
+  }
+  function watch(stream, key) {
+    Object.values(STREAM_STATUS).forEach(function (s) {
+      stream.on(s, function (st) {
+        record({ kind: "stream", key: key, name: st.name(), status: st.status(), info: st.getInfo() });
+      });
+    });
+  }
+  function display(id) {
+    let d = document.getElementById(id);
+    if (d) d.remove();
+    d = document.createElement("div");
+    d.id = id;
+    d.className = "display";
+    document.getElementById("displays").appendChild(d);
+    return d;
+  }
+  function playParticipant(p) {
+    const streams = p.getStreams();
+    if (streams.length === 0) return;
+    const name = streams[0].streamName();
+    if (window.players[name]) return;
+    const stream = streams[0].play(display("p-" + p.name()));
+    window.players[name] = stream;
+    watch(stream, "play:" + p.name());
+  }
+  function describe(p) {
+    return { login: p.name(), streams: p.getStreams().map(function (s) { return s.streamName(); }) };
+  }
+  window.joinRoom = async function (urlServer, username, roomName) {
+    await SDK.init({ preferredMediaProviders: ["WebRTC"] });
+    return new Promise(function (resolve, reject) {
+      connection = RoomApi.connect({ urlServer: urlServer, username: username });
+      [SESSION_STATUS.FAILED, SESSION_STATUS.DISCONNECTED].forEach(function (s) {
+        connection.on(s, function () {
+          record({ kind: "session", status: s });
+          reject(new Error("session " + s));
+        });
+      });
+      connection.on(SESSION_STATUS.ESTABLISHED, function (session) {
+        record({ kind: "session", status: "ESTABLISHED" });
+        room = session.join({ name: roomName });
+        room.on(ROOM_EVENT.STATE, function (r) {
+          const ps = r.getParticipants();
+          record({ kind: "room", event: "STATE", participants: ps.map(describe) });
+          ps.forEach(playParticipant);
+          resolve();
+        }).on(ROOM_EVENT.JOINED, function (p) {
+          record({ kind: "room", event: "JOINED", login: p.name() });
+        }).on(ROOM_EVENT.LEFT, function (p) {
+          record({ kind: "room", event: "LEFT", login: p ? p.name() : null });
+        }).on(ROOM_EVENT.PUBLISHED, function (p) {
+          record({ kind: "room", event: "PUBLISHED", login: p.name(), streams: describe(p).streams });
+          playParticipant(p);
+        }).on(ROOM_EVENT.FAILED, function (r, info) {
+          record({ kind: "room", event: "FAILED", info: info });
+          reject(new Error("room FAILED: " + info));
+        }).on(ROOM_EVENT.MESSAGE, function (m) {
+          record({ kind: "room", event: "MESSAGE", from: m.from ? m.from.name() : null, text: m.text });
+        });
+      });
+    });
+  };
+  window.publish = function () {
+    publishStream = room.publish({ display: display("local") });
+    watch(publishStream, "publish");
+    return publishStream.name();
+  };
+  window.participants = function () { return room.getParticipants().map(describe); };
+  window.sendTo = function (login, text) {
+    const p = room.getParticipants().find(function (x) { return x.name() === login; });
+    if (!p) throw new Error("no participant " + login);
+    p.sendMessage(text, function () { record({ kind: "error", what: "sendMessage to " + login }); });
+  };
+  window.sendAll = function (text) {
+    room.getParticipants().forEach(function (p) {
+      p.sendMessage(text, function () { record({ kind: "error", what: "sendMessage to " + p.name() }); });
+    });
+  };
+  window.leave = function () {
+    return room.leave().then(function () { record({ kind: "room", event: "LEFT_SELF" }); });
+  };
+</script></body></html>`;
+
+interface SdkEvent {
+  kind: "session" | "room" | "stream" | "error";
+  event?: string;
+  status?: string;
+  key?: string;
+  name?: string;
+  login?: string | null;
+  from?: string | null;
+  text?: string;
+  info?: string;
+  participants?: Array<{ login: string; streams: string[] }>;
+  streams?: string[];
+  t: number;
+}
+
+interface SdkWindow {
+  events: SdkEvent[];
+  joinRoom(url: string, username: string, room: string): Promise<void>;
+  publish(): string;
+  participants(): Array<{ login: string; streams: string[] }>;
+  sendTo(login: string, text: string): void;
+  sendAll(text: string): void;
+  leave(): Promise<void>;
+}
+
+interface RemoteState {
+  login: string;
+  name: string;
+  status: string;
+  info: string;
+  videoWidth: number;
+  videoHeight: number;
+  framesDecoded: number;
+}
+
+interface ConferenceState {
+  session: string;
+  login: string | null;
+  room: string | null;
+  participants: string[];
+  publish: { id: string; name: string; status: string; info: string } | null;
+  remote: RemoteState[];
+  messages: Array<{ from: string; text: string; t: number }>;
+  events: Array<{ name: string; room: string; info: unknown }>;
+  error: string;
+  history: string[];
+}
+
+const TERMINAL = new Set(["UNPUBLISHED", "STOPPED", "FAILED"]);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const unique = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+
+let cluster: Cluster;
+let browser: BrowserHandle;
+/** Extra context for failure messages: label → function returning what that page saw. */
+const pageReports = new Map<string, () => Promise<string>>();
+
+async function diagnostics(): Promise<string> {
+  const parts: string[] = [];
+  for (const [label, report] of pageReports) {
+    parts.push(`--- ${label} ---`, await report().catch((e: unknown) => `(unavailable: ${String(e)})`));
+  }
+  parts.push(browser?.consoleDump(60) ?? "(no browser)");
+  parts.push("--- server logs (last lines) ---", cluster?.logs?.() ?? "(none)");
+  return parts.join("\n");
+}
+
+/** An assertion failure that already carries every page's statuses and console lines. */
+class DiagnosedError extends Error {}
+
+async function fail(message: string): Promise<never> {
+  throw new DiagnosedError(`${message}\n${await diagnostics()}`);
+}
+
+/** Polls `read` until `ok` holds (returns that value); a thrown error in `ok` fails at once. Fails with diagnostics. */
+async function waitUntil<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = STATUS_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch (e) {
+      if (e instanceof DiagnosedError) throw e;
+      return fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (Date.now() > deadline) {
+      const shown = JSON.stringify(last, (k, v) => (k === "history" || k === "events" ? undefined : v));
+      return fail(`${what}: not reached within ${timeoutMs} ms; last value: ${shown?.slice(0, 1500)}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** Runs `promise` with a deadline; any failure (or the deadline) is reported with diagnostics. */
+async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+      }),
+    ]);
+  } catch (e) {
+    if (e instanceof DiagnosedError) throw e;
+    return fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---- our /conference page --------------------------------------------------------------------------------------
+
+const confState = (page: Page): Promise<ConferenceState> =>
+  page.evaluate(() => (window as unknown as { conference: { state(): Promise<ConferenceState> } }).conference.state());
+
+function formatConfState(s: ConferenceState): string {
+  const { history, events, ...rest } = s;
+  return [
+    JSON.stringify(rest, null, 1),
+    "room events: " + events.map((e) => `${e.name} ${JSON.stringify(e.info)}`).join(" | "),
+    "history:",
+    ...history.slice(-60),
+  ].join("\n");
+}
+
+async function openConference(label: string, room: string, login: string): Promise<Page> {
+  const page = await browser.newPage(label);
+  pageReports.set(label, async () => formatConfState(await confState(page)));
+  const url = `${cluster.httpUrl}/conference?room=${encodeURIComponent(room)}&login=${encodeURIComponent(login)}`;
+  const response = await page.goto(url);
+  if (response?.status() !== 200) await fail(`${label}: GET ${url} → ${response?.status()}`);
+  await within(`${label}: window.conference (conference.js did not load?)`, 10_000, page.waitForFunction(() => "conference" in window));
+  return page;
+}
+
+/** Clicks Join on our page and waits until the room is joined. */
+async function joinConference(page: Page, label: string, room: string): Promise<ConferenceState> {
+  await page.click("#join");
+  return waitUntil(`${label}: join ${room}`, () => confState(page), (s) => {
+    if (s.error) throw new Error(`page error: ${s.error}`);
+    return s.room === room && s.session === "ESTABLISHED";
+  });
+}
+
+/** Clicks "Camera on" and waits for PUBLISHING. */
+async function publishConference(page: Page, label: string): Promise<ConferenceState> {
+  await page.click("#publish");
+  return waitUntil(`${label}: publish`, () => confState(page), (s) => {
+    if (s.publish && TERMINAL.has(s.publish.status)) throw new Error(`publish ended: ${JSON.stringify(s.publish)}`);
+    return s.publish?.status === "PUBLISHING";
+  });
+}
+
+async function sendConferenceChat(page: Page, recipient: string, text: string): Promise<void> {
+  await page.selectOption("#recipient", recipient);
+  await page.fill("#message", text);
+  await page.click("#send");
+}
+
+// ---- the SDK room page -----------------------------------------------------------------------------------------
+
+const sdkEvents = (page: Page): Promise<SdkEvent[]> => page.evaluate(() => (window as unknown as SdkWindow).events);
+
+function formatSdkEvents(list: SdkEvent[]): string {
+  return list
+    .map((e) => {
+      const { kind, t: _t, ...rest } = e;
+      return `${kind} ${JSON.stringify(rest)}`;
+    })
+    .join("\n");
+}
+
+async function openSdkRoom(label: string, login: string, room: string): Promise<Page> {
+  const page = await browser.newPage(label);
+  await page.route(`${cluster.httpUrl}/__test/*`, (route) => {
+    const path = new URL(route.request().url()).pathname;
+    if (path === "/__test/room.html") return route.fulfill({ contentType: "text/html", body: ROOM_SDK_HTML });
+    if (path === "/__test/flashphoner-room-api-webrtc-only.js") {
+      return route.fulfill({ contentType: "application/javascript", body: ROOM_SDK_JS });
+    }
+    return route.fulfill({ status: 404, body: "not found" });
+  });
+  pageReports.set(label, async () => formatSdkEvents(await sdkEvents(page)));
+  await page.goto(`${cluster.httpUrl}/__test/room.html`);
+  await within(
+    `${label}: RoomApi.connect + join ${room} (STATE expected)`,
+    STATUS_TIMEOUT_MS,
+    page.evaluate(([url, user, r]) => (window as unknown as SdkWindow).joinRoom(url, user, r), [cluster.wsUrl, login, room] as const),
+  );
+  return page;
+}
+
+/** Waits for an SDK page event matching `match`; fails at once on a session drop or a room FAILED. */
+function waitForSdkEvent(page: Page, label: string, what: string, match: (e: SdkEvent) => boolean): Promise<SdkEvent[]> {
+  return waitUntil(`${label}: ${what}`, () => sdkEvents(page), (list) => {
+    const bad = list.find((e) => (e.kind === "session" && e.status !== "ESTABLISHED") || (e.kind === "room" && e.event === "FAILED"));
+    if (bad) throw new Error(`unexpected ${JSON.stringify(bad)}`);
+    return list.some(match);
+  });
+}
+
+async function waitForSdkStream(page: Page, label: string, key: string, status: string): Promise<void> {
+  await waitForSdkEvent(page, label, `stream ${key} ${status}`, (e) => {
+    if (e.kind === "stream" && e.key === key && TERMINAL.has(e.status ?? "") && e.status !== status) {
+      throw new Error(`stream ${key} ended: ${e.status} (${e.info})`);
+    }
+    return e.kind === "stream" && e.key === key && e.status === status;
+  });
+}
+
+// ---- video checks ----------------------------------------------------------------------------------------------
+
+interface VideoProbe {
+  label: string;
+  read(): Promise<VideoStats>;
+}
+
+/** Our page: a remote stream's tile (video element size + framesDecoded from getStats). */
+function conferenceProbe(page: Page, label: string, login: string): VideoProbe {
+  return {
+    label,
+    async read() {
+      const s = await confState(page);
+      const r = s.remote.find((x) => x.login === login);
+      return { videoWidth: r?.videoWidth ?? 0, videoHeight: r?.videoHeight ?? 0, framesDecoded: r?.framesDecoded ?? 0 };
+    },
+  };
+}
+
+function elementProbe(page: Page, label: string, selector: string): VideoProbe {
+  return { label, read: () => pageVideoStats(page, selector) };
+}
+
+/** Every probe shows video (width > 0, frames > 0), and ~2 s later every probe's frame count has grown. */
+async function expectLiveVideos(probes: VideoProbe[]): Promise<Array<{ label: string; first: VideoStats; second: VideoStats }>> {
+  const firsts = await Promise.all(
+    probes.map((p) =>
+      waitUntil(`${p.label}: video (videoWidth > 0, frames > 0)`, () => p.read(), (v) => v.videoWidth > 0 && v.framesDecoded > 0, VIDEO_TIMEOUT_MS),
+    ),
+  );
+  await sleep(2000);
+  const seconds = await Promise.all(probes.map((p) => p.read()));
+  const results = probes.map((p, i) => ({ label: p.label, first: firsts[i]!, second: seconds[i]! }));
+  const stalled = results.filter((r) => !(r.second.framesDecoded > r.first.framesDecoded) || r.second.videoWidth === 0);
+  if (stalled.length > 0) {
+    await fail(`video not advancing: ${stalled.map((r) => `${r.label} ${JSON.stringify(r.first)} -> ${JSON.stringify(r.second)}`).join("; ")}`);
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  browser = await launchBrowser();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+}, 30_000);
+
+describe("three-way video chat: official Web SDK room API (alice, boris) + our /conference page (anna)", () => {
+  const room = unique("room");
+  let alice: Page;
+  let boris: Page;
+  let anna: Page;
+
+  beforeAll(async () => {
+    // A document fulfilled by page.route() has no server address, so Chromium's Local Network Access checks treat it
+    // as public and block its WebSocket to 127.0.0.1; grant the permission (see browser.test.ts).
+    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === "fail") {
+      for (const [label, page] of [["alice", alice], ["boris", boris], ["anna", anna]] as const) {
+        if (page && !page.isClosed()) await saveScreenshot(page, `room-sdk-${label}-failed`);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    for (const page of [alice, boris, anna]) await page?.close().catch(() => undefined);
+    for (const label of ["alice", "boris", "anna"]) pageReports.delete(label);
+  });
+
+  it(
+    "joins, publishes, plays all six streams, delivers private and to-all messages, and announces LEFT",
+    async () => {
+      // alice: joins an empty room and publishes
+      alice = await openSdkRoom("alice", "alice", room);
+      const aliceState = (await sdkEvents(alice)).find((e) => e.event === "STATE");
+      expect(aliceState?.participants, "alice's STATE").toEqual([]);
+      const aliceStream = await alice.evaluate(() => (window as unknown as SdkWindow).publish());
+      expect(aliceStream).toMatch(new RegExp(`^${room}-alice-[0-9a-f]{4}$`));
+      await waitForSdkStream(alice, "alice", "publish", "PUBLISHING");
+
+      // boris: joins (STATE carries alice's stream, which he plays) and publishes (alice gets PUBLISHED and plays it)
+      boris = await openSdkRoom("boris", "boris", room);
+      const borisState = (await sdkEvents(boris)).find((e) => e.event === "STATE");
+      expect(borisState?.participants, "boris's STATE").toEqual([{ login: "alice", streams: [aliceStream] }]);
+      await waitForSdkEvent(alice, "alice", "JOINED boris", (e) => e.event === "JOINED" && e.login === "boris");
+      const borisStream = await boris.evaluate(() => (window as unknown as SdkWindow).publish());
+      await waitForSdkStream(boris, "boris", "publish", "PUBLISHING");
+      await waitForSdkEvent(alice, "alice", "PUBLISHED boris", (e) => e.event === "PUBLISHED" && e.login === "boris" && !!e.streams?.includes(borisStream));
+
+      // anna (our page): joins (STATE carries both streams) and publishes (both get PUBLISHED)
+      anna = await openConference("anna", room, "anna");
+      const annaJoined = await joinConference(anna, "anna", room);
+      expect([...annaJoined.participants].sort()).toEqual(["alice", "boris"]);
+      const annaStateEvent = annaJoined.events.find((e) => e.name === "STATE");
+      expect(annaStateEvent?.info, "anna's STATE").toEqual(
+        expect.arrayContaining([{ login: "alice", name: aliceStream }, { login: "boris", name: borisStream }]),
+      );
+      await waitForSdkEvent(alice, "alice", "JOINED anna", (e) => e.event === "JOINED" && e.login === "anna");
+      await waitForSdkEvent(boris, "boris", "JOINED anna", (e) => e.event === "JOINED" && e.login === "anna");
+      const annaPublished = await publishConference(anna, "anna");
+      const annaStream = annaPublished.publish!.name;
+      expect(annaStream).toMatch(new RegExp(`^${room}-anna-[0-9a-f]{4}$`));
+      for (const [page, label] of [[alice, "alice"], [boris, "boris"]] as const) {
+        await waitForSdkEvent(page, label, "PUBLISHED anna", (e) => e.event === "PUBLISHED" && e.login === "anna" && !!e.streams?.includes(annaStream));
+      }
+
+      // nobody hears about itself
+      for (const [page, label] of [[alice, "alice"], [boris, "boris"]] as const) {
+        const own = (await sdkEvents(page)).filter((e) => e.kind === "room" && (e.login === label || e.event === "STATE" && e.participants?.some((p) => p.login === label)));
+        expect(own, `${label} got events about itself`).toEqual([]);
+      }
+      expect(annaPublished.events.filter((e) => e.name !== "STATE"), "anna's room events before anyone else acted").toEqual([]);
+
+      // all six players: PLAYING, video size > 0, frames advancing
+      await waitForSdkStream(alice, "alice", "play:boris", "PLAYING");
+      await waitForSdkStream(alice, "alice", "play:anna", "PLAYING");
+      await waitForSdkStream(boris, "boris", "play:alice", "PLAYING");
+      await waitForSdkStream(boris, "boris", "play:anna", "PLAYING");
+      await waitUntil("anna: both remote streams PLAYING", () => confState(anna), (s) =>
+        ["alice", "boris"].every((l) => s.remote.some((r) => r.login === l && r.status === "PLAYING")),
+      );
+      const videos = await expectLiveVideos([
+        elementProbe(alice, "alice plays boris", "#p-boris video"),
+        elementProbe(alice, "alice plays anna", "#p-anna video"),
+        elementProbe(boris, "boris plays alice", "#p-alice video"),
+        elementProbe(boris, "boris plays anna", "#p-anna video"),
+        conferenceProbe(anna, "anna plays alice", "alice"),
+        conferenceProbe(anna, "anna plays boris", "boris"),
+      ]);
+      console.log("six players:\n" + videos.map((v) => `  ${v.label}: ${JSON.stringify(v.first)} -> ${JSON.stringify(v.second)}`).join("\n"));
+      const annaTiles = await Promise.all(["alice", "boris"].map((l) => pageVideoStats(anna, `figure[data-login="${l}"] video`)));
+      for (const v of annaTiles) expect(v.videoWidth).toBeGreaterThan(0);
+      await saveScreenshot(anna, "room-anna-three-way");
+      await saveScreenshot(alice, "room-sdk-alice-three-way");
+
+      // messages: private alice → boris (SDK), private boris → anna (SDK → our page), anna → everyone (our page)
+      const toBoris = unique("for-boris-only");
+      const toAnna = unique("for-anna-only");
+      const toAll = unique("for-everyone");
+      await alice.evaluate(([t]) => (window as unknown as SdkWindow).sendTo("boris", t), [toBoris] as const);
+      await boris.evaluate(([t]) => (window as unknown as SdkWindow).sendTo("anna", t), [toAnna] as const);
+      await waitForSdkEvent(boris, "boris", "alice's private message", (e) => e.event === "MESSAGE" && e.from === "alice" && e.text === toBoris);
+      await waitUntil("anna: boris's private message", () => confState(anna), (s) => s.messages.some((m) => m.from === "boris" && m.text === toAnna));
+      await sendConferenceChat(anna, "", toAll);
+      for (const [page, label] of [[alice, "alice"], [boris, "boris"]] as const) {
+        await waitForSdkEvent(page, label, "anna's message to everyone", (e) => e.event === "MESSAGE" && e.from === "anna" && e.text === toAll);
+      }
+      await sleep(300);
+      const aliceMsgs = (await sdkEvents(alice)).filter((e) => e.event === "MESSAGE").map((e) => e.text);
+      const borisMsgs = (await sdkEvents(boris)).filter((e) => e.event === "MESSAGE").map((e) => e.text);
+      const annaMsgs = (await confState(anna)).messages.map((m) => m.text);
+      expect(aliceMsgs, "alice's messages").toEqual([toAll]);
+      expect(borisMsgs, "boris's messages").toEqual([toBoris, toAll]);
+      expect(annaMsgs, "anna's messages").toEqual([toAnna]);
+      expect((await sdkEvents(alice)).filter((e) => e.kind === "error"), "alice's sendMessage errors").toEqual([]);
+      expect((await confState(anna)).error, "anna's page error").toBe("");
+
+      // boris leaves: alice and anna see LEFT; his stream disappears from both
+      await within("boris: room.leave()", STATUS_TIMEOUT_MS, boris.evaluate(() => (window as unknown as SdkWindow).leave()));
+      await waitForSdkEvent(alice, "alice", "LEFT boris", (e) => e.event === "LEFT" && e.login === "boris");
+      const annaAfter = await waitUntil("anna: boris gone (LEFT, no tile)", () => confState(anna), (s) =>
+        !s.participants.includes("boris") && !s.remote.some((r) => r.login === "boris") && s.events.some((e) => e.name === "LEFT" && e.info === "boris"),
+      );
+      expect(annaAfter.participants).toEqual(["alice"]);
+      expect(await anna.locator(`figure[data-login="boris"]`).count()).toBe(0);
+      await waitForSdkEvent(alice, "alice", "player of boris ended", (e) => e.kind === "stream" && e.key === "play:boris" && TERMINAL.has(e.status ?? ""));
+      await waitForSdkStream(boris, "boris", "publish", "UNPUBLISHED");
+      expect(await alice.evaluate(() => (window as unknown as SdkWindow).participants().map((p) => p.login))).toEqual(["anna"]);
+      // the others are unaffected: alice still plays anna and anna still plays alice
+      await expectLiveVideos([elementProbe(alice, "alice plays anna (after boris left)", "#p-anna video"), conferenceProbe(anna, "anna plays alice (after boris left)", "alice")]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("our /conference page", () => {
+  const room = unique("conf");
+  let carol: Page;
+  let dave: Page;
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === "fail") {
+      for (const [label, page] of [["carol", carol], ["dave", dave]] as const) {
+        if (page && !page.isClosed()) await saveScreenshot(page, `conference-${label}-failed`);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    for (const page of [carol, dave]) await page?.close().catch(() => undefined);
+    pageReports.delete("carol");
+    pageReports.delete("dave");
+  });
+
+  it("is served at /conference (without .html)", async () => {
+    const res = await fetch(`${cluster.httpUrl}/conference?room=x`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expect(await res.text()).toContain('src="./conference.js"');
+    for (const asset of ["/conference.js", "/wcs-client.js"]) {
+      const r = await fetch(cluster.httpUrl + asset);
+      await r.body?.cancel();
+      expect(r.status, asset).toBe(200);
+    }
+  });
+
+  it(
+    "two logins join via the page, publish, see each other's video, chat, and one leaves",
+    async () => {
+      carol = await openConference("carol", room, "carol");
+      expect(await carol.inputValue("#room")).toBe(room);
+      expect(await carol.inputValue("#login")).toBe("carol");
+      expect(await carol.inputValue("#invite")).toBe(`${cluster.httpUrl}/conference?room=${room}`);
+      const carolJoined = await joinConference(carol, "carol", room);
+      expect(carolJoined.participants).toEqual([]);
+      await publishConference(carol, "carol");
+
+      // dave's page opens with carol's login: refused, with the server's reason shown
+      dave = await openConference("dave", room, "carol");
+      await dave.click("#join");
+      const refused = await waitUntil("dave (as carol): join refused", () => confState(dave), (s) => s.error !== "");
+      expect(refused.error).toContain("Login is already in use in this room");
+      expect(refused.room).toBeNull();
+      expect(await dave.textContent("#error")).toContain("Login is already in use in this room");
+
+      await dave.fill("#login", "dave");
+      const daveJoined = await joinConference(dave, "dave", room);
+      expect(daveJoined.participants).toEqual(["carol"]);
+      await publishConference(dave, "dave");
+      await waitUntil("carol: JOINED + PUBLISHED dave", () => confState(carol), (s) =>
+        s.participants.includes("dave") && s.events.some((e) => e.name === "PUBLISHED" && (e.info as { login?: string }).login === "dave"),
+      );
+
+      await waitUntil("carol plays dave, dave plays carol", async () => ({ carol: await confState(carol), dave: await confState(dave) }), (s) =>
+        s.carol.remote.some((r) => r.login === "dave" && r.status === "PLAYING") && s.dave.remote.some((r) => r.login === "carol" && r.status === "PLAYING"),
+      );
+      await expectLiveVideos([
+        conferenceProbe(carol, "carol plays dave", "dave"),
+        conferenceProbe(dave, "dave plays carol", "carol"),
+        elementProbe(carol, "carol's tile of dave", `figure[data-login="dave"] video`),
+        elementProbe(dave, "dave's tile of carol", `figure[data-login="carol"] video`),
+      ]);
+
+      // chat: to everyone, then a private message chosen in the recipient selector
+      const hello = unique("hello everyone");
+      const secret = unique("just for dave");
+      await sendConferenceChat(dave, "", hello);
+      await waitUntil("carol receives dave's message", () => confState(carol), (s) => s.messages.some((m) => m.from === "dave" && m.text === hello));
+      await sendConferenceChat(carol, "dave", secret);
+      await waitUntil("dave receives carol's private message", () => confState(dave), (s) => s.messages.some((m) => m.from === "carol" && m.text === secret));
+      expect(await carol.textContent("#chat-log")).toContain(hello);
+      expect(await dave.textContent("#chat-log")).toContain(secret);
+      expect((await confState(carol)).error).toBe("");
+      expect((await confState(dave)).error).toBe("");
+      await saveScreenshot(carol, "conference-carol");
+      await saveScreenshot(dave, "conference-dave");
+      await dave.setViewportSize({ width: 390, height: 844 });
+      const overflow = await dave.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, "horizontal overflow at phone width (px)").toBeLessThanOrEqual(0);
+      await saveScreenshot(dave, "conference-dave-phone");
+      await dave.setViewportSize({ width: 1024, height: 768 });
+
+      // carol leaves: her stream ends, dave sees LEFT and loses her tile
+      await carol.click("#join");
+      const carolLeft = await waitUntil("carol: left", () => confState(carol), (s) => s.room === null && s.login === null);
+      expect(TERMINAL.has(carolLeft.publish?.status ?? ""), `carol's publish after leave: ${JSON.stringify(carolLeft.publish)}`).toBe(true);
+      expect(carolLeft.remote).toEqual([]);
+      const daveAfter = await waitUntil("dave: carol LEFT", () => confState(dave), (s) =>
+        s.participants.length === 0 && s.remote.length === 0 && s.events.some((e) => e.name === "LEFT" && e.info === "carol"),
+      );
+      expect(daveAfter.events.filter((e) => e.name === "UNPUBLISHED").map((e) => (e.info as { login: string }).login)).toEqual(["carol"]);
+      expect(await dave.textContent("#chat-log")).toContain("carol left.");
+      expect(daveAfter.publish?.status).toBe("PUBLISHING");
+      expect(daveAfter.error).toBe("");
+      await saveScreenshot(dave, "conference-dave-after-carol-left");
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

@@ -26,6 +26,8 @@ import { log } from "./log.js";
 
 /** Period of the stale-participant check, ms. */
 export const STALE_CHECK_MS = 30_000;
+/** Participants younger than this are not presence-checked yet, ms. */
+export const JOIN_GRACE_MS = 10_000;
 
 interface Participant {
   login: string;
@@ -125,7 +127,10 @@ export class RoomDO extends DurableObject<Env> {
 
   /** Removes participants whose session is gone or no longer in the room; forgets an empty room. */
   override async alarm(): Promise<void> {
+    const now = Date.now();
     for (const p of Object.values(this.state.participants)) {
+      // a joiner's session records the room only after join() returns: give it time
+      if (now - p.joinedAt < JOIN_GRACE_MS) continue;
       let present = false;
       try {
         present = await this.env.SESSION.get(this.env.SESSION.idFromString(p.sessionId)).inRoom(this.state.name, p.login);

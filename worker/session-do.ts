@@ -319,6 +319,11 @@ export class SessionDO extends DurableObject<Env> {
       const room = c.options.name;
       const res = await this.room(room).join(room, att.login, sessionId);
       if (!res.ok) return done(res.info);
+      if (this.ctx.getWebSockets().length === 0) {
+        // the socket closed while the room was answering: endSession did not know this room yet
+        await this.room(room).leave(att.login, sessionId, "socket closed during join");
+        return;
+      }
       await this.ctx.storage.put(ROOM_PREFIX + room, att.login);
       done();
       this.send(ws, "OnDataEvent", { operationId, payload: { roomName: room, name: RoomEvent.STATE, info: res.state } });

@@ -1,0 +1,149 @@
+/**
+ * Media node configuration: environment variables parsed and validated with zod.
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `MEDIA_NODE_ID` | node id announced to the worker (1–128 chars) | `<hostname>-<control port>` |
+ * | `MEDIA_NODE_LISTEN_HOST` | address the HTTP control API listens on | `127.0.0.1` |
+ * | `MEDIA_NODE_PORT` | HTTP control port; `0` = ephemeral (the real port goes into controlUrl) | `9000` |
+ * | `MEDIA_NODE_PUBLIC_URL` | controlUrl announced to the worker | `http://<listen host>:<port>` |
+ * | `MEDIA_NODE_ICE_ADDRESS` | IP address ICE binds to and puts into the answer's candidates | `127.0.0.1` |
+ * | `MEDIA_NODE_RTC_PORT_MIN` / `MEDIA_NODE_RTC_PORT_MAX` | UDP port range for ICE (both or neither) | OS-chosen |
+ * | `WORKER_URL` | base URL of the signaling worker, e.g. `http://127.0.0.1:8787` | required |
+ * | `MEDIA_NODE_SECRET` | shared HMAC secret with the worker (`protocol/signing.ts`) | required |
+ * | `MEDIA_NODE_HEARTBEAT_MS` | heartbeat period, ms (100–60000) | `1000` |
+ * | `MEDIA_NODE_MAX_LEGS` | most legs this node accepts; `0` = unlimited | `0` |
+ * | `MEDIA_NODE_PUBLISHER_MAX_KBPS` | bitrate announced to video publishers with REMB (their ceiling and start value); 0 = none | `2500` |
+ * | `MEDIA_NODE_CONNECT_TIMEOUT_MS` | a leg not connected this long after its answer fails (ms, 1000–300000) | `20000` |
+ * | `LOG_LEVEL` | pino level: fatal, error, warn, info, debug, trace, silent | `info` |
+ *
+ * Empty values count as unset.
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+
+export interface MediaNodeConfig {
+  /** Node id; undefined = derived from the hostname and the bound control port at start. */
+  nodeId?: string;
+  listenHost: string;
+  /** HTTP control port; 0 = ephemeral. */
+  port: number;
+  /** controlUrl announced to the worker; undefined = `http://<listenHost>:<bound port>`. */
+  publicUrl?: string;
+  /** ICE bind address, also the address of the answer's host candidates. */
+  iceAddress: string;
+  /** Inclusive UDP port range for ICE, if configured. */
+  rtcPortRange?: { min: number; max: number };
+  workerUrl: string;
+  secret: string;
+  heartbeatMs: number;
+  /** 0 = unlimited. */
+  maxLegs: number;
+  connectTimeoutMs: number;
+  /** REMB bitrate for video publishers, kbit/s; 0 = no REMB. */
+  publisherMaxKbps: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+/** Thrown by {@link loadConfig}; `message` lists every bad variable, one per line. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function intVar(min: number, max: number) {
+  const msg = `expected an integer ${min}..${max}`;
+  return z
+    .string()
+    .regex(/^\d+$/, msg)
+    .transform(Number)
+    .pipe(z.number().int().min(min, msg).max(max, msg));
+}
+
+const httpUrl = z
+  .string()
+  .url("expected an absolute URL")
+  .refine((u) => /^https?:$/.test(new URL(u).protocol), "expected an http:// or https:// URL");
+
+const EnvSchema = z
+  .object({
+    MEDIA_NODE_ID: z.string().max(128, "at most 128 characters").optional(),
+    MEDIA_NODE_LISTEN_HOST: z.string().default("127.0.0.1"),
+    MEDIA_NODE_PORT: intVar(0, 65535).default("9000"),
+    MEDIA_NODE_PUBLIC_URL: httpUrl.optional(),
+    MEDIA_NODE_ICE_ADDRESS: z
+      .string()
+      .refine((s) => isIP(s) !== 0, "expected an IPv4 or IPv6 address")
+      .default("127.0.0.1"),
+    MEDIA_NODE_RTC_PORT_MIN: intVar(1, 65535).optional(),
+    MEDIA_NODE_RTC_PORT_MAX: intVar(1, 65535).optional(),
+    WORKER_URL: z.string({ required_error: "required" }).pipe(httpUrl),
+    MEDIA_NODE_SECRET: z.string({ required_error: "required" }),
+    MEDIA_NODE_HEARTBEAT_MS: intVar(100, 60_000).default("1000"),
+    MEDIA_NODE_MAX_LEGS: intVar(0, 1_000_000).default("0"),
+    MEDIA_NODE_CONNECT_TIMEOUT_MS: intVar(1000, 300_000).default("20000"),
+    MEDIA_NODE_PUBLISHER_MAX_KBPS: intVar(0, 100_000).default("2500"),
+    LOG_LEVEL: z
+      .string()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+      .default("info"),
+  })
+  .superRefine((env, ctx) => {
+    const min = env.MEDIA_NODE_RTC_PORT_MIN;
+    const max = env.MEDIA_NODE_RTC_PORT_MAX;
+    if ((min === undefined) !== (max === undefined)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [min === undefined ? "MEDIA_NODE_RTC_PORT_MIN" : "MEDIA_NODE_RTC_PORT_MAX"],
+        message: "set both MEDIA_NODE_RTC_PORT_MIN and MEDIA_NODE_RTC_PORT_MAX, or neither",
+      });
+    } else if (min !== undefined && max !== undefined && min > max) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["MEDIA_NODE_RTC_PORT_MAX"],
+        message: `must be >= MEDIA_NODE_RTC_PORT_MIN (${min})`,
+      });
+    }
+  });
+
+/**
+ * Parses the environment into a {@link MediaNodeConfig}.
+ * @param env variables to read (default `process.env`)
+ * @throws ConfigError listing each invalid or missing variable with the value it had
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): MediaNodeConfig {
+  // Empty values count as unset (env files often carry `NAME=`).
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v;
+  const r = EnvSchema.safeParse(cleaned);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const name = String(i.path[0] ?? "environment");
+      const value = env[name];
+      const shown = value === undefined ? "unset" : name === "MEDIA_NODE_SECRET" ? "<hidden>" : JSON.stringify(value);
+      return `  ${name}: ${i.message} (got ${shown})`;
+    });
+    throw new ConfigError(`Invalid media node configuration:\n${lines.join("\n")}`);
+  }
+  const e = r.data;
+  const min = e.MEDIA_NODE_RTC_PORT_MIN;
+  const max = e.MEDIA_NODE_RTC_PORT_MAX;
+  return {
+    nodeId: e.MEDIA_NODE_ID,
+    listenHost: e.MEDIA_NODE_LISTEN_HOST,
+    port: e.MEDIA_NODE_PORT,
+    publicUrl: e.MEDIA_NODE_PUBLIC_URL,
+    iceAddress: e.MEDIA_NODE_ICE_ADDRESS,
+    rtcPortRange: min !== undefined && max !== undefined ? { min, max } : undefined,
+    workerUrl: e.WORKER_URL.replace(/\/+$/, ""),
+    secret: e.MEDIA_NODE_SECRET,
+    heartbeatMs: e.MEDIA_NODE_HEARTBEAT_MS,
+    maxLegs: e.MEDIA_NODE_MAX_LEGS,
+    connectTimeoutMs: e.MEDIA_NODE_CONNECT_TIMEOUT_MS,
+    publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * The node's leg registry: creates publisher and player legs from worker requests, keeps one router per stream
+ * name, enforces the node's rules (unique leg ids, one publisher per stream, players need that publisher, leg cap),
+ * and turns leg outcomes into lifecycle notices for logging and worker events.
+ */
+import type { z } from "zod";
+import type { CreateLegRequest, CreateLegResponse, LegRole, LegStatus, NodeLoad } from "../protocol/media-node.js";
+import { MediaNodeError } from "./errors.js";
+import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine.js";
+import { parseOffer, planPlayer, planPublisher } from "./sdp.js";
+
+type LegStatusT = z.infer<typeof LegStatus>;
+
+/**
+ * Something that happened to a leg. `connected`, `failed` and `closed` are reported to the worker as LegEvents;
+ * `created` and `removed` (closed on purpose: worker DELETE, publisher gone, shutdown, failed creation) are only logged.
+ */
+export type LegNotice = {
+  legId: string;
+  streamName: string;
+  role: LegRole;
+  videoCodec?: string;
+  audioCodec?: string;
+} & (
+  | { kind: "created"; answerMs: number }
+  | { kind: "connected" }
+  | { kind: "failed"; failure: "ice" | "dtls" | "error"; detail: string }
+  | { kind: "closed"; detail: string }
+  | { kind: "removed"; reason: string }
+);
+
+export interface LegManagerOptions {
+  engine: EngineOptions;
+  /** Most legs at once (legs being negotiated included); 0 = unlimited. */
+  maxLegs: number;
+  /** Receives every {@link LegNotice}, synchronously. */
+  onNotice: (n: LegNotice) => void;
+}
+
+/**
+ * Registry of the node's legs.
+ *
+ * Rules: a leg id is unique on the node (409 conflict); a stream name has at most one publisher leg on the node
+ * (409); a player leg needs the stream's publisher leg on this node (404 "Stream not found"); with `maxLegs` > 0 a
+ * further leg is refused (503). When a publisher leg goes away (deleted, failed, closed), all its player legs are
+ * closed silently: the worker learns about the publisher and tells the players' clients itself.
+ */
+export class LegManager {
+  private readonly legs = new Map<string, Leg>();
+  private readonly routers = new Map<string, StreamRouter>();
+
+  constructor(private readonly opts: LegManagerOptions) {}
+
+  /**
+   * Creates a leg and answers its offer.
+   * @returns the answer (every local candidate included) and the negotiated codecs
+   * @throws MediaNodeError conflict | not_found | invalid_sdp | no_common_codecs | internal (503 when full)
+   */
+  async create(req: CreateLegRequest): Promise<CreateLegResponse> {
+    const { legId, streamName, role, offer } = req;
+    if (this.legs.has(legId)) {
+      throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
+    }
+    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
+      throw new MediaNodeError("internal", `Media node is full (${this.opts.maxLegs} legs)`, 503);
+    }
+    const started = performance.now();
+    // Checks, offer analysis and registration are synchronous: no other request interleaves until `answer()`.
+    let leg: PublisherLeg | PlayerLeg;
+    if (role === "publisher") {
+      if (this.routers.has(streamName)) {
+        throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
+      }
+      const plan = planPublisher(parseOffer(offer));
+      leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, plan));
+      this.routers.set(streamName, leg.router);
+    } else {
+      const router = this.routers.get(streamName);
+      if (!router) throw new MediaNodeError("not_found", "Stream not found");
+      const plan = planPlayer(parseOffer(offer), { video: router.publisher.video, audio: router.publisher.audio });
+      leg = this.construct(() => new PlayerLeg(legId, streamName, this.opts.engine, router, plan));
+    }
+    this.legs.set(legId, leg);
+    leg.onOutcome = (l, o) => this.onOutcome(l, o);
+
+    let answer: string;
+    try {
+      answer = await leg.answer(offer);
+    } catch (e) {
+      if (this.legs.get(legId) === leg) this.remove(leg, "creation failed");
+      throw e;
+    }
+    if (leg.isEnded) throw new MediaNodeError("conflict", "Leg was closed while it was being created");
+    const media = leg.media;
+    this.opts.onNotice({
+      kind: "created",
+      ...this.describe(leg),
+      answerMs: Math.round(performance.now() - started),
+    });
+    return { answer, media };
+  }
+
+  /**
+   * Closes and forgets a leg without reporting it (the worker asked). Idempotent.
+   * @returns whether the leg existed
+   */
+  delete(legId: string): boolean {
+    const leg = this.legs.get(legId);
+    if (!leg) return false;
+    this.remove(leg, "deleted by the worker");
+    return true;
+  }
+
+  /** Per-leg counters for GET /v1/status. */
+  status(): LegStatusT[] {
+    return [...this.legs.values()].map((l) => ({
+      legId: l.legId,
+      streamName: l.streamName,
+      role: l.role,
+      state: l.state,
+      packetsIn: l.packetsIn,
+      packetsOut: l.packetsOut,
+    }));
+  }
+
+  /** Live leg counts (CPU is added by the caller). */
+  counts(): Omit<NodeLoad, "cpuPercent"> {
+    let publishers = 0;
+    let players = 0;
+    for (const l of this.legs.values()) {
+      if (l.role === "publisher") publishers++;
+      else players++;
+    }
+    return { publishers, players };
+  }
+
+  /** Publisher legs currently registered (for shutdown reporting). */
+  publisherLegs(): PublisherLeg[] {
+    return [...this.legs.values()].filter((l): l is PublisherLeg => l instanceof PublisherLeg);
+  }
+
+  /** Closes every leg silently. */
+  closeAll(reason: string): void {
+    for (const leg of [...this.legs.values()]) if (this.legs.has(leg.legId)) this.remove(leg, reason);
+  }
+
+  private construct<T extends Leg>(make: () => T): T {
+    try {
+      return make();
+    } catch (e) {
+      throw new MediaNodeError("internal", `WebRTC engine error: ${(e as Error).message}`);
+    }
+  }
+
+  private describe(leg: Leg) {
+    const m = leg.media;
+    return { legId: leg.legId, streamName: leg.streamName, role: leg.role, videoCodec: m.videoCodec, audioCodec: m.audioCodec };
+  }
+
+  private onOutcome(leg: Leg, o: LegOutcome): void {
+    if (this.legs.get(leg.legId) !== leg) return;
+    if (o.state === "connected") {
+      this.opts.onNotice({ kind: "connected", ...this.describe(leg) });
+      return;
+    }
+    // The leg has closed itself; forget it (and its players when it is a publisher).
+    this.forget(leg);
+    if (o.state === "failed") this.opts.onNotice({ kind: "failed", ...this.describe(leg), failure: o.failure, detail: o.detail });
+    else this.opts.onNotice({ kind: "closed", ...this.describe(leg), detail: o.detail });
+  }
+
+  /** Closes a leg silently and forgets it. */
+  private remove(leg: Leg, reason: string): void {
+    leg.close();
+    this.forget(leg);
+    this.opts.onNotice({ kind: "removed", ...this.describe(leg), reason });
+  }
+
+  private forget(leg: Leg): void {
+    this.legs.delete(leg.legId);
+    if (leg instanceof PublisherLeg) {
+      if (this.routers.get(leg.streamName) === leg.router) this.routers.delete(leg.streamName);
+      for (const p of [...leg.router.players]) {
+        if (this.legs.get(p.legId) === p) this.remove(p, "publisher leg gone");
+      }
+    }
+  }
+}

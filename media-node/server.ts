@@ -1,0 +1,148 @@
+/**
+ * The media node's HTTP control API (worker → node), exactly the routes of `protocol/media-node.ts`:
+ *
+ *   POST   /v1/legs          CreateLegRequest → 200 CreateLegResponse | ApiError
+ *   DELETE /v1/legs/:legId                    → 200 {ok:true} (also when the leg is already gone)
+ *   GET    /v1/status                         → 200 NodeStatus
+ *
+ * Every request must be signed with the shared secret (`protocol/signing.ts`): the raw body text is verified first,
+ * then parsed as JSON and validated with zod. Errors are `ApiError` bodies:
+ * 401 unauthorized (missing/bad signature or clock skew), 400 bad_request (malformed JSON, schema errors),
+ * 400 invalid_sdp / no_common_codecs, 404 not_found ("Stream not found", unknown route), 409 conflict (duplicate leg
+ * id, second publisher of a stream), 413 bad_request (body over {@link MAX_BODY_BYTES}), 503 internal (node full),
+ * 500 internal (anything else).
+ */
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "pino";
+import {
+  type ApiError,
+  CreateLegRequest,
+  type CreateLegResponse,
+  MediaNodePaths,
+  type NodeLoad,
+  type NodeStatus,
+} from "../protocol/media-node.js";
+import { verifyRequest } from "../protocol/signing.js";
+import { MediaNodeError } from "./errors.js";
+import type { LegManager } from "./legs.js";
+
+/** Largest accepted request body, bytes (an offer may be up to 64 KiB, plus JSON overhead). */
+export const MAX_BODY_BYTES = 128 * 1024;
+
+export interface ControlApiDeps {
+  /** Shared HMAC secret (MEDIA_NODE_SECRET). */
+  secret: string;
+  manager: LegManager;
+  nodeId: () => string;
+  bootId: string;
+  load: () => NodeLoad;
+  log: Logger;
+}
+
+type Env = { Variables: { rawBody: string } };
+
+function errorJson(c: Context, err: MediaNodeError): Response {
+  return c.json(err.toBody() satisfies ApiError, err.status as ContentfulStatusCode);
+}
+
+/** Builds the hono app of the control API (no listening socket; see {@link listenControlApi}). */
+export function createControlApp(deps: ControlApiDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const log = deps.log;
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorJson(c, new MediaNodeError("bad_request", `Request body exceeds ${MAX_BODY_BYTES} bytes`, 413)),
+    }),
+  );
+
+  // Signature check on the raw body text, before anything is parsed.
+  app.use("*", async (c, next) => {
+    const url = new URL(c.req.url);
+    const body = await c.req.text();
+    const reason = await verifyRequest(deps.secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+    if (reason) {
+      log.warn({ method: c.req.method, path: url.pathname, reason }, "rejected control request");
+      return errorJson(c, new MediaNodeError("unauthorized", "Unauthorized"));
+    }
+    c.set("rawBody", body);
+    await next();
+  });
+
+  app.post(MediaNodePaths.legs, async (c) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(c.get("rawBody"));
+    } catch {
+      return errorJson(c, new MediaNodeError("bad_request", "Malformed JSON body"));
+    }
+    const parsed = CreateLegRequest.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+      return errorJson(c, new MediaNodeError("bad_request", `Invalid request: ${issues}`));
+    }
+    const res: CreateLegResponse = await deps.manager.create(parsed.data);
+    return c.json(res, 200);
+  });
+
+  app.delete("/v1/legs/:legId", (c) => {
+    deps.manager.delete(c.req.param("legId"));
+    return c.json({ ok: true as const }, 200);
+  });
+
+  app.get(MediaNodePaths.status, (c) => {
+    const status: NodeStatus = {
+      nodeId: deps.nodeId(),
+      bootId: deps.bootId,
+      legs: deps.manager.status(),
+      load: deps.load(),
+    };
+    return c.json(status, 200);
+  });
+
+  app.notFound((c) => errorJson(c, new MediaNodeError("not_found", "Not found")));
+
+  app.onError((err, c) => {
+    if (err instanceof MediaNodeError) return errorJson(c, err);
+    log.error({ err, method: c.req.method, path: c.req.path }, "control request failed");
+    return errorJson(c, new MediaNodeError("internal", "Internal error"));
+  });
+
+  return app;
+}
+
+/** A listening control API. */
+export interface ControlServer {
+  /** The bound port (the real one when 0 was asked). */
+  port: number;
+  /** Stops accepting and drops open connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `app` on `host:port` (port 0 = ephemeral).
+ * @throws the listen error (e.g. EADDRINUSE)
+ */
+export function listenControlApi(app: Hono<Env>, host: string, port: number): Promise<ControlServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
+      server.off("error", reject);
+      resolve({
+        port: info.port,
+        close: () =>
+          new Promise<void>((done) => {
+            const s = server as Server;
+            s.close(() => done());
+            s.closeAllConnections?.();
+          }),
+      });
+    }) as Server;
+    server.once("error", reject);
+  });
+}

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -116,12 +116,31 @@ async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: n
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${String(lastErr ?? "")})\n${logs()}`);
 }
 
+/** Files the worker is built from; copied so that `wrangler dev`'s file watcher ignores edits made during a run. */
+const WORKER_SOURCES = ["wrangler.toml", "package.json", "tsconfig.json", "worker", "protocol", "public", "client"];
+
+/**
+ * Copies the worker's sources into `dir` (node_modules linked, not copied). wrangler dev reloads — dropping every
+ * WebSocket — whenever a watched file changes; running from a snapshot keeps a test run stable while the tree is
+ * being edited.
+ */
+function snapshotWorker(dir: string): string {
+  const appDir = join(dir, "app");
+  for (const entry of WORKER_SOURCES) {
+    const from = join(ROOT, entry);
+    if (existsSync(from)) cpSync(from, join(appDir, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(appDir, "node_modules"), "dir");
+  return appDir;
+}
+
 /** Starts the worker under `wrangler dev` plus `opts.nodes` (default 1) media nodes, and waits until all are live. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const secret = randomBytes(24).toString("hex");
   const stateDir = mkdtempSync(join(tmpdir(), "wcs-edge-state-"));
+  const appDir = snapshotWorker(stateDir);
   const httpUrl = `http://127.0.0.1:${port}`;
   const workerLog = new LogBuffer("[worker]");
   const nodeLogs: LogBuffer[] = [];
@@ -131,6 +150,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
+    "--config", join(appDir, "wrangler.toml"),
     "--ip", "127.0.0.1",
     "--port", String(port),
     "--inspector-port", String(inspectorPort),
@@ -140,7 +160,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const worker = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: appDir,
     env: {
       ...process.env,
       WRANGLER_SEND_METRICS: "false",

@@ -4,3 +4,4 @@ export * from "./media-node.js";
 export * from "./signing.js";
 export * from "./sdp.js";
 export * from "./room.js";
+export * from "./rest.js";

@@ -13,6 +13,8 @@ export interface Env {
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;
+  /** Bearer token of the REST API (`/rest-api/*`); when unset the REST API is open. */
+  REST_API_TOKEN?: string;
   PING_INTERVAL_MS?: string;
   MISSED_PONGS_LIMIT?: string;
   ICE_TIMEOUT_MS?: string;

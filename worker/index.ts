@@ -4,15 +4,18 @@
  * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`: the media nodes' calls, signed with the shared
  *   secret (protocol/signing.ts), validated with protocol/media-node.ts; 401 unsigned, 400 malformed.
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
+ * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
  * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
  *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
  * - Everything else: the static demo pages in public/.
  */
 import { Hono, type Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { LegEvent, NodeHeartbeat, verifyRequest } from "../protocol/index.js";
 import type { Env } from "./env.js";
 import { log } from "./log.js";
+import { rest } from "./rest.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
 export { RoomDO } from "./room-do.js";
@@ -72,6 +75,8 @@ app.get("/internal/nodes", async (c) => {
   return c.json(await registry(c.env).list());
 });
 
+app.route("/rest-api", rest);
+
 app.all("*", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
     const id = c.env.SESSION.newUniqueId();
@@ -82,6 +87,7 @@ app.all("*", async (c) => {
 });
 
 app.onError((err, c) => {
+  if (err instanceof HTTPException) return err.getResponse(); // e.g. bearerAuth's 401
   log("error", "unhandled_error", { path: c.req.path, error: String(err), stack: err.stack });
   return c.json({ code: "internal", info: "Internal error" }, 500);
 });

@@ -41,6 +41,7 @@ type EndReason =
   | { kind: "user" } // unPublishStream / stopStream
   | { kind: "session" } // the leg's own session closed
   | { kind: "transport-closed" } // the client closed its PeerConnection
+  | { kind: "rest" } // REST /stream/terminate
   | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, node lost
 
 export class StreamDO extends DurableObject<Env> {
@@ -176,6 +177,36 @@ export class StreamDO extends DurableObject<Env> {
     if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "failed", info: Info.MEDIA_NODE_LOST }, true);
   }
 
+  /**
+   * The WCS stream objects of this stream's legs (publisher first), with their current status — the elements of
+   * REST `/stream/find_all`.
+   */
+  async streamObjects(): Promise<StreamStatusEvent[]> {
+    const nodeId = this.state.node?.nodeId;
+    return this.allLegs().map((leg) => ({
+      ...statusEvent(this.state.name, leg, leg.status, undefined, nodeId),
+      ...(leg.role === "publisher" && this.state.videoCodec ? { videoCodec: this.state.videoCodec } : {}),
+      ...(leg.role === "publisher" && this.state.audioCodec ? { audioCodec: this.state.audioCodec } : {}),
+    }));
+  }
+
+  /**
+   * REST `/stream/terminate`: ends the legs with these mediaSessionIds; publishers get UNPUBLISHED and players
+   * STOPPED, with info "Stopped by rest /terminate" (players of a terminated publisher too). Returns how many ended.
+   */
+  async terminate(mediaSessionIds: string[]): Promise<number> {
+    const wanted = new Set(mediaSessionIds);
+    let ended = 0;
+    // publisher first: it takes its players with it
+    for (const leg of this.allLegs()) {
+      if (!wanted.has(leg.mediaSessionId)) continue;
+      if (leg.role === "player" && !this.state.players[leg.legId]) continue; // ended with its publisher
+      await this.endLeg(leg, { kind: "rest" }, true);
+      ended++;
+    }
+    return ended;
+  }
+
   /** A snapshot for tests and operators. */
   async describe(): Promise<StreamState> {
     return structuredClone(this.state);
@@ -217,9 +248,12 @@ export class StreamDO extends DurableObject<Env> {
       const players = Object.values(this.state.players);
       this.state = { name, node: null, publisher: null, players: {} };
       await this.save();
-      const playerInfo = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP;
+      const playerEnd =
+        reason.kind === "rest"
+          ? { status: StreamStatus.STOPPED, info: Info.STOPPED_BY_REST_TERMINATE }
+          : { status: StreamStatus.FAILED, info: reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP };
       for (const p of players) {
-        tasks.push(this.deliver(p, statusEvent(name, p, StreamStatus.FAILED, playerInfo, node?.nodeId)));
+        tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
       }
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
@@ -314,6 +348,8 @@ function ownStatus(leg: LegRecord, reason: EndReason): { status: StreamStatus; i
       return { status: normal, info: Info.STOPPED_BY_SESSION_DISCONNECT };
     case "transport-closed":
       return { status: normal, info: Info.STOPPED_BY_USER };
+    case "rest":
+      return { status: normal, info: Info.STOPPED_BY_REST_TERMINATE };
     case "failed":
       return { status: StreamStatus.FAILED, info: reason.info };
   }

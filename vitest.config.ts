@@ -2,10 +2,12 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 /**
- * Two projects:
+ * Three projects:
  * - unit: Durable Object logic inside the Workers runtime (vitest-pool-workers, Miniflare), no media.
  * - e2e:  Node; a real `wrangler dev` worker + real media node processes + real WebRTC peers (@roamhq/wrtc in child
  *         processes, headless Chromium). Files run one at a time: they share the 2 cores with media.
+ * - sdk:  Node; the client SDK's state machines (client/) against an in-process fake WCS server and a fake
+ *         RTCPeerConnection injected through the SDK's platform. Fast, no cluster.
  */
 export default defineConfig({
   test: {
@@ -16,7 +18,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000" } },
+            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent" } },
           }),
         ],
         test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
@@ -30,6 +32,9 @@ export default defineConfig({
           testTimeout: 90_000,
           hookTimeout: 90_000,
         },
+      },
+      {
+        test: { name: "sdk", include: ["test/sdk/**/*.test.ts"], environment: "node", testTimeout: 15_000 },
       },
     ],
   },

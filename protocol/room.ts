@@ -11,13 +11,9 @@
  * and `broadcast: true` (with no `to`) to reach every other participant of the room.
  */
 import { z } from "zod";
+import { MAX_ROOM_PARTICIPANTS } from "./room-types.js";
 
-/** The appKey of Room API sessions (room-module.js ROOM_REST_APP). */
-export const ROOM_APP_KEY = "roomApp";
-/** Largest `text` of one sendMessage, in characters (a ~500 KB base64 image fits). Larger → FAILED. */
-export const MAX_ROOM_MESSAGE_CHARS = 700 * 1024;
-/** Largest number of participants in one room. */
-export const MAX_ROOM_PARTICIPANTS = 500;
+export * from "./room-types.js";
 
 const roomName = z.string().min(1).max(256);
 const login = z.string().min(1).max(128);
@@ -47,54 +43,3 @@ export type RoomCommand = z.infer<typeof RoomCommand>;
 /** The `sendData` argument. */
 export const SendDataRequest = z.object({ operationId: z.string().min(1).max(128), payload: z.unknown() });
 export type SendDataRequest = z.infer<typeof SendDataRequest>;
-
-/** Room event names (room-module.js roomHandlers switch). */
-export const RoomEvent = {
-  STATE: "STATE",
-  JOINED: "JOINED",
-  LEFT: "LEFT",
-  PUBLISHED: "PUBLISHED",
-  UNPUBLISHED: "UNPUBLISHED",
-  FAILED: "FAILED",
-  MESSAGE: "MESSAGE",
-} as const;
-export type RoomEvent = (typeof RoomEvent)[keyof typeof RoomEvent];
-
-/** A participant's published stream, as in STATE / PUBLISHED / UNPUBLISHED / FAILED. */
-export interface RoomStreamInfo {
-  login: string;
-  name: string;
-}
-
-/**
- * `info` per event: STATE = the OTHER participants, each a login string (no stream) or one {login, name} per
- * published stream; JOINED/LEFT = login; PUBLISHED/UNPUBLISHED/FAILED = {login, name}; MESSAGE = {from, text}.
- */
-export interface RoomEventInfo {
-  STATE: Array<string | RoomStreamInfo>;
-  JOINED: string;
-  LEFT: string;
-  PUBLISHED: RoomStreamInfo;
-  UNPUBLISHED: RoomStreamInfo;
-  FAILED: RoomStreamInfo;
-  MESSAGE: { from: string; text: string };
-}
-
-/** The `OnDataEvent` payload of a room event. */
-export interface RoomEventPayload<E extends RoomEvent = RoomEvent> {
-  roomName: string;
-  name: E;
-  info: RoomEventInfo[E];
-}
-
-/** Room `info` strings of FAILED DataStatusEvents (ours; WCS documents none). */
-export const RoomInfo = {
-  NOT_ROOM_SESSION: "Room commands need a session with appKey roomApp",
-  LOGIN_REQUIRED: "Room commands need connection.custom.login",
-  LOGIN_IN_USE: "Login is already in use in this room",
-  NOT_A_MEMBER: "Not a member of this room",
-  RECIPIENT_NOT_IN_ROOM: "Recipient is not in this room",
-  MESSAGE_TOO_LARGE: `Message too large: the limit is ${MAX_ROOM_MESSAGE_CHARS} characters`,
-  ROOM_FULL: `Room is full: the limit is ${MAX_ROOM_PARTICIPANTS} participants`,
-  UNKNOWN_COMMAND: "Unknown room command",
-} as const;

@@ -15,6 +15,10 @@ export interface Env {
   MEDIA_NODE_SECRET?: string;
   /** Bearer token of the REST API (`/rest-api/*`); when unset the REST API is open. */
   REST_API_TOKEN?: string;
+  /** Bearer token of WHIP/WHEP (`/whip/*`, `/whep/*`); when unset REST_API_TOKEN applies; when both are unset, open. */
+  WHIP_TOKEN?: string;
+  /** "info" (default), "warn", "error" or "silent". */
+  LOG_LEVEL?: string;
   PING_INTERVAL_MS?: string;
   MISSED_PONGS_LIMIT?: string;
   ICE_TIMEOUT_MS?: string;

@@ -10,7 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { NodeHeartbeat, NodeLoad } from "../protocol/index.js";
 import type { Env } from "./env.js";
-import { log } from "./log.js";
+import { configureLog, log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
 
 /** A node is lost after this many heartbeat periods without one. */
@@ -32,6 +32,7 @@ export class NodeRegistryDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    configureLog(env);
     ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get<NodeEntry[]>("nodes");
       for (const n of saved ?? []) this.nodes.set(n.nodeId, n);

@@ -22,7 +22,7 @@ import {
   type RoomStreamInfo,
 } from "../protocol/index.js";
 import type { Env } from "./env.js";
-import { log } from "./log.js";
+import { configureLog, log } from "./log.js";
 
 /** Period of the stale-participant check, ms. */
 export const STALE_CHECK_MS = 30_000;
@@ -49,6 +49,7 @@ export class RoomDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    configureLog(env);
     ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get<RoomState>("state");
       if (saved) this.state = saved;

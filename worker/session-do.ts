@@ -34,7 +34,7 @@ import {
   type StreamStatusEvent,
 } from "../protocol/index.js";
 import { config, type Env } from "./env.js";
-import { log } from "./log.js";
+import { configureLog, log } from "./log.js";
 import { statusEvent, type StreamRequestArgs } from "./stream-types.js";
 
 /** Per-socket state, kept in the socket's attachment so it survives hibernation (≤ 2 KiB). */
@@ -61,6 +61,11 @@ const STREAM_PREFIX = "stream:";
 const ROOM_PREFIX = "room:";
 
 export class SessionDO extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    configureLog(env);
+  }
+
   /** Accepts the WebSocket upgrade that the worker routed here. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {

@@ -1,0 +1,38 @@
+/**
+ * wcs-edge client SDK: a typed, promise-friendly client of the WCS (Flashphoner Web Call Server) WebSocket protocol
+ * with the Web SDK 2.0's API shape (`createSession`, `session.createStream`, `stream.publish/play/stop`,
+ * `SESSION_STATUS`/`STREAM_STATUS` events, `roomApi`).
+ *
+ * This is the browser entry (bundled by `npm run build:client` to public/sdk/wcs-sdk.mjs and, as the global
+ * `WcsSdk`, public/sdk/wcs-sdk.js). It uses the browser's WebSocket/RTCPeerConnection/getUserMedia unless a
+ * `platform` is given. Node programs import `client/node.ts` instead, which adds a ws + @roamhq/wrtc platform and
+ * synthetic media helpers.
+ *
+ *   import { createSession, SESSION_STATUS, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
+ *   const session = await createSession({ urlServer: "wss://example.com" }).established();
+ *   const stream = session.createStream({ name: "cam1", display: document.getElementById("local") })
+ *     .on(STREAM_STATUS.FAILED, (s) => console.log(s.getInfo()))
+ *     .publish();
+ *   await stream.active();
+ */
+export { createSession, Session } from "./session.js";
+export type { AppData, FailEvent, RestoreAttempt, SessionEvents, SessionOptions, UserData } from "./session.js";
+export { Stream, STOP_RETRY_MS } from "./stream.js";
+export type { MuteState, StreamConstraints, StreamEvents, StreamOptions, VideoConstraints } from "./stream.js";
+export { roomApi, RoomSession, Room, Participant, ParticipantStream } from "./room.js";
+export type {
+  JoinOptions,
+  RoomApiOptions,
+  RoomEvents,
+  RoomMessage,
+  RoomPlayOptions,
+  RoomPublishOptions,
+  RoomSessionEvents,
+} from "./room.js";
+export { ERROR_INFO, ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO } from "./constants.js";
+export type { SessionStatus, StreamStatus } from "./constants.js";
+export { WcsError } from "./events.js";
+export type { Logger } from "./events.js";
+export { resolvePlatform } from "./platform.js";
+export type { MediaStreamConstructor, PeerConnectionConstructor, Platform, WebSocketConstructor } from "./platform.js";
+export type { AutoRestoreOptions } from "./restore.js";

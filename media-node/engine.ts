@@ -285,6 +285,20 @@ export abstract class Leg {
     this.end({ state: "failed", failure: "error", detail: engineReason(e) });
   }
 
+  /**
+   * Adds one remote candidate trickled by the client (`candidate:…`, RFC 8839) to the ICE agent, for the media
+   * section `mid` (must be a mid of the offer). Host names are resolved by libdatachannel.
+   * @throws Error with the engine's reason when the candidate is refused or the leg has ended
+   */
+  addRemoteCandidate(candidate: string, mid: string): void {
+    if (this.ended) throw new Error("leg has ended");
+    try {
+      this.pc.addRemoteCandidate(candidate, mid);
+    } catch (e) {
+      throw new Error(engineReason(e));
+    }
+  }
+
   /** Closes the leg silently (no outcome is reported). Idempotent. */
   close(): void {
     if (this.ended) return;

@@ -3,8 +3,17 @@
  * name, enforces the node's rules (unique leg ids, one publisher per stream, players need that publisher, leg cap),
  * and turns leg outcomes into lifecycle notices for logging and worker events.
  */
+import { isIP } from "node:net";
 import type { z } from "zod";
-import type { CreateLegRequest, CreateLegResponse, LegRole, LegStatus, NodeLoad } from "../protocol/media-node.js";
+import type {
+  AddCandidatesRequest,
+  AddCandidatesResponse,
+  CreateLegRequest,
+  CreateLegResponse,
+  LegRole,
+  LegStatus,
+  NodeLoad,
+} from "../protocol/media-node.js";
 import { MediaNodeError } from "./errors.js";
 import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine.js";
 import { parseOffer, planPlayer, planPublisher } from "./sdp.js";
@@ -48,6 +57,8 @@ export interface LegManagerOptions {
 export class LegManager {
   private readonly legs = new Map<string, Leg>();
   private readonly routers = new Map<string, StreamRouter>();
+  /** The mids of each leg's offer, in m-line order (trickled candidates are matched to them). */
+  private readonly mids = new WeakMap<Leg, string[]>();
 
   constructor(private readonly opts: LegManagerOptions) {}
 
@@ -67,20 +78,22 @@ export class LegManager {
     const started = performance.now();
     // Checks, offer analysis and registration are synchronous: no other request interleaves until `answer()`.
     let leg: PublisherLeg | PlayerLeg;
+    const parsed = parseOffer(offer);
     if (role === "publisher") {
       if (this.routers.has(streamName)) {
         throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
       }
-      const plan = planPublisher(parseOffer(offer));
+      const plan = planPublisher(parsed);
       leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, plan));
       this.routers.set(streamName, leg.router);
     } else {
       const router = this.routers.get(streamName);
       if (!router) throw new MediaNodeError("not_found", "Stream not found");
-      const plan = planPlayer(parseOffer(offer), { video: router.publisher.video, audio: router.publisher.audio });
+      const plan = planPlayer(parsed, { video: router.publisher.video, audio: router.publisher.audio });
       leg = this.construct(() => new PlayerLeg(legId, streamName, this.opts.engine, router, plan));
     }
     this.legs.set(legId, leg);
+    this.mids.set(leg, parsed.media.map((m) => m.mid));
     leg.onOutcome = (l, o) => this.onOutcome(l, o);
 
     let answer: string;
@@ -109,6 +122,37 @@ export class LegManager {
     if (!leg) return false;
     this.remove(leg, "deleted by the worker");
     return true;
+  }
+
+  /**
+   * Adds trickled remote candidates to a leg (WHIP/WHEP PATCH). A candidate whose mid is not one of the offer's goes
+   * to the offer's first m-line (with BUNDLE all share one ICE transport). Candidates whose address is not an IP
+   * literal (mDNS host names) and those the engine refuses are returned with the reason; the others are in use.
+   * @throws MediaNodeError not_found when the leg does not exist (any more)
+   */
+  addCandidates(legId: string, req: AddCandidatesRequest): AddCandidatesResponse {
+    const leg = this.legs.get(legId);
+    if (!leg || leg.isEnded) throw new MediaNodeError("not_found", `Leg ${legId} not found`);
+    const mids = this.mids.get(leg) ?? [];
+    const res: AddCandidatesResponse = { added: 0, rejected: [] };
+    for (const { candidate, mid } of req.candidates) {
+      // `candidate:<foundation> <component> <transport> <priority> <address> <port> typ …`: only IP literals; host
+      // names (mDNS `*.local` of browsers) would make the engine query DNS, and the client's STUN checks teach us its
+      // address anyway (peer-reflexive).
+      const address = candidate.split(/\s+/)[4] ?? "";
+      if (isIP(address) === 0) {
+        res.rejected.push({ candidate, reason: "address is not an IP literal (host names are not resolved)" });
+        continue;
+      }
+      const target = mid !== undefined && mids.includes(mid) ? mid : mids[0] ?? "0";
+      try {
+        leg.addRemoteCandidate(candidate, target);
+        res.added++;
+      } catch (e) {
+        res.rejected.push({ candidate, reason: (e as Error).message });
+      }
+    }
+    return res;
   }
 
   /** Per-leg counters for GET /v1/status. */

@@ -3,6 +3,7 @@
  *
  *   POST   /v1/legs          CreateLegRequest → 200 CreateLegResponse | ApiError
  *   DELETE /v1/legs/:legId                    → 200 {ok:true} (also when the leg is already gone)
+ *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 not_found
  *   GET    /v1/status                         → 200 NodeStatus
  *
  * Every request must be signed with the shared secret (`protocol/signing.ts`): the raw body text is verified first,
@@ -18,7 +19,10 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
+import type { z } from "zod";
 import {
+  AddCandidatesRequest,
+  type AddCandidatesResponse,
   type ApiError,
   CreateLegRequest,
   type CreateLegResponse,
@@ -75,19 +79,32 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     await next();
   });
 
-  app.post(MediaNodePaths.legs, async (c) => {
+  /** The request's JSON body validated with `schema`; throws MediaNodeError bad_request. */
+  const body = <S extends z.ZodTypeAny>(c: Context<Env>, schema: S): z.infer<S> => {
     let json: unknown;
     try {
       json = JSON.parse(c.get("rawBody"));
     } catch {
-      return errorJson(c, new MediaNodeError("bad_request", "Malformed JSON body"));
+      throw new MediaNodeError("bad_request", "Malformed JSON body");
     }
-    const parsed = CreateLegRequest.safeParse(json);
+    const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-      return errorJson(c, new MediaNodeError("bad_request", `Invalid request: ${issues}`));
+      throw new MediaNodeError("bad_request", `Invalid request: ${issues}`);
     }
-    const res: CreateLegResponse = await deps.manager.create(parsed.data);
+    return parsed.data;
+  };
+
+  app.post(MediaNodePaths.legs, async (c) => {
+    const res: CreateLegResponse = await deps.manager.create(body(c, CreateLegRequest));
+    return c.json(res, 200);
+  });
+
+  app.post("/v1/legs/:legId/candidates", (c) => {
+    const legId = c.req.param("legId");
+    const res: AddCandidatesResponse = deps.manager.addCandidates(legId, body(c, AddCandidatesRequest));
+    if (res.rejected.length > 0) log.info({ legId, rejected: res.rejected }, "remote candidates refused");
+    log.debug({ legId, added: res.added }, "remote candidates added");
     return c.json(res, 200);
   });
 

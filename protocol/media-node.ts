@@ -5,6 +5,7 @@
  * Worker → media node (base URL = the node's `controlUrl`):
  *   POST   /v1/legs           CreateLegRequest   → 200 CreateLegResponse | 4xx/5xx ApiError
  *   DELETE /v1/legs/:legId                        → 200 {ok:true} (also when the leg is already gone)
+ *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 ApiError (no such leg)
  *   GET    /v1/status                             → 200 NodeStatus
  * Media node → worker (base URL = WORKER_URL):
  *   POST   /internal/nodes/heartbeat  NodeHeartbeat → 200 HeartbeatResponse   (registers on first call)
@@ -27,6 +28,26 @@ export const CreateLegRequest = z.object({
   offer: z.string().min(1).max(64 * 1024),
 });
 export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
+
+/**
+ * Remote ICE candidates trickled by a client after its offer (WHIP/WHEP `PATCH`, RFC 8840 fragment): each is the
+ * attribute value `candidate:…` and the mid of the media section it came in (the leg's first m-line when absent or
+ * unknown; with BUNDLE every m-line shares one transport). Only IP-literal candidates are used: host names (the mDNS
+ * `*.local` names of browsers) are returned as rejected, never resolved.
+ */
+export const AddCandidatesRequest = z.object({
+  candidates: z
+    .array(z.object({ candidate: z.string().min(1).max(1024), mid: z.string().max(64).optional() }))
+    .max(64),
+});
+export type AddCandidatesRequest = z.infer<typeof AddCandidatesRequest>;
+
+/** How many candidates the leg's ICE agent took; the others with the engine's reason. */
+export const AddCandidatesResponse = z.object({
+  added: z.number().int().nonnegative(),
+  rejected: z.array(z.object({ candidate: z.string(), reason: z.string() })),
+});
+export type AddCandidatesResponse = z.infer<typeof AddCandidatesResponse>;
 
 /** Negotiated media of a leg, reported for logs, stats and the stream REST API. */
 export const LegMedia = z.object({
@@ -110,6 +131,7 @@ export type NodeStatus = z.infer<typeof NodeStatus>;
 export const MediaNodePaths = {
   legs: "/v1/legs",
   leg: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}`,
+  candidates: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/candidates`,
   status: "/v1/status",
   heartbeat: "/internal/nodes/heartbeat",
   events: "/internal/nodes/events",

@@ -5,6 +5,7 @@
  *   secret (protocol/signing.ts), validated with protocol/media-node.ts; 401 unsigned, 400 malformed.
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
+ * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
  * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
  *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
  * - Everything else: the static demo pages in public/.
@@ -14,8 +15,9 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { LegEvent, NodeHeartbeat, verifyRequest } from "../protocol/index.js";
 import type { Env } from "./env.js";
-import { log } from "./log.js";
+import { configureLog, log } from "./log.js";
 import { rest } from "./rest.js";
+import { whipWhep } from "./whip.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
 export { RoomDO } from "./room-do.js";
@@ -24,6 +26,10 @@ export { StreamDO } from "./stream-do.js";
 
 type App = { Bindings: Env };
 const app = new Hono<App>();
+app.use("*", async (c, next) => {
+  configureLog(c.env);
+  await next();
+});
 
 /** Verifies the signature of a media node's call and parses its JSON body; returns a Response on refusal. */
 async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Promise<z.infer<S> | Response> {
@@ -76,6 +82,7 @@ app.get("/internal/nodes", async (c) => {
 });
 
 app.route("/rest-api", rest);
+app.route("/", whipWhep);
 
 app.all("*", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {

@@ -2,11 +2,13 @@
  * Calls from the worker to a media node's control API (protocol/media-node.ts), signed with the shared secret.
  */
 import {
+  AddCandidatesResponse,
   ApiError,
   CreateLegResponse,
   Info,
   MediaNodePaths,
   signedFetch,
+  type AddCandidatesRequest,
   type CreateLegRequest,
 } from "../protocol/index.js";
 import { log } from "./log.js";
@@ -54,6 +56,39 @@ export async function deleteLeg(secret: string, node: NodeRef, legId: string, ti
   } catch (err) {
     log("warn", "media_node_delete_failed", { nodeId: node.nodeId, legId, error: String(err) });
   }
+}
+
+export type AddCandidatesResult =
+  | ({ ok: true } & AddCandidatesResponse)
+  | { ok: false; status: number; info: string; unreachable: boolean };
+
+/**
+ * Hands trickled remote candidates to a leg on `node`. Never throws: a refused call returns the node's HTTP status
+ * and `info` (404 when the node has no such leg); a network error or timeout returns `unreachable: true`.
+ */
+export async function addCandidates(
+  secret: string,
+  node: NodeRef,
+  legId: string,
+  req: AddCandidatesRequest,
+  timeoutMs: number,
+): Promise<AddCandidatesResult> {
+  let res: Response;
+  try {
+    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.candidates(legId), "POST", req), timeoutMs);
+  } catch (err) {
+    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
+    return { ok: false, status: 503, info: Info.MEDIA_NODE_LOST, unreachable: true };
+  }
+  const body: unknown = await res.json().catch(() => null);
+  if (res.ok) {
+    const parsed = AddCandidatesResponse.safeParse(body);
+    if (parsed.success) return { ok: true, ...parsed.data };
+    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId });
+    return { ok: false, status: 500, info: Info.FAILED_BY_ERROR, unreachable: false };
+  }
+  const err = ApiError.safeParse(body);
+  return { ok: false, status: res.status, info: err.success ? err.data.info : `media node answered ${res.status}`, unreachable: false };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

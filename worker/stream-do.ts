@@ -12,15 +12,19 @@
  *
  * Statuses follow WCS (Web SDK 2.0 constants.js STREAM_STATUS / STREAM_STATUS_INFO). Asynchronous statuses are
  * pushed to the sessions with `SessionDO.deliver`; a request's own result is returned to the calling session.
+ * Legs owned by an HTTP resource (WHIP/WHEP, worker/whip.ts; `owner: "http"`) have no session: their statuses are
+ * only logged, they end by `stopLeg` (DELETE) or like any leg (ICE timeout, transport failed/closed, node lost,
+ * publisher stop), and `addRemoteCandidates` passes their trickled candidates to the node.
  * State lives in memory and is persisted on every change, so an evicted object resumes where it was.
  */
 import { DurableObject } from "cloudflare:workers";
 import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
 import { config, type Env } from "./env.js";
-import { log } from "./log.js";
-import { createLeg, deleteLeg } from "./media-node-client.js";
+import { configureLog, log } from "./log.js";
+import { addCandidates, createLeg, deleteLeg, type AddCandidatesResult } from "./media-node-client.js";
 import {
   statusEvent,
+  type HttpLegInfo,
   type LegRecord,
   type NodeRef,
   type StreamRequestArgs,
@@ -49,6 +53,7 @@ export class StreamDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    configureLog(env);
     ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get<StreamState>("state");
       if (saved) this.state = saved;
@@ -97,7 +102,7 @@ export class StreamDO extends DurableObject<Env> {
     await this.save();
     await this.scheduleDeadline();
     log("info", "publish_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
-    return { ok: true, answer: res.answer };
+    return { ok: true, answer: res.answer, legId: leg.legId };
   }
 
   /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
@@ -126,7 +131,7 @@ export class StreamDO extends DurableObject<Env> {
     await this.save();
     await this.scheduleDeadline();
     log("info", "play_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId });
-    return { ok: true, answer: res.answer };
+    return { ok: true, answer: res.answer, legId: leg.legId };
   }
 
   /**
@@ -137,6 +142,37 @@ export class StreamDO extends DurableObject<Env> {
     const leg = this.findLeg(sessionId, mediaSessionId);
     if (!leg) return null;
     return this.endLeg(leg, { kind: "user" });
+  }
+
+  /**
+   * Ends the HTTP-owned (WHIP/WHEP) leg `legId` at its client's request (DELETE): a publisher ends the stream
+   * (players FAILED "Stopped by publisher stop"), a player just stops. False when there is no such leg here.
+   */
+  async stopLeg(legId: string): Promise<boolean> {
+    const leg = this.httpLegRecord(legId);
+    if (!leg) return false;
+    await this.endLeg(leg, { kind: "user" });
+    return true;
+  }
+
+  /** Facts of the HTTP-owned leg `legId` (for WHIP/WHEP PATCH), or null when there is no such leg here. */
+  async httpLeg(legId: string): Promise<{ role: LegRecord["role"]; status: LegRecord["status"]; http: HttpLegInfo } | null> {
+    const leg = this.httpLegRecord(legId);
+    return leg?.http ? { role: leg.role, status: leg.status, http: leg.http } : null;
+  }
+
+  /** Passes trickled remote candidates of the HTTP-owned leg `legId` to its media node (404 when no such leg). */
+  async addRemoteCandidates(legId: string, candidates: { candidate: string; mid?: string }[]): Promise<AddCandidatesResult> {
+    const leg = this.httpLegRecord(legId);
+    const node = this.state.node;
+    if (!leg || !node) return { ok: false, status: 404, info: "No such resource", unreachable: false };
+    const res = await addCandidates(this.secret(), node, legId, { candidates }, config(this.env).MEDIA_NODE_TIMEOUT_MS);
+    if (res.ok) {
+      log("info", "remote_candidates", { stream: this.state.name, legId, role: leg.role, added: res.added, rejected: res.rejected.length });
+    } else {
+      log("warn", "remote_candidates_failed", { stream: this.state.name, legId, status: res.status, info: res.info });
+    }
+    return res;
   }
 
   /** The session of this leg is gone (socket closed): end the leg; nobody is told except the players of a publisher. */
@@ -282,10 +318,16 @@ export class StreamDO extends DurableObject<Env> {
       hasAudio: args.hasAudio,
       hasVideo: args.hasVideo,
       custom: args.custom,
+      ...(args.owner === "http" ? { owner: "http" as const, http: args.http } : {}),
       status: StreamStatus.PENDING,
       createdAt: now,
       deadline: now + config(this.env).ICE_TIMEOUT_MS + config(this.env).MEDIA_NODE_TIMEOUT_MS,
     };
+  }
+
+  private httpLegRecord(legId: string): LegRecord | null {
+    const leg = this.state.publisher?.legId === legId ? this.state.publisher : this.state.players[legId];
+    return leg && leg.owner === "http" ? leg : null;
   }
 
   private findLeg(sessionId: string, mediaSessionId: string): LegRecord | null {
@@ -298,6 +340,11 @@ export class StreamDO extends DurableObject<Env> {
   }
 
   private async deliver(leg: LegRecord, event: StreamStatusEvent): Promise<void> {
+    if (leg.owner === "http") {
+      // a WHIP/WHEP resource has nobody to tell; its client sees the transport end
+      log("info", "http_leg_status", { stream: this.state.name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, status: event.status, info: event.info });
+      return;
+    }
     try {
       const session = this.env.SESSION.get(this.env.SESSION.idFromString(leg.sessionId));
       await session.deliver(event);

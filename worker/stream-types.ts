@@ -16,10 +16,30 @@ export interface StreamRequestArgs {
   hasAudio: boolean;
   hasVideo: boolean;
   custom?: unknown;
+  /** Who owns the leg; absent = "session". See {@link LegRecord.owner}. */
+  owner?: LegOwner;
+  /** WHIP/WHEP resource facts (owner "http"). */
+  http?: HttpLegInfo;
 }
 
-/** Result of publish/play: the SDP answer for `setRemoteSDP`, or the `info` of an immediate FAILED. */
-export type StreamRequestResult = { ok: true; answer: string } | { ok: false; info: string };
+/**
+ * Who gets a leg's asynchronous statuses: "session" = the SessionDO `sessionId` (WCS WebSocket); "http" = nobody
+ * (a WHIP/WHEP resource: its client learns the end from the transport, its statuses are only logged).
+ */
+export type LegOwner = "session" | "http";
+
+/** What a WHIP/WHEP resource's PATCH checks need: its entity tag and the offer's ICE credentials. */
+export interface HttpLegInfo {
+  etag: string;
+  iceUfrag?: string;
+  icePwd?: string;
+}
+
+/**
+ * Result of publish/play: the SDP answer for `setRemoteSDP` and the new leg's id (the WHIP/WHEP resource id), or the
+ * `info` of an immediate FAILED.
+ */
+export type StreamRequestResult = { ok: true; answer: string; legId: string } | { ok: false; info: string };
 
 /** A media node as the StreamDO knows it: enough to call it and to recognise its incarnation. */
 export interface NodeRef {
@@ -40,6 +60,9 @@ export interface LegRecord {
   hasAudio: boolean;
   hasVideo: boolean;
   custom?: unknown;
+  /** Absent = "session" (legs stored before owners existed are WebSocket legs). */
+  owner?: LegOwner;
+  http?: HttpLegInfo;
   status: typeof StreamStatus.PENDING | typeof StreamStatus.PUBLISHING | typeof StreamStatus.PLAYING;
   createdAt: number;
   /** ms epoch after which a PENDING leg fails with "Failed by ICE timeout". */

@@ -1,0 +1,522 @@
+/**
+ * WHIP (RFC 9725) and WHEP against real parts: `wrangler dev` + a media node, with
+ * - Debian's `simple-whip-client` (Meetecho, GStreamer webrtcbin) publishing a VP8 + Opus test pattern to /whip/NAME,
+ *   played by name over the WCS WebSocket by a wrtc player;
+ * - a WHEP player in headless Chromium (plain fetch + RTCPeerConnection) playing a wrtc publisher's stream;
+ * - the protocol's status codes and headers with fetch.
+ *
+ * Debian bookworm's simple-whip-client links libsoup 2, while libnice links libsoup 3 through gupnp-igd (UPnP port
+ * mapping), and libsoup 3 aborts a process that holds both ("libsoup2 symbols detected"). And libnice never gathers
+ * loopback candidates. So the test builds two tiny shims with the C compiler (see {@link whipClientShims}): a stub
+ * libgupnp-igd (no UPnP; libnice handles a NULL IGD agent) and a getifaddrs() filter that leaves only 127.0.0.1.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
+import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle } from "../harness/browser.js";
+import { startCluster, type Cluster } from "../harness/cluster.js";
+
+const WHIP_TOKEN = "whip-test-token";
+const REST_TOKEN = "rest-test-token";
+const ICE_TIMEOUT_MS = 6000;
+const WHIP_CLIENT = process.env.WHIP_CLIENT ?? "whip-client";
+
+let cluster: Cluster;
+let browser: BrowserHandle | undefined;
+let stubDir: string | undefined;
+const children = new Set<ChildProcess>();
+const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 1, vars: { WHIP_TOKEN, REST_API_TOKEN: REST_TOKEN, ICE_TIMEOUT_MS: String(ICE_TIMEOUT_MS) } });
+});
+afterEach(async () => {
+  for (const c of children) c.kill("SIGKILL");
+  children.clear();
+  await closeAllClients();
+});
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.stop();
+  if (stubDir) rmSync(stubDir, { recursive: true, force: true });
+});
+
+// ---- helpers ----------------------------------------------------------------------------------------------------
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: Headers;
+}
+
+async function http(
+  path: string,
+  opts: { method?: string; body?: string; type?: string; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const token = opts.token === undefined ? WHIP_TOKEN : opts.token;
+  const res = await fetch(cluster.httpUrl + path, {
+    method: opts.method ?? "POST",
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(opts.type ? { "content-type": opts.type } : {}),
+      ...opts.headers,
+    },
+    body: opts.body,
+  });
+  return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+async function rest(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${cluster.httpUrl}/rest-api${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${REST_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+/** The stream objects of `name` (REST /stream/find), [] when none. */
+async function streamObjects(name: string): Promise<Array<Record<string, unknown>>> {
+  const r = await rest("/stream/find", { name });
+  return r.status === 200 ? (r.json as Array<Record<string, unknown>>) : [];
+}
+
+const publisherStatus = async (name: string) => (await streamObjects(name)).find((s) => s.published)?.status;
+
+const FINGERPRINT = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) & 0xff).toString(16).padStart(2, "0").toUpperCase()).join(":");
+
+/** A syntactically complete offer from a peer that never connects (for status-code checks). */
+function staticOffer(direction: "sendonly" | "recvonly", ufrag = "tStU"): string {
+  return [
+    "v=0",
+    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+    "s=-",
+    "t=0 0",
+    "a=group:BUNDLE 0",
+    "a=msid-semantic: WMS",
+    "m=video 9 UDP/TLS/RTP/SAVPF 96",
+    "c=IN IP4 0.0.0.0",
+    "a=rtcp:9 IN IP4 0.0.0.0",
+    `a=ice-ufrag:${ufrag}`,
+    "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+    "a=ice-options:trickle",
+    `a=fingerprint:sha-256 ${FINGERPRINT}`,
+    "a=setup:actpass",
+    "a=mid:0",
+    `a=${direction}`,
+    "a=rtcp-mux",
+    "a=rtpmap:96 VP8/90000",
+    "a=rtcp-fb:96 nack pli",
+    ...(direction === "sendonly" ? ["a=ssrc:11223344 cname:static", "a=ssrc:11223344 msid:s v"] : []),
+    "",
+  ].join("\r\n");
+}
+
+const fragment = (ufrag: string, candidates: string[], end = false) =>
+  [`a=ice-ufrag:${ufrag}`, "a=ice-pwd:abcdefghijklmnopqrstuvwx", "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=mid:0", ...candidates.map((c) => `a=${c}`), ...(end ? ["a=end-of-candidates"] : []), ""].join(
+    "\r\n",
+  );
+const HOST_CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host";
+
+/**
+ * Builds (once, with the system C compiler) the two shims simple-whip-client needs here (see the file header); returns
+ * their directory:
+ * - `libgupnp-igd-1.0.so.4` (found through LD_LIBRARY_PATH): no UPnP IGD, so libsoup 3 is never loaded;
+ * - `loopback-only.so` (LD_PRELOAD): getifaddrs() shows libnice only 127.0.0.1, as a non-loopback interface (libnice
+ *   skips loopback interfaces, and pins each socket to its interface with IP_UNICAST_IF, so a socket on another
+ *   interface could not reach the media node's 127.0.0.1 anyway). Every candidate is then 127.0.0.1.
+ */
+function whipClientShims(): string {
+  if (stubDir) return stubDir;
+  const dir = mkdtempSync(join(tmpdir(), "whip-client-shims-"));
+  writeFileSync(
+    join(dir, "igd.c"),
+    [
+      "void *gupnp_simple_igd_thread_new(void) { return 0; }",
+      "unsigned long gupnp_simple_igd_get_type(void) { return 0; }",
+      "void gupnp_simple_igd_add_port(void) {}",
+      "void gupnp_simple_igd_remove_port_local(void) {}",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(dir, "lo.c"),
+    [
+      "#define _GNU_SOURCE",
+      "#include <dlfcn.h>",
+      "#include <ifaddrs.h>",
+      "#include <net/if.h>",
+      "#include <stddef.h>",
+      "#include <sys/socket.h>",
+      "int getifaddrs(struct ifaddrs **ifap) {",
+      "  static int (*real)(struct ifaddrs **);",
+      "  if (!real) real = (int (*)(struct ifaddrs **))dlsym(RTLD_NEXT, \"getifaddrs\");",
+      "  int r = real(ifap);",
+      "  if (r != 0) return r;",
+      "  for (struct ifaddrs *i = *ifap; i; i = i->ifa_next) {",
+      "    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_LOOPBACK)) i->ifa_flags &= ~IFF_LOOPBACK;",
+      "    else i->ifa_addr = NULL; /* hidden; the list stays one allocation for freeifaddrs() */",
+      "  }",
+      "  return 0;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  const build = (args: string[]) => {
+    const cc = spawnSync("cc", ["-shared", "-fPIC", ...args], { encoding: "utf8" });
+    if (cc.status !== 0) throw new Error(`building the whip-client shims failed (is a C compiler installed?): ${cc.error ?? cc.stderr}`);
+  };
+  build(["-Wl,-soname,libgupnp-igd-1.0.so.4", "-o", join(dir, "libgupnp-igd-1.0.so.4"), join(dir, "igd.c")]);
+  build(["-o", join(dir, "loopback-only.so"), join(dir, "lo.c"), "-ldl"]);
+  stubDir = dir;
+  return dir;
+}
+
+interface WhipClient {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/** Runs simple-whip-client: 320x240 30 fps VP8 "ball" pattern + an Opus sine, trickling its candidates with PATCH. */
+function startWhipClient(url: string, token: string): WhipClient {
+  const which = spawnSync("sh", ["-c", `command -v ${WHIP_CLIENT}`], { encoding: "utf8" });
+  if (which.status !== 0) throw new Error(`${WHIP_CLIENT} not found: apt-get install simple-whip-client (see .ci/run)`);
+  const video =
+    "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue ! " +
+    "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay pt=96 ssrc=2 ! queue ! application/x-rtp,media=video,encoding-name=VP8,payload=96";
+  const audio =
+    "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue ! opusenc ! rtpopuspay pt=100 ssrc=1 ! queue ! " +
+    "application/x-rtp,media=audio,encoding-name=OPUS,payload=100";
+  const child = spawn(WHIP_CLIENT, ["-u", url, "-t", token, "-V", video, "-A", audio, "-o", "-l", "4"], {
+    env: {
+      ...process.env,
+      LD_LIBRARY_PATH: [whipClientShims(), process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"),
+      LD_PRELOAD: join(whipClientShims(), "loopback-only.so"),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  const output: string[] = [];
+  const push = (d: Buffer) => {
+    for (const line of d.toString().split("\n")) if (line.trim()) output.push(line);
+    if (output.length > 300) output.splice(0, output.length - 300);
+  };
+  child.stdout.on("data", push);
+  child.stderr.on("data", push);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
+  return { child, output, exited };
+}
+
+// ---- protocol -------------------------------------------------------------------------------------------------------
+
+describe("WHIP/WHEP protocol", () => {
+  it("answers OPTIONS with CORS and Accept-Post, without a token", async () => {
+    for (const path of ["/whip/x", "/whep/x"]) {
+      const pre = await http(path, {
+        method: "OPTIONS",
+        token: null,
+        headers: { origin: "http://example.test", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get("accept-post")).toBe("application/sdp");
+      expect(pre.headers.get("access-control-allow-origin")).toBe("*");
+      expect(pre.headers.get("access-control-allow-methods")).toContain("POST");
+      expect(pre.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+      expect(pre.headers.get("access-control-expose-headers")).toMatch(/Location, ETag, Link/);
+    }
+    const res = await http(`/whip/x/${randomUUID()}`, { method: "OPTIONS", token: null });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-methods")).toMatch(/PATCH.*DELETE/);
+  });
+
+  it("requires the bearer token and checks content type and SDP", async () => {
+    const name = uniqueName("proto");
+    const noToken = await http(`/whip/${name}`, { token: null, type: "application/sdp", body: staticOffer("sendonly") });
+    expect(noToken.status).toBe(401);
+    expect(noToken.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(noToken.headers.get("access-control-allow-origin")).toBe("*");
+    expect((await http(`/whip/${name}`, { token: REST_TOKEN, type: "application/sdp", body: staticOffer("sendonly") })).status).toBe(401);
+    expect((await http(`/whep/${name}`, { token: "nope", type: "application/sdp", body: staticOffer("recvonly") })).status).toBe(401);
+
+    expect((await http(`/whip/${name}`, { type: "text/plain", body: staticOffer("sendonly") })).status).toBe(415);
+    expect((await http(`/whip/${name}`, { type: "application/json", body: "{}" })).status).toBe(415);
+    const bad = await http(`/whip/${name}`, { type: "application/sdp", body: "hello" });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatch(/^Invalid SDP: /);
+    const recv = await http(`/whip/${name}`, { type: "application/sdp", body: staticOffer("recvonly") });
+    expect(recv.status).toBe(400);
+    expect(recv.body).toMatch(/sendonly/);
+    const send = await http(`/whep/${name}`, { type: "application/sdp", body: staticOffer("sendonly") });
+    expect(send.status).toBe(400);
+    expect(send.body).toMatch(/recvonly/);
+    // nothing was reserved by the refusals
+    expect(await streamObjects(name)).toEqual([]);
+  });
+
+  it("creates a WHIP resource: 201 + Location + ETag, 409 for the name, PATCH trickle rules, DELETE then 404", async () => {
+    const name = uniqueName("proto");
+    const created = await http(`/whip/${name}`, { type: "application/sdp; charset=utf-8", body: staticOffer("sendonly") });
+    expect(created.status, created.body).toBe(201);
+    expect(created.headers.get("content-type")).toBe("application/sdp");
+    const location = created.headers.get("location")!;
+    expect(location).toMatch(new RegExp(`^/whip/${name}/[0-9a-f-]{36}$`));
+    const etag = created.headers.get("etag")!;
+    expect(etag).toMatch(/^"[0-9a-f]+"$/);
+    expect(created.body).toMatch(/^v=0\r\n/);
+    expect(created.body).toMatch(/a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/i);
+    expect(created.body).toMatch(/a=recvonly/);
+    // an ordinary stream: REST sees its publisher (PENDING until ICE connects)
+    expect(await streamObjects(name)).toEqual([expect.objectContaining({ name, published: true, status: "PENDING" })]);
+
+    const dup = await http(`/whip/${name}`, { type: "application/sdp", body: staticOffer("sendonly") });
+    expect(dup.status).toBe(409);
+    expect(dup.body).toBe("Stream name is already in use");
+    // not PUBLISHING yet: a WHEP player is told to come back later
+    const early = await http(`/whep/${name}`, { type: "application/sdp", body: staticOffer("recvonly") });
+    expect(early.status).toBe(409);
+    expect(Number(early.headers.get("retry-after"))).toBeGreaterThan(0);
+
+    const trickle = (body: string, headers: Record<string, string> = { "if-match": etag }, type = "application/trickle-ice-sdpfrag") =>
+      http(location, { method: "PATCH", type, body, headers });
+    const ok = await trickle(fragment("tStU", [HOST_CANDIDATE], true));
+    expect(ok.status, ok.body).toBe(204);
+    expect(ok.body).toBe("");
+    expect((await trickle(fragment("tStU", [], true))).status).toBe(204); // end-of-candidates alone
+    expect((await trickle(fragment("tStU", [HOST_CANDIDATE]), {})).status).toBe(428);
+    expect((await trickle(fragment("tStU", [HOST_CANDIDATE]), { "if-match": '"stale"' })).status).toBe(412);
+    expect((await trickle(fragment("NeWu", [HOST_CANDIDATE]))).status).toBe(422); // ICE restart
+    expect((await trickle(fragment("tStU", [HOST_CANDIDATE]), { "if-match": "*" })).status).toBe(422);
+    expect((await trickle(fragment("tStU", ["candidate:garbage"]))).status).toBe(400);
+    expect((await trickle(fragment("tStU", [HOST_CANDIDATE]), { "if-match": etag }, "application/sdp")).status).toBe(415);
+    expect((await http(location, { method: "PATCH", token: null, type: "application/trickle-ice-sdpfrag", body: "" })).status).toBe(401);
+    // the resource is per kind and per name
+    expect((await http(location.replace("/whip/", "/whep/"), { method: "DELETE" })).status).toBe(404);
+    expect((await http(location.replace(name, `${name}-other`), { method: "DELETE" })).status).toBe(404);
+    expect((await http(`/whip/${name}/${randomUUID()}`, { method: "DELETE" })).status).toBe(404);
+
+    expect((await http(location, { method: "DELETE", token: null })).status).toBe(401);
+    expect((await http(location, { method: "DELETE" })).status).toBe(200);
+    expect(await streamObjects(name)).toEqual([]);
+    expect((await http(location, { method: "DELETE" })).status).toBe(404);
+    expect((await trickle(fragment("tStU", [HOST_CANDIDATE]))).status).toBe(404);
+    // the name is free again
+    const again = await http(`/whip/${name}`, { type: "application/sdp", body: staticOffer("sendonly") });
+    expect(again.status).toBe(201);
+    expect((await http(again.headers.get("location")!, { method: "DELETE" })).status).toBe(200);
+  });
+
+  it("ends a WHIP resource whose client never connects (ICE timeout) and frees the name", async () => {
+    const name = uniqueName("timeout");
+    const created = await http(`/whip/${name}`, { type: "application/sdp", body: staticOffer("sendonly") });
+    expect(created.status).toBe(201);
+    const location = created.headers.get("location")!;
+    await waitUntil(async () => (await streamObjects(name)).length === 0, ICE_TIMEOUT_MS + 10_000, "ICE timeout ends the resource", 250);
+    expect((await http(location, { method: "DELETE" })).status).toBe(404);
+    expect(cluster.logs()).toMatch(new RegExp(`leg_ice_timeout[^\\n]*${name}`));
+  });
+
+  it("WHEP: 409 + Retry-After for a name that is not publishing; 201/PATCH/DELETE for a publishing one", async () => {
+    const name = uniqueName("whep");
+    const none = await http(`/whep/${name}`, { type: "application/sdp", body: staticOffer("recvonly") });
+    expect(none.status).toBe(409);
+    expect(none.body).toBe("Stream not found");
+    expect(Number(none.headers.get("retry-after"))).toBeGreaterThan(0);
+
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+    const created = await http(`/whep/${name}`, { type: "application/sdp", body: staticOffer("recvonly") });
+    expect(created.status, created.body).toBe(201);
+    expect(created.body).toMatch(/a=sendonly/);
+    const location = created.headers.get("location")!;
+    expect(location).toMatch(new RegExp(`^/whep/${name}/[0-9a-f-]{36}$`));
+    const etag = created.headers.get("etag")!;
+    const patch = await http(location, { method: "PATCH", type: "application/trickle-ice-sdpfrag", body: fragment("tStU", [HOST_CANDIDATE]), headers: { "if-match": etag } });
+    expect(patch.status, patch.body).toBe(204);
+    expect((await streamObjects(name)).map((s) => [s.published, s.status])).toEqual([
+      [true, "PUBLISHING"],
+      [false, "PENDING"],
+    ]);
+    expect((await http(location, { method: "DELETE" })).status).toBe(200);
+    expect((await http(location, { method: "DELETE" })).status).toBe(404);
+    expect((await streamObjects(name)).map((s) => s.published)).toEqual([true]);
+    expect(pub.lastStatus).toBe("PUBLISHING");
+  });
+});
+
+// ---- simple-whip-client → WCS player -------------------------------------------------------------------------------
+
+describe("third-party WHIP client (simple-whip-client)", () => {
+  async function publishWithWhipClient(name: string): Promise<WhipClient> {
+    const client = startWhipClient(`${cluster.httpUrl}/whip/${name}`, WHIP_TOKEN);
+    try {
+      await waitUntil(async () => (await publisherStatus(name)) === "PUBLISHING", 20_000, "WHIP stream PUBLISHING", 250);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n--- whip-client ---\n${client.output.join("\n")}\n--- cluster ---\n${cluster.logs()}`);
+    }
+    return client;
+  }
+
+  it("publishes VP8 + Opus that a WCS player decodes by name; DELETE on exit ends the stream for the player", async () => {
+    const name = uniqueName("whip");
+    const client = await publishWithWhipClient(name);
+    const pubObj = (await streamObjects(name)).find((s) => s.published)!;
+    expect(pubObj).toMatchObject({ videoCodec: expect.stringMatching(/VP8/i), audioCodec: expect.stringMatching(/opus/i), hasAudio: true, hasVideo: true });
+
+    const player = await spawnPlayer({ url: cluster.wsUrl, name });
+    await player.waitForStatus("PLAYING");
+    const first = await player.waitForStats((s) => s.framesDecoded >= 30 && (s.sizes["320x240"] ?? 0) > 0, 20_000, "30 decoded 320x240 frames");
+    await sleep(2000);
+    const later = await player.stats();
+    expect(later.framesDecoded - first.framesDecoded, JSON.stringify(summarizeStats(later))).toBeGreaterThan(25);
+    expect(later.lastSize).toBe("320x240");
+    expect(later.audioSamples).toBeGreaterThan(48_000);
+    expect(later.audioRms).toBeGreaterThan(100);
+    expect(client.output.join("\n")).toMatch(/PeerConnection connected|ICE connected/);
+
+    // Ctrl-C: the client sends DELETE to its resource, the stream ends like an unPublishStream
+    client.child.kill("SIGINT");
+    const end = await player.waitForStatus("FAILED", 15_000);
+    expect(end.info).toBe("Stopped by publisher stop");
+    await waitUntil(async () => (await streamObjects(name)).length === 0, 10_000, "stream gone");
+    await Promise.race([client.exited, sleep(10_000)]);
+    expect(client.output.join("\n")).toMatch(/DELETE|Disconnecting/);
+    expect(cluster.logs()).toMatch(new RegExp(`DELETE /whip/${name}/[0-9a-f-]{36} 200`));
+  });
+
+  it("ends the stream when the WHIP client vanishes without DELETE (transport failure on the node)", async () => {
+    const name = uniqueName("whipkill");
+    const client = await publishWithWhipClient(name);
+    const player = await spawnPlayer({ url: cluster.wsUrl, name });
+    await player.waitForStatus("PLAYING");
+    await player.waitForStats((s) => s.framesDecoded >= 10, 20_000, "10 decoded frames");
+
+    client.child.kill("SIGKILL");
+    const end = await player.waitForStatus("FAILED", 60_000);
+    expect(end.info).toBe("Stopped by publisher stop");
+    expect(await streamObjects(name)).toEqual([]);
+    // the name is free for the next publisher
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+  }, 90_000);
+});
+
+// ---- WHEP player in Chromium ---------------------------------------------------------------------------------------
+
+/** A WHEP player with nothing but fetch and RTCPeerConnection; trickles its candidates with PATCH. */
+const WHEP_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>WHEP player</title></head>
+<body><video id="v" autoplay muted playsinline width="320" height="240"></video>
+<script>
+  window.state = { patches: [], errors: [] };
+  window.whepPlay = async function (endpoint, token) {
+    const st = window.state;
+    const auth = { Authorization: "Bearer " + token };
+    const pc = new RTCPeerConnection();
+    window.pc = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const media = new MediaStream();
+    const video = document.getElementById("v");
+    pc.ontrack = function (e) {
+      const stream = e.streams[0] || (media.addTrack(e.track), media);
+      if (video.srcObject !== stream) video.srcObject = stream; // autoplay (muted)
+    };
+    pc.onconnectionstatechange = function () { st.pcState = pc.connectionState; console.log("pc " + pc.connectionState); };
+    let resource = null, etag = null;
+    const queued = [];
+    const sendCandidates = async function () {
+      if (!resource || queued.length === 0) return;
+      const lines = queued.splice(0);
+      const desc = pc.localDescription.sdp;
+      const ufrag = /a=ice-ufrag:(\\S+)/.exec(desc)[1], pwd = /a=ice-pwd:(\\S+)/.exec(desc)[1];
+      const mid = pc.getTransceivers()[0].mid;
+      const frag = "a=ice-ufrag:" + ufrag + "\\r\\na=ice-pwd:" + pwd + "\\r\\nm=video 9 UDP/TLS/RTP/SAVPF 0\\r\\na=mid:" + mid + "\\r\\n" +
+        lines.map(function (l) { return "a=" + l + "\\r\\n"; }).join("");
+      const r = await fetch(resource, { method: "PATCH", headers: Object.assign({ "Content-Type": "application/trickle-ice-sdpfrag", "If-Match": etag }, auth), body: frag });
+      st.patches.push(r.status);
+    };
+    pc.onicecandidate = function (e) {
+      queued.push(e.candidate && e.candidate.candidate ? e.candidate.candidate : "end-of-candidates");
+      (st.candidates = st.candidates || []).push(queued[queued.length - 1]);
+      sendCandidates().catch(function (err) { st.errors.push("patch: " + err); });
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(endpoint, { method: "POST", headers: Object.assign({ "Content-Type": "application/sdp" }, auth), body: pc.localDescription.sdp });
+    st.postStatus = res.status;
+    const answer = await res.text();
+    if (res.status !== 201) throw new Error("POST " + res.status + ": " + answer);
+    resource = new URL(res.headers.get("Location"), endpoint).href;
+    etag = res.headers.get("ETag");
+    st.resource = resource;
+    st.etag = etag;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    await sendCandidates();
+    return resource;
+  };
+  window.whepStop = async function (token) {
+    const r = await fetch(window.state.resource, { method: "DELETE", headers: { Authorization: "Bearer " + token } });
+    window.pc.close();
+    return r.status;
+  };
+</script></body></html>`;
+
+describe("WHEP player in Chromium", () => {
+  it("plays a WCS publisher's stream with fetch + RTCPeerConnection; DELETE ends it", async () => {
+    const name = uniqueName("whep");
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+
+    browser ??= await launchBrowser();
+    // a page fulfilled by page.route() counts as public for Local Network Access: allow its fetches to 127.0.0.1
+    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
+    const page: Page = await browser.newPage("whep");
+    await page.route(`${cluster.httpUrl}/__test/*`, (route) => route.fulfill({ contentType: "text/html", body: WHEP_HTML }));
+    await page.goto(`${cluster.httpUrl}/__test/whep.html`);
+    const diag = async () =>
+      `page state: ${JSON.stringify(await page.evaluate(() => (window as unknown as { state: unknown }).state).catch(() => null))}\n` +
+      `${browser!.consoleDump()}\n--- cluster ---\n${cluster.logs()}`;
+
+    try {
+      const resource = await page.evaluate(
+        ([endpoint, token]) => (window as unknown as { whepPlay(e: string, t: string): Promise<string> }).whepPlay(endpoint, token),
+        [`${cluster.httpUrl}/whep/${encodeURIComponent(name)}`, WHIP_TOKEN] as const,
+      );
+      expect(resource).toMatch(new RegExp(`/whep/${name}/[0-9a-f-]{36}$`));
+      const first = await waitUntil(async () => {
+        const s = await pageVideoStats(page, "#v");
+        return s.videoWidth > 0 && s.framesDecoded > 10 ? s : undefined;
+      }, 20_000, "WHEP video playing");
+      expect(first.videoWidth).toBe(640);
+      expect(first.videoHeight).toBe(480);
+      await sleep(1500);
+      const later = await pageVideoStats(page, "#v");
+      expect(later.framesDecoded).toBeGreaterThan(first.framesDecoded + 10);
+      const state = await page.evaluate(() => (window as unknown as { state: { patches: number[]; errors: string[]; pcState: string } }).state);
+      expect(state.pcState).toBe("connected");
+      expect(state.errors).toEqual([]);
+      expect(state.patches.length).toBeGreaterThan(0);
+      expect(state.patches.every((s) => s === 204)).toBe(true);
+      expect((await streamObjects(name)).map((s) => [s.published, s.status])).toEqual([
+        [true, "PUBLISHING"],
+        [false, "PLAYING"],
+      ]);
+      await saveScreenshot(page, "whep-player");
+
+      const deleted = await page.evaluate((token) => (window as unknown as { whepStop(t: string): Promise<number> }).whepStop(token), WHIP_TOKEN);
+      expect(deleted).toBe(200);
+      expect((await streamObjects(name)).map((s) => s.published)).toEqual([true]);
+      expect(pub.lastStatus).toBe("PUBLISHING");
+      expect((await http(new URL(resource).pathname, { method: "DELETE" })).status).toBe(404);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${await diag()}`);
+    }
+  });
+});

@@ -14,6 +14,8 @@
  *     .on(STREAM_STATUS.FAILED, (s) => console.log(s.getInfo()))
  *     .publish();
  *   await stream.active();
+ *
+ * @module wcs-sdk
  */
 export { createSession, Session } from "./session.js";
 export type { AppData, FailEvent, RestoreAttempt, SessionEvents, SessionOptions, UserData } from "./session.js";

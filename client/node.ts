@@ -16,6 +16,8 @@
  * the sessions, then end with `process.exit()`.
  *
  * There is no camera in Node: `getUserMedia` is not provided; publish with the `stream` option.
+ *
+ * @module wcs-sdk/node
  */
 import os from "node:os";
 import wrtc from "@roamhq/wrtc";

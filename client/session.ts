@@ -125,6 +125,7 @@ export class Session {
   readonly #restoreHooks: Array<() => Promise<void>> = [];
   readonly #link: SessionLink;
   #ws: WebSocket | undefined;
+  #lastDisconnect: { code?: number; reason?: string; error?: string } | undefined;
   #status: SessionStatus = SESSION_STATUS.PENDING;
   #userData: UserData | undefined;
   #everEstablished = false;
@@ -161,6 +162,14 @@ export class Session {
   /** The current status (a {@link SESSION_STATUS} value). */
   status(): SessionStatus {
     return this.#status;
+  }
+  /**
+   * Why the WebSocket went away last (for DISCONNECTED/FAILED): the close `code`/`reason` (RFC 6455 §7.4; 4000 with
+   * "Terminated by keep-alive" when the server stopped hearing pongs) and the `error` text when the socket errored.
+   * Undefined while the first socket is up.
+   */
+  lastDisconnect(): { code?: number; reason?: string; error?: string } | undefined {
+    return this.#lastDisconnect;
   }
   /** The server URL given at creation. */
   getServerUrl(): string {
@@ -327,11 +336,16 @@ export class Session {
       }
       this.#handle(frame);
     };
-    ws.onerror = () => {
-      if (this.#ws === ws) this.#lost(SESSION_STATUS.FAILED);
+    ws.onerror = (ev: Event) => {
+      if (this.#ws !== ws) return;
+      const message = (ev as Event & { message?: unknown }).message;
+      this.#lastDisconnect = { ...this.#lastDisconnect, error: typeof message === "string" ? message : "WebSocket error" };
+      this.#lost(SESSION_STATUS.FAILED);
     };
-    ws.onclose = () => {
-      if (this.#ws === ws) this.#lost(this.#status === SESSION_STATUS.FAILED ? SESSION_STATUS.FAILED : SESSION_STATUS.DISCONNECTED);
+    ws.onclose = (ev: CloseEvent) => {
+      if (this.#ws !== ws) return;
+      this.#lastDisconnect = { ...this.#lastDisconnect, code: ev.code, reason: ev.reason };
+      this.#lost(this.#status === SESSION_STATUS.FAILED ? SESSION_STATUS.FAILED : SESSION_STATUS.DISCONNECTED);
     };
   }
 

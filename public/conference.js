@@ -1,22 +1,27 @@
-// Conference page: the WCS Room API ("roomApp") on the plain WCS wire protocol (wcs-client.js), the way the
-// official Web SDK's room-module.js uses it:
-//   session  appKey "roomApp", connection custom {login}
-//   join     sendData {command: "join", options: {name, record: false}}   → ACCEPTED, then OnDataEvent STATE
-//   leave    sendData {command: "leave", options: {name}}                  (the server ends our room streams)
-//   message  sendData {command: "sendMessage", options: {roomConfig: {name}, to: login, text}}, one per recipient
-//   publish  publishStream name `${room}-${login}-${4 random hex}`, custom {name: room}
-//   play     playStream of each announced stream, custom {name: room}
-// Room events (OnDataEvent payload {roomName, name, info}): STATE, JOINED, LEFT, PUBLISHED, UNPUBLISHED, FAILED,
-// MESSAGE.
+// Conference: the WCS Room API on our SDK (roomApi.connect → join → publish / play each participant's stream,
+// messages). /conference?room=NAME is an invite link; &login=NAME prefills the name.
 
-import { TERMINAL, WcsSession, WcsStream, describeMediaError, serverUrl } from "./wcs-client.js";
+import { ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, roomApi } from "/sdk/wcs-sdk.mjs";
+import {
+  createErrorBox,
+  createLog,
+  describeSessionLoss,
+  describeStreamFailure,
+  el,
+  isLive,
+  pagePlatform,
+  random4,
+  serverUrl,
+  showStatus,
+  showStreamStatus,
+  streamState,
+  videoState,
+  watchStream,
+} from "/common.js";
 
-const ROOM_APP_KEY = "roomApp";
-
-const $ = (id) => /** @type {any} */ (document.getElementById(id));
+const $ = (id) => document.getElementById(id);
 const ui = {
   joinForm: $("join-form"),
-  joinFields: $("join-fields"),
   room: $("room"),
   login: $("login"),
   join: $("join"),
@@ -38,72 +43,46 @@ const ui = {
   send: $("send"),
 };
 
-/** @type {WcsSession | null} */
-let session = null;
-/** The login `session` was opened with (connection custom {login}). */
-let sessionLogin = "";
+const log = createLog("conference");
+const errors = createErrorBox(ui.error, log);
+const url = serverUrl();
+/** @type {import("/sdk/wcs-sdk.mjs").RoomSession | null} */
+let roomSession = null;
+/** @type {import("/sdk/wcs-sdk.mjs").Room | null} */
+let room = null;
 /** The room we are in or joining. @type {{room: string, login: string, joined: boolean} | null} */
 let current = null;
 /** A join or leave is under way. */
 let busy = false;
-/** Other participants: login → names of their published streams. @type {Map<string, Set<string>>} */
-const participants = new Map();
+/** Our camera in the room. @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+let publisher = null;
 /**
- * Remote streams, by stream name: the tile showing it and its current player.
- * @type {Map<string, {login: string, name: string, stream: WcsStream | null, tile: HTMLElement, video: HTMLVideoElement, status: HTMLOutputElement, retry: HTMLButtonElement, frames: number}>}
+ * Remote streams by stream name: the tile showing it and our player of it.
+ * @type {Map<string, {login: string, name: string, source: import("/sdk/wcs-sdk.mjs").ParticipantStream, stream: import("/sdk/wcs-sdk.mjs").Stream | null, tile: HTMLElement, display: HTMLElement, status: HTMLOutputElement, retry: HTMLButtonElement, memo: object}>}
  */
 const remotes = new Map();
-/** @type {WcsStream | null} */
-let publishStream = null;
-/** @type {MediaStream | null} */
-let camera = null;
 /** Chat messages received. @type {{from: string, text: string, t: number}[]} */
 const messages = [];
-/** Room events received (for tests and debugging). @type {{name: string, room: string, info: unknown}[]} */
+/** Room events as the page got them, in the wire's shape ({name, room, info}); for tests and debugging. */
 const roomEvents = [];
-/** Debug log lines (for tests and failure reports). */
-const logLines = [];
+/** Sessions this page closed on purpose (their DISCONNECTED is not an error). */
+const closedByPage = new WeakSet();
 
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-function record(line) {
-  logLines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
-  if (logLines.length > 300) logLines.shift();
-  console.log(`conference: ${line}`);
-}
-
-function showError(message) {
-  if (message) record(`error: ${message}`);
-  ui.error.textContent = message;
-  ui.error.hidden = !message;
-}
-
-function errorText(e) {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function showStatus(output, status, info) {
-  output.textContent = info ? `${status} (${info})` : status;
-  output.dataset.status = status;
-}
-
-const random4 = () => crypto.randomUUID().slice(0, 4);
 const time = (t) => new Date(t).toTimeString().slice(0, 5);
-const active = (stream) => stream !== null && !TERMINAL.has(stream.status);
-
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  for (const child of children) node.append(child);
-  return node;
-}
+const errorText = (e) => (e && typeof e.info === "string" && e.info) || (e instanceof Error ? e.message : String(e));
+const sessionDown = (s) => !s || s.status() === SESSION_STATUS.DISCONNECTED || s.status() === SESSION_STATUS.FAILED;
 
 // ---- rendering -------------------------------------------------------------------------------------------------
 
 function inviteLink() {
-  const room = current?.room ?? ui.room.value.trim();
-  const url = new URL(location.pathname, location.origin);
-  if (room) url.searchParams.set("room", room);
-  return url.href;
+  const name = current?.room ?? ui.room.value.trim();
+  const link = new URL(location.pathname, location.origin);
+  if (name) link.searchParams.set("room", name);
+  return link.href;
+}
+
+function participantLogins() {
+  return current?.joined && room ? room.getParticipants().map((p) => p.name()) : [];
 }
 
 function render() {
@@ -114,16 +93,17 @@ function render() {
   ui.join.disabled = busy;
   ui.room.disabled = inRoom || busy;
   ui.login.disabled = inRoom || busy;
-  ui.publish.disabled = !joined || busy || (publishStream !== null && publishStream.status === "NEW");
-  ui.publish.textContent = active(publishStream) ? "Camera off" : "Camera on";
-  ui.publish.dataset.action = active(publishStream) ? "stop" : "publish";
+  ui.publish.disabled = !joined || busy;
+  ui.publish.textContent = isLive(publisher) ? "Camera off" : "Camera on";
+  ui.publish.dataset.action = isLive(publisher) ? "stop" : "publish";
   ui.message.disabled = !joined;
   ui.send.disabled = !joined;
   ui.recipient.disabled = !joined;
-  showStatus(ui.sessionStatus, session?.status ?? "DISCONNECTED");
+  showStatus(ui.sessionStatus, roomSession?.status() ?? "DISCONNECTED");
   if (joined) showStatus(ui.roomStatus, "JOINED", current.room);
   else if (inRoom) showStatus(ui.roomStatus, "JOINING", current.room);
   else showStatus(ui.roomStatus, "—");
+  showStreamStatus(ui.publishStatus, publisher);
   ui.localCaption.textContent = current ? `You (${current.login})` : "You";
   ui.invite.value = inviteLink();
   renderParticipants();
@@ -131,24 +111,26 @@ function render() {
 
 function renderParticipants() {
   const list = [];
+  const others = current?.joined && room ? room.getParticipants() : [];
   if (current?.joined) {
     list.push(el("li", { className: "me" }, el("span", { textContent: `${current.login} (you)` }),
-      el("span", { className: "badge", textContent: active(publishStream) ? "camera on" : "" })));
-    for (const [login, streams] of participants) {
-      list.push(el("li", {}, el("span", { textContent: login }),
-        el("span", { className: "badge", textContent: streams.size > 0 ? "camera on" : "" })));
+      el("span", { className: "badge", textContent: isLive(publisher) ? "camera on" : "" })));
+    for (const p of others) {
+      list.push(el("li", {}, el("span", { textContent: p.name() }),
+        el("span", { className: "badge", textContent: p.getStreams().length > 0 ? "camera on" : "" })));
     }
-    if (participants.size === 0) list.push(el("li", { className: "empty", textContent: "Nobody else yet — share the invite link" }));
+    if (others.length === 0) list.push(el("li", { className: "empty", textContent: "Nobody else yet — share the invite link" }));
   } else {
     list.push(el("li", { className: "empty", textContent: "Not in a room" }));
   }
   ui.participants.replaceChildren(...list);
 
   const selected = ui.recipient.value;
+  const logins = others.map((p) => p.name());
   const options = [el("option", { value: "", textContent: "Everyone" })];
-  for (const login of participants.keys()) options.push(el("option", { value: login, textContent: `Only ${login}` }));
+  for (const login of logins) options.push(el("option", { value: login, textContent: `Only ${login}` }));
   ui.recipient.replaceChildren(...options);
-  ui.recipient.value = participants.has(selected) ? selected : "";
+  ui.recipient.value = logins.includes(selected) ? selected : "";
 }
 
 /** @param {"system" | "in" | "out"} kind */
@@ -162,66 +144,81 @@ function addChatLine(kind, from, text, extraClass = "") {
 
 // ---- session ---------------------------------------------------------------------------------------------------
 
-/** The roomApp session for `login`, (re)connecting when there is none or it belongs to another login. */
-async function ensureSession(login) {
-  if (session?.status === "ESTABLISHED" && sessionLogin === login) return session;
-  const old = session;
-  session = null;
-  old?.close();
-  const s = new WcsSession(serverUrl(), {
-    appKey: ROOM_APP_KEY,
-    custom: { login },
-    onStatus: onSessionStatus,
-    onData: onRoomEvent,
-    onWarning: showError,
-  });
-  session = s;
-  sessionLogin = login;
-  await s.connect();
-  return s;
+/** The Room API session for `login` (connection custom {login}), reconnecting when it is down or for another login. */
+function ensureRoomSession(login) {
+  if (roomSession && !sessionDown(roomSession) && roomSession.username() === login) return roomSession;
+  dropRoomSession();
+  const rs = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform });
+  roomSession = rs;
+  let wasEstablished = false;
+  log.record(`connect as ${login}`);
+  for (const status of [SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
+    rs.on(status, () => {
+      if (rs !== roomSession) return;
+      log.record(`session ${status}`);
+      if (status === SESSION_STATUS.ESTABLISHED) wasEstablished = true;
+      else if (!closedByPage.has(rs)) {
+        if (current?.joined) {
+          const was = current.room;
+          resetRoom();
+          errors.show(`Connection to the server was lost; you are no longer in room ${was}.`);
+        } else {
+          errors.show(describeSessionLoss(status, url, wasEstablished));
+        }
+      }
+      render();
+    });
+  }
+  return rs;
 }
 
-/** @param {WcsSession} s */
-function onSessionStatus(s) {
-  if (s !== session) return;
-  record(`session ${s.status}`);
-  if ((s.status === "DISCONNECTED" || s.status === "FAILED") && current) {
-    const was = current.room;
-    resetRoom();
-    showError(`Connection to the server was lost; you are no longer in room ${was}.`);
-  }
-  render();
+function dropRoomSession() {
+  const old = roomSession;
+  roomSession = null;
+  if (!old) return;
+  closedByPage.add(old);
+  old.disconnect();
 }
 
 // ---- join / leave ----------------------------------------------------------------------------------------------
 
 async function join() {
-  const room = ui.room.value.trim();
+  const name = ui.room.value.trim();
   const login = ui.login.value.trim();
-  if (!room || !login) {
-    showError(!room ? "Enter a room name." : "Enter your name.");
-    (!room ? ui.room : ui.login).focus();
+  if (!name || !login) {
+    errors.show(!name ? "Enter a room name." : "Enter your name.");
+    (!name ? ui.room : ui.login).focus();
     return;
   }
-  showError("");
+  errors.show("");
   busy = true;
-  current = { room, login, joined: false };
+  current = { room: name, login, joined: false };
   render();
   try {
-    const s = await ensureSession(login);
-    record(`join ${room} as ${login}`);
-    await s.sendData({ command: "join", options: { name: room, record: false } });
-    if (current?.room !== room) return; // left or disconnected meanwhile
+    const rs = ensureRoomSession(login);
+    log.record(`join ${name} as ${login}`);
+    const r = rs.join({ name });
+    room = r;
+    wireRoom(r);
+    await r.joined(20_000);
+    if (current?.room !== name || room !== r) return; // left or disconnected meanwhile
     current.joined = true;
-    record(`joined ${room}`);
-    const url = new URL(location.href);
-    url.searchParams.set("room", room);
-    url.searchParams.set("login", login);
-    window.history.replaceState(null, "", url);
+    log.record(`joined ${name}`);
+    const link = new URL(location.href);
+    link.searchParams.set("room", name);
+    link.searchParams.set("login", login);
+    history.replaceState(null, "", link);
   } catch (e) {
-    record(`join ${room} failed: ${errorText(e)}`);
-    if (current?.room === room) current = null;
-    showError(`Could not join room ${room}: ${errorText(e)}`);
+    log.record(`join ${name} failed: ${errorText(e)}`);
+    const lost = sessionDown(roomSession);
+    if (current?.room === name) {
+      current = null;
+      room = null;
+    }
+    if (!lost || !errors.text()) errors.show(`Could not join room ${name}: ${errorText(e)}`);
+    // The SDK keeps a refused Room in its session (join() of the same name would return that dead Room), and the
+    // usual reason (login in use) needs a new login anyway: start the next join on a fresh session.
+    dropRoomSession();
   } finally {
     busy = false;
     render();
@@ -230,147 +227,132 @@ async function join() {
 
 async function leave() {
   if (!current) return;
-  const room = current.room;
+  const name = current.room;
   busy = true;
   render();
   try {
-    if (session?.status === "ESTABLISHED") await session.sendData({ command: "leave", options: { name: room } });
-    record(`left ${room}`);
+    if (room && roomSession?.status() === SESSION_STATUS.ESTABLISHED) await room.leave();
+    log.record(`left ${name}`);
   } catch (e) {
-    showError(`Leaving room ${room}: ${errorText(e)}`);
+    errors.show(`Leaving room ${name}: ${errorText(e)}`);
   } finally {
     resetRoom();
-    addChatLine("system", "", `You left room ${room}.`);
+    addChatLine("system", "", `You left room ${name}.`);
     busy = false;
     render();
   }
 }
 
-/** Forgets the room: stops our streams (the server already ended them on leave), clears participants and tiles. */
+/** Forgets the room: stops our streams (room.leave() already did), removes the tiles. */
 function resetRoom() {
-  publishStream?.stop();
-  releaseCamera();
+  publisher?.stop();
   for (const name of [...remotes.keys()]) removeRemote(name);
-  participants.clear();
+  room = null;
   current = null;
 }
 
 // ---- room events -----------------------------------------------------------------------------------------------
 
-function onRoomEvent(payload) {
-  if (!payload || typeof payload.roomName !== "string") return;
-  roomEvents.push({ name: payload.name, room: payload.roomName, info: payload.info });
+function recordEvent(r, name, info) {
+  roomEvents.push({ name, room: r.name(), info });
   if (roomEvents.length > 500) roomEvents.shift();
-  record(`room event ${payload.name} ${JSON.stringify(payload.info)}`);
-  if (!current || payload.roomName !== current.room) return;
-  const info = payload.info;
-  switch (payload.name) {
-    case "STATE": {
-      const others = Array.isArray(info) ? info : [];
-      for (const entry of others) {
-        if (typeof entry === "string") addParticipant(entry);
-        else if (entry && typeof entry.login === "string") {
-          addParticipant(entry.login);
-          if (typeof entry.name === "string") addRemoteStream(entry.login, entry.name);
-        }
-      }
-      addChatLine("system", "", participants.size > 0 ? `In the room: ${[...participants.keys()].join(", ")}.` : "The room is empty.");
-      break;
-    }
-    case "JOINED":
-      if (typeof info !== "string") break;
-      addParticipant(info);
-      addChatLine("system", "", `${info} joined.`);
-      break;
-    case "LEFT":
-      if (typeof info !== "string") break;
-      for (const name of participants.get(info) ?? []) removeRemote(name);
-      for (const r of [...remotes.values()]) if (r.login === info) removeRemote(r.name);
-      participants.delete(info);
-      addChatLine("system", "", `${info} left.`);
-      break;
-    case "PUBLISHED":
-      if (info && typeof info.login === "string" && typeof info.name === "string") {
-        addParticipant(info.login);
-        addRemoteStream(info.login, info.name);
-      }
-      break;
-    case "UNPUBLISHED":
-    case "FAILED":
-      if (info && typeof info.name === "string") {
-        participants.get(info.login)?.delete(info.name);
-        removeRemote(info.name);
-      }
-      break;
-    case "MESSAGE":
-      if (info && typeof info.text === "string") {
-        const from = String(info.from ?? "?");
-        messages.push({ from, text: info.text, t: Date.now() });
-        addChatLine("in", from, info.text);
-      }
-      break;
-    default:
-  }
-  render();
+  log.record(`room event ${name} ${JSON.stringify(info)}`);
 }
 
-function addParticipant(login) {
-  if (login === current?.login) return;
-  if (!participants.has(login)) participants.set(login, new Set());
-}
-
-function addRemoteStream(login, name) {
-  if (login === current?.login) return;
-  participants.get(login)?.add(name);
-  playRemote(login, name);
+/** @param {import("/sdk/wcs-sdk.mjs").Room} r */
+function wireRoom(r) {
+  const mine = () => r === room;
+  r.on(ROOM_EVENT.STATE, () => {
+    const info = r.getParticipants().flatMap((p) =>
+      p.getStreams().length ? p.getStreams().map((s) => ({ login: p.name(), name: s.streamName() })) : [p.name()],
+    );
+    recordEvent(r, "STATE", info);
+    if (!mine()) return;
+    for (const p of r.getParticipants()) for (const s of p.getStreams()) playRemote(p.name(), s);
+    const logins = r.getParticipants().map((p) => p.name());
+    addChatLine("system", "", logins.length > 0 ? `In the room: ${logins.join(", ")}.` : "The room is empty.");
+    render();
+  })
+    .on(ROOM_EVENT.JOINED, (p) => {
+      recordEvent(r, "JOINED", p.name());
+      if (!mine()) return;
+      addChatLine("system", "", `${p.name()} joined.`);
+      render();
+    })
+    .on(ROOM_EVENT.LEFT, (p) => {
+      recordEvent(r, "LEFT", p.name());
+      if (!mine()) return;
+      for (const x of [...remotes.values()]) if (x.login === p.name()) removeRemote(x.name);
+      addChatLine("system", "", `${p.name()} left.`);
+      render();
+    })
+    .on(ROOM_EVENT.PUBLISHED, (p) => {
+      const streams = p.getStreams();
+      const newest = streams[streams.length - 1];
+      recordEvent(r, "PUBLISHED", { login: p.name(), name: newest?.streamName() });
+      if (!mine()) return;
+      for (const s of streams) if (!remotes.has(s.streamName())) playRemote(p.name(), s);
+      render();
+    })
+    .on(ROOM_EVENT.UNPUBLISHED, (p, streamName) => {
+      recordEvent(r, "UNPUBLISHED", { login: p.name(), name: streamName });
+      if (!mine()) return;
+      removeRemote(streamName);
+      render();
+    })
+    .on(ROOM_EVENT.FAILED, (_r, info) => {
+      recordEvent(r, "FAILED", info ?? null);
+    })
+    .on(ROOM_EVENT.MESSAGE, (m) => {
+      recordEvent(r, "MESSAGE", { from: m.from.name(), text: m.text });
+      if (!mine()) return;
+      messages.push({ from: m.from.name(), text: m.text, t: Date.now() });
+      addChatLine("in", m.from.name(), m.text);
+    });
 }
 
 // ---- remote streams --------------------------------------------------------------------------------------------
 
-function playRemote(login, name) {
-  if (!session || !current) return;
+/** Plays a participant's stream in its tile (created on first use). */
+function playRemote(login, source) {
+  if (!current || !room || roomSession?.status() !== SESSION_STATUS.ESTABLISHED) return;
+  const name = source.streamName();
   let r = remotes.get(name);
-  if (r && active(r.stream)) return;
+  if (r && isLive(r.stream)) return;
   if (!r) {
-    const video = el("video", { autoplay: true, playsInline: true, muted: true, title: "Click to mute / unmute" });
-    video.dataset.stream = name;
+    const display = el("div", { className: "display", title: "Click to mute / unmute" });
+    display.dataset.empty = "Not playing";
     const status = el("output", { textContent: "—" });
     const retry = el("button", { type: "button", textContent: "Play again", hidden: true });
-    const tile = el("figure", { className: "tile remote" }, video,
+    const tile = el("figure", { className: "tile remote" }, display,
       el("figcaption", {}, el("span", { className: "who", textContent: login }), status, retry));
     tile.dataset.login = login;
     tile.dataset.stream = name;
-    // autoplay of audible video needs a user gesture in some browsers: start muted, unmute on click
-    video.addEventListener("click", () => {
+    // autoplay with sound may be refused (the SDK then plays muted): a click toggles the sound
+    display.addEventListener("click", () => {
+      const video = remotes.get(name)?.stream?.getVideoElement();
+      if (!video) return;
       video.muted = !video.muted;
+      video.play().catch(() => undefined);
     });
     ui.grid.append(tile);
-    r = { login, name, stream: null, tile, video, status, retry, frames: 0 };
+    r = { login, name, source, stream: null, tile, display, status, retry, memo: {} };
     const entry = r;
-    retry.addEventListener("click", () => playRemote(entry.login, entry.name));
+    retry.addEventListener("click", () => playRemote(entry.login, entry.source));
     remotes.set(name, r);
   }
   const entry = r;
+  entry.source = source;
   entry.retry.hidden = true;
-  entry.frames = 0;
-  record(`play ${name} (${login})`);
-  entry.stream = new WcsStream(session, name, "play", (st) => onRemoteStatus(entry, st), { name: current.room });
-  entry.stream.play(entry.video);
+  entry.memo = {};
+  log.record(`play ${name} (${login})`);
+  entry.stream = watchStream(source.play(entry.display), log, (s) => onRemoteStatus(entry, s));
 }
 
 function onRemoteStatus(r, stream) {
-  record(`play ${stream.name} ${stream.status}${stream.info ? ` (${stream.info})` : ""}`);
   if (r.stream !== stream) return;
-  showStatus(r.status, stream.status, stream.info);
-  if (stream.status === "PLAYING") {
-    // the page was opened by a click on Join: sound may play
-    r.video.muted = false;
-    r.video.play().catch(() => {
-      r.video.muted = true;
-      r.video.play().catch(() => {});
-    });
-  }
-  if (TERMINAL.has(stream.status) && remotes.get(r.name) === r) r.retry.hidden = false;
+  showStreamStatus(r.status, stream);
+  if (!isLive(stream) && remotes.get(r.name) === r) r.retry.hidden = false;
 }
 
 function removeRemote(name) {
@@ -378,54 +360,28 @@ function removeRemote(name) {
   if (!r) return;
   remotes.delete(name);
   r.stream?.stop();
-  r.video.srcObject = null;
   r.tile.remove();
-  record(`removed ${name}`);
+  log.record(`removed ${name}`);
 }
 
 // ---- my camera -------------------------------------------------------------------------------------------------
 
-function releaseCamera() {
-  camera?.getTracks().forEach((track) => track.stop());
-  camera = null;
-  ui.local.srcObject = null;
-}
-
-async function publish() {
-  if (!current?.joined || !session) return;
-  showError("");
-  const { room, login } = current;
-  ui.publish.disabled = true;
+function publish() {
+  if (!current?.joined || !room) return;
+  errors.show("");
   try {
-    try {
-      camera = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-    } catch (e) {
-      throw new Error(describeMediaError(e));
-    }
-    if (!current?.joined || current.room !== room) {
-      releaseCamera();
-      return;
-    }
-    ui.local.srcObject = camera;
-    const name = `${room}-${login}-${random4()}`;
-    record(`publish ${name}`);
-    publishStream = new WcsStream(session, name, "publish", onPublishStatus, { name: room });
-    await publishStream.publish(camera);
+    publisher = watchStream(room.publish({ display: ui.local }), log, onPublishStatus);
+    log.record(`publish ${publisher.name()}`);
   } catch (e) {
-    releaseCamera();
-    showError(errorText(e));
+    errors.show(errorText(e));
   }
   render();
 }
 
-/** @param {WcsStream} stream */
 function onPublishStatus(stream) {
-  record(`publish ${stream.name} ${stream.status}${stream.info ? ` (${stream.info})` : ""}`);
-  if (stream !== publishStream) return;
-  showStatus(ui.publishStatus, stream.status, stream.info);
-  if (TERMINAL.has(stream.status)) {
-    releaseCamera();
-    if (stream.status === "FAILED" && current) showError(`Camera stream failed: ${stream.info || "unknown reason"}`);
+  if (stream !== publisher) return;
+  if (stream.status() === STREAM_STATUS.FAILED && current && !sessionDown(roomSession)) {
+    errors.show(`Camera: ${describeStreamFailure(stream)}`);
   }
   render();
 }
@@ -433,27 +389,29 @@ function onPublishStatus(stream) {
 // ---- chat ------------------------------------------------------------------------------------------------------
 
 async function sendChat() {
-  if (!current?.joined || !session) return;
+  if (!current?.joined || !room) return;
   const text = ui.message.value;
   if (!text.trim()) return;
   const to = ui.recipient.value;
-  const recipients = to ? [to] : [...participants.keys()];
-  if (recipients.length === 0) {
-    showError("Nobody else is in the room yet.");
+  const others = room.getParticipants();
+  if (others.length === 0) {
+    errors.show("Nobody else is in the room yet.");
     return;
   }
-  showError("");
-  const room = current.room;
+  const recipient = to ? others.find((p) => p.name() === to) : undefined;
+  if (to && !recipient) {
+    errors.show(`${to} is no longer in the room.`);
+    return;
+  }
+  errors.show("");
   ui.message.value = "";
   addChatLine("out", `${current.login} → ${to || "everyone"}`, text, to ? "private" : "");
-  // like the Web SDK: one sendMessage per recipient
-  const results = await Promise.allSettled(
-    recipients.map((login) => session?.sendData({ command: "sendMessage", options: { roomConfig: { name: room }, to: login, text } })),
-  );
-  const failed = results
-    .map((res, i) => (res.status === "rejected" ? `${recipients[i]}: ${errorText(res.reason)}` : ""))
-    .filter(Boolean);
-  if (failed.length > 0) showError(`Message not delivered to ${failed.join("; ")}`);
+  try {
+    if (recipient) await recipient.sendMessage(text);
+    else await room.sendMessageToAll(text);
+  } catch (e) {
+    errors.show(`Message not delivered to ${to || "everyone"}: ${errorText(e)}`);
+  }
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
@@ -465,8 +423,9 @@ ui.joinForm.addEventListener("submit", (event) => {
   else join();
 });
 ui.publish.addEventListener("click", () => {
-  if (active(publishStream)) publishStream?.stop();
+  if (isLive(publisher)) publisher.stop();
   else publish();
+  render();
 });
 ui.chatForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -488,7 +447,7 @@ ui.copyInvite.addEventListener("click", async () => {
     ui.copyInvite.textContent = "Copy";
   }, 1500);
 });
-addEventListener("pagehide", () => session?.close());
+addEventListener("pagehide", () => roomSession?.disconnect());
 
 const params = new URLSearchParams(location.search);
 ui.room.value = params.get("room") ?? `room-${random4()}`;
@@ -497,37 +456,33 @@ render();
 
 // ---- for tests and the curious: `await conference.state()` in the console -------------------------------------
 
-function streamState(stream) {
-  return stream && { id: stream.id, name: stream.name, status: stream.status, info: stream.info };
-}
-
 async function remoteState(r) {
-  const frames = r.stream ? await r.stream.framesDecoded().catch(() => null) : null;
-  if (frames !== null) r.frames = frames;
+  const v = await videoState(r.stream, r.memo);
   return {
     login: r.login,
     name: r.name,
-    status: r.stream?.status ?? "NEW",
-    info: r.stream?.info ?? "",
-    videoWidth: r.video.videoWidth,
-    videoHeight: r.video.videoHeight,
-    framesDecoded: r.frames,
+    status: r.stream?.status() ?? "NEW",
+    info: r.stream?.getInfo() ?? "",
+    videoWidth: v.videoWidth,
+    videoHeight: v.videoHeight,
+    framesDecoded: v.frames,
   };
 }
 
 window.conference = {
   async state() {
     return {
-      session: session?.status ?? "DISCONNECTED",
+      session: roomSession?.status() ?? "DISCONNECTED",
       login: current?.login ?? null,
       room: current?.joined ? current.room : null,
-      participants: [...participants.keys()],
-      publish: streamState(publishStream),
+      participants: participantLogins(),
+      publish: streamState(publisher),
+      local: await videoState(publisher),
       remote: await Promise.all([...remotes.values()].map(remoteState)),
       messages: [...messages],
       events: [...roomEvents],
-      error: ui.error.hidden ? "" : ui.error.textContent,
-      history: [...logLines],
+      error: errors.text(),
+      history: [...log.lines],
     };
   },
 };

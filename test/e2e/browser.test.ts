@@ -1,20 +1,26 @@
 /**
- * Real-browser end-to-end tests: headless Chromium (fake camera/mic) against one worker + media node.
- *
- * a) The official Flashphoner WCS Web SDK (flashphoner-webrtc-only.js, unchanged), served from a test page that is
- *    routed inside the browser on the worker's origin (nothing is added to public/).
- * b) Our demo page at `/` (public/index.html + app.js).
+ * The official Flashphoner WCS Web SDK (flashphoner-webrtc-only.js, unchanged) in headless Chromium (fake
+ * camera/mic) against one worker + media node: WCS compatibility of the server. The SDK runs on a test page routed
+ * inside the browser on the worker's origin (nothing is added to public/). Our own pages are tested in pages.test.ts
+ * and conference.test.ts.
  */
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
 import { startCluster, type Cluster } from "../harness/cluster.js";
-import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle, type VideoStats } from "../harness/browser.js";
+import {
+  Diagnostics,
+  TERMINAL_STATUSES as TERMINAL,
+  elementProbe,
+  launchBrowser,
+  openRoutedPage,
+  saveScreenshot,
+  sleep,
+  uniqueName,
+  websdkFile,
+  type BrowserHandle,
+} from "../harness/browser.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const WEBSDK_JS = readFileSync(resolve(ROOT, "node_modules/@flashphoner/websdk/flashphoner-webrtc-only.js"));
+const WEBSDK_JS = websdkFile("flashphoner-webrtc-only.js");
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 15_000;
 const TEST_TIMEOUT_MS = 60_000;
@@ -76,58 +82,10 @@ interface PageEvent {
   t: number;
 }
 
-interface DemoState {
-  session: string;
-  publish: { id: string; name: string; status: string; info: string } | null;
-  play: { id: string; name: string; status: string; info: string } | null;
-  error: string;
-  preview: VideoStats;
-  history: string[];
-}
-
-const TERMINAL = new Set(["UNPUBLISHED", "STOPPED", "FAILED"]);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const uniqueName = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-
 let cluster: Cluster;
 let browser: BrowserHandle;
-/** Extra context for failure messages: label → function returning what that page saw. */
-const pageReports = new Map<string, () => Promise<string>>();
-
-async function diagnostics(): Promise<string> {
-  const parts: string[] = [];
-  for (const [label, report] of pageReports) {
-    parts.push(`--- ${label} ---`, await report().catch((e: unknown) => `(unavailable: ${String(e)})`));
-  }
-  parts.push(browser?.consoleDump() ?? "(no browser)");
-  parts.push("--- server logs (last lines) ---", cluster?.logs?.() ?? "(none)");
-  return parts.join("\n");
-}
-
-/** An assertion failure that already carries every page's statuses and console lines. */
-class DiagnosedError extends Error {}
-
-async function fail(message: string): Promise<never> {
-  throw new DiagnosedError(`${message}\n${await diagnostics()}`);
-}
-
-/** Runs `promise` with a deadline; any failure (or the deadline) is reported with diagnostics. */
-async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
-      }),
-    ]);
-  } catch (e) {
-    if (e instanceof DiagnosedError) throw e;
-    return fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const diag = new Diagnostics({ browser: () => browser, serverLogs: () => cluster?.logs() }, 80);
+const fail = (message: string): Promise<never> => diag.fail(message);
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -151,22 +109,18 @@ describe("official WCS Web SDK in Chromium", () => {
     list.map((e) => `${e.kind} ${e.key ?? ""} ${e.name ?? ""} ${e.status}${e.info ? ` (${e.info})` : ""}`).join("\n");
 
   async function openSdkPage(label: string): Promise<Page> {
-    // A document fulfilled by page.route() has no server address, so Chromium's Local Network Access checks treat it
-    // as public and block its WebSocket to 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). A page really
-    // served by the worker is loopback→loopback and needs nothing; grant the permission for the routed test page.
-    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
-    const page = await browser.newPage(label);
-    await page.route(`${cluster.httpUrl}/__test/*`, (route) => {
-      const path = new URL(route.request().url()).pathname;
-      if (path === "/__test/websdk.html") return route.fulfill({ contentType: "text/html", body: WEBSDK_HTML });
-      if (path === "/__test/flashphoner-webrtc-only.js") {
-        return route.fulfill({ contentType: "application/javascript", body: WEBSDK_JS });
-      }
-      return route.fulfill({ status: 404, body: "not found" });
-    });
-    pageReports.set(label, async () => formatEvents(await events(page)));
-    await page.goto(`${cluster.httpUrl}/__test/websdk.html`);
-    await within(
+    const page = await openRoutedPage(
+      browser,
+      cluster.httpUrl,
+      label,
+      {
+        "websdk.html": { contentType: "text/html", body: WEBSDK_HTML },
+        "flashphoner-webrtc-only.js": { contentType: "application/javascript", body: WEBSDK_JS },
+      },
+      "websdk.html",
+    );
+    diag.reports.set(label, async () => formatEvents(await events(page)));
+    await diag.within(
       `${label}: Web SDK session to ${cluster.wsUrl} not ESTABLISHED`,
       STATUS_TIMEOUT_MS,
       page.evaluate((url) => (window as unknown as { connect(u: string): Promise<void> }).connect(url), cluster.wsUrl),
@@ -213,26 +167,6 @@ describe("official WCS Web SDK in Chromium", () => {
     }
   }
 
-  /** Waits for a decoding <video> and checks that frames keep coming over ~2 s. */
-  async function expectLiveVideo(page: Page, label: string, selector: string): Promise<void> {
-    const deadline = Date.now() + VIDEO_TIMEOUT_MS;
-    let first: VideoStats = await pageVideoStats(page, selector);
-    while (first.videoWidth === 0 || first.framesDecoded === 0) {
-      if (Date.now() > deadline) {
-        await fail(`${label}: ${selector} shows no video within ${VIDEO_TIMEOUT_MS} ms (${JSON.stringify(first)})`);
-      }
-      await sleep(200);
-      first = await pageVideoStats(page, selector);
-    }
-    await sleep(2000);
-    const second = await pageVideoStats(page, selector);
-    if (!(second.framesDecoded > first.framesDecoded)) {
-      await fail(`${label}: ${selector} frames not advancing: ${JSON.stringify(first)} -> ${JSON.stringify(second)}`);
-    }
-    expect(second.videoWidth).toBeGreaterThan(0);
-    expect(second.videoHeight).toBeGreaterThan(0);
-  }
-
   beforeAll(async () => {
     publisher = await openSdkPage("sdk-publisher");
     player = await openSdkPage("sdk-player");
@@ -248,8 +182,8 @@ describe("official WCS Web SDK in Chromium", () => {
   afterAll(async () => {
     await publisher?.close();
     await player?.close();
-    pageReports.delete("sdk-publisher");
-    pageReports.delete("sdk-player");
+    diag.reports.delete("sdk-publisher");
+    diag.reports.delete("sdk-player");
   });
 
   it(
@@ -261,7 +195,7 @@ describe("official WCS Web SDK in Chromium", () => {
 
       await startStream(player, "play", name, "play");
       await waitForStatus(player, "player", "play", "PLAYING");
-      await expectLiveVideo(player, "player", "#d-play video");
+      await diag.expectLiveVideos([elementProbe(player, "player", "#d-play video")], VIDEO_TIMEOUT_MS);
       await saveScreenshot(player, "websdk-player");
 
       await stopStream(publisher, "pub");
@@ -293,91 +227,6 @@ describe("official WCS Web SDK in Chromium", () => {
     async () => {
       await startStream(player, "unknown", uniqueName("no-such-stream"), "play");
       await waitForStatus(player, "player", "unknown", "FAILED", "Stream not found");
-    },
-    TEST_TIMEOUT_MS,
-  );
-});
-
-// ---------------------------------------------------------------------------------------------------------------
-describe("demo page at /", () => {
-  let page: Page;
-  const state = (): Promise<DemoState> => page.evaluate(() => (window as unknown as { demo: { state(): Promise<DemoState> } }).demo.state());
-
-  async function waitForState(what: string, ok: (s: DemoState) => boolean, timeoutMs = STATUS_TIMEOUT_MS): Promise<DemoState> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await state();
-      if (ok(s)) return s;
-      if (Date.now() > deadline) await fail(`demo page: ${what} not reached within ${timeoutMs} ms`);
-      await sleep(200);
-    }
-  }
-
-  beforeAll(async () => {
-    page = await browser.newPage("demo");
-    pageReports.set("demo", async () => JSON.stringify(await state(), null, 2));
-  });
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === "fail") await saveScreenshot(page, `demo-${ctx.task.name}`);
-  });
-
-  afterAll(async () => {
-    await page?.close();
-    pageReports.delete("demo");
-  });
-
-  it(
-    "publishes the camera, previews it from the server, and stops",
-    async () => {
-      const response = await page.goto(`${cluster.httpUrl}/`);
-      expect(response?.status(), "GET / status").toBe(200);
-      await within("window.demo (app.js did not load?)", 10_000, page.waitForFunction(() => "demo" in window));
-      await waitForState("session ESTABLISHED", (s) => s.session === "ESTABLISHED");
-
-      const name = uniqueName("demo");
-      await page.fill("#name", name);
-      await page.click("#publish");
-
-      const live = await within(
-        "demo page",
-        STATUS_TIMEOUT_MS + VIDEO_TIMEOUT_MS + 5000,
-        waitForState(
-          "PUBLISHING + preview PLAYING with video",
-          (s) => {
-            for (const st of [s.publish, s.play]) {
-              if (st && TERMINAL.has(st.status)) throw new Error(`stream ended early: ${JSON.stringify(st)}`);
-            }
-            return (
-              s.publish?.status === "PUBLISHING" &&
-              s.play?.status === "PLAYING" &&
-              s.preview.videoWidth > 0 &&
-              s.preview.framesDecoded > 0
-            );
-          },
-          STATUS_TIMEOUT_MS + VIDEO_TIMEOUT_MS,
-        ),
-      );
-      expect(live.publish?.name).toBe(name);
-      expect(live.play?.name).toBe(name);
-      await expect.poll(() => page.textContent("#publish-status")).toContain("PUBLISHING");
-      await expect.poll(() => page.textContent("#play-status")).toContain("PLAYING");
-
-      await sleep(2000);
-      const later = await state();
-      if (!(later.preview.framesDecoded > live.preview.framesDecoded)) {
-        await fail(`demo preview frames not advancing: ${JSON.stringify(live.preview)} -> ${JSON.stringify(later.preview)}`);
-      }
-      const element = await pageVideoStats(page, "#preview");
-      expect(element.videoWidth).toBeGreaterThan(0);
-      await saveScreenshot(page, "demo-publishing");
-
-      await page.click("#stop");
-      const stopped = await waitForState("publish UNPUBLISHED", (s) => s.publish?.status === "UNPUBLISHED");
-      expect(TERMINAL.has(stopped.play?.status ?? ""), `preview ended: ${JSON.stringify(stopped.play)}`).toBe(true);
-      await expect.poll(() => page.textContent("#publish-status")).toContain("UNPUBLISHED");
-      expect(stopped.error).toBe("");
-      await saveScreenshot(page, "demo-stopped");
     },
     TEST_TIMEOUT_MS,
   );

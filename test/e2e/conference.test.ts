@@ -7,18 +7,30 @@
  *    its own session and has no way to send `join`, and RoomDO.onStreamStatus announces a room stream only when its
  *    publishing session is the participant's session, so a wrtc publisher next to a joined WcsSocket "anna" would
  *    never be PUBLISHED. So anna is a third Chromium tab; the tabs share the fake camera.
- * b) Our /conference page alone: two logins join via the page controls, publish, see each other, chat, leave.
+ * b) Our /conference page alone (public/conference.js on our SDK): two logins join via the page controls, publish,
+ *    see each other, chat, leave; a login already in the room is refused with the server's reason on the page.
  */
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "../harness/cluster.js";
-import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle, type VideoStats } from "../harness/browser.js";
+import {
+  Diagnostics,
+  TERMINAL_STATUSES as TERMINAL,
+  elementProbe,
+  launchBrowser,
+  openRoutedPage,
+  pageState,
+  pageVideoStats,
+  phoneOverflow,
+  saveScreenshot,
+  sleep,
+  uniqueName as unique,
+  websdkFile,
+  type BrowserHandle,
+  type VideoProbe,
+} from "../harness/browser.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const ROOM_SDK_JS = readFileSync(resolve(ROOT, "node_modules/@flashphoner/websdk/flashphoner-room-api-webrtc-only.js"));
+const ROOM_SDK_JS = websdkFile("flashphoner-room-api-webrtc-only.js");
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 20_000;
 const TEST_TIMEOUT_MS = 75_000;
@@ -178,74 +190,16 @@ interface ConferenceState {
   history: string[];
 }
 
-const TERMINAL = new Set(["UNPUBLISHED", "STOPPED", "FAILED"]);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const unique = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-
 let cluster: Cluster;
 let browser: BrowserHandle;
-/** Extra context for failure messages: label → function returning what that page saw. */
-const pageReports = new Map<string, () => Promise<string>>();
-
-async function diagnostics(): Promise<string> {
-  const parts: string[] = [];
-  for (const [label, report] of pageReports) {
-    parts.push(`--- ${label} ---`, await report().catch((e: unknown) => `(unavailable: ${String(e)})`));
-  }
-  parts.push(browser?.consoleDump(60) ?? "(no browser)");
-  parts.push("--- server logs (last lines) ---", cluster?.logs?.() ?? "(none)");
-  return parts.join("\n");
-}
-
-/** An assertion failure that already carries every page's statuses and console lines. */
-class DiagnosedError extends Error {}
-
-async function fail(message: string): Promise<never> {
-  throw new DiagnosedError(`${message}\n${await diagnostics()}`);
-}
-
-/** Polls `read` until `ok` holds (returns that value); a thrown error in `ok` fails at once. Fails with diagnostics. */
-async function waitUntil<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = STATUS_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch (e) {
-      if (e instanceof DiagnosedError) throw e;
-      return fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (Date.now() > deadline) {
-      const shown = JSON.stringify(last, (k, v) => (k === "history" || k === "events" ? undefined : v));
-      return fail(`${what}: not reached within ${timeoutMs} ms; last value: ${shown?.slice(0, 1500)}`);
-    }
-    await sleep(200);
-  }
-}
-
-/** Runs `promise` with a deadline; any failure (or the deadline) is reported with diagnostics. */
-async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
-      }),
-    ]);
-  } catch (e) {
-    if (e instanceof DiagnosedError) throw e;
-    return fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const diag = new Diagnostics({ browser: () => browser, serverLogs: () => cluster?.logs() });
+const fail = (message: string): Promise<never> => diag.fail(message);
+const waitUntil = diag.waitUntil.bind(diag);
+const within = diag.within.bind(diag);
 
 // ---- our /conference page --------------------------------------------------------------------------------------
 
-const confState = (page: Page): Promise<ConferenceState> =>
-  page.evaluate(() => (window as unknown as { conference: { state(): Promise<ConferenceState> } }).conference.state());
+const confState = (page: Page): Promise<ConferenceState> => pageState<ConferenceState>(page, "conference");
 
 function formatConfState(s: ConferenceState): string {
   const { history, events, ...rest } = s;
@@ -259,7 +213,7 @@ function formatConfState(s: ConferenceState): string {
 
 async function openConference(label: string, room: string, login: string): Promise<Page> {
   const page = await browser.newPage(label);
-  pageReports.set(label, async () => formatConfState(await confState(page)));
+  diag.reports.set(label, async () => formatConfState(await confState(page)));
   const url = `${cluster.httpUrl}/conference?room=${encodeURIComponent(room)}&login=${encodeURIComponent(login)}`;
   const response = await page.goto(url);
   if (response?.status() !== 200) await fail(`${label}: GET ${url} → ${response?.status()}`);
@@ -305,17 +259,17 @@ function formatSdkEvents(list: SdkEvent[]): string {
 }
 
 async function openSdkRoom(label: string, login: string, room: string): Promise<Page> {
-  const page = await browser.newPage(label);
-  await page.route(`${cluster.httpUrl}/__test/*`, (route) => {
-    const path = new URL(route.request().url()).pathname;
-    if (path === "/__test/room.html") return route.fulfill({ contentType: "text/html", body: ROOM_SDK_HTML });
-    if (path === "/__test/flashphoner-room-api-webrtc-only.js") {
-      return route.fulfill({ contentType: "application/javascript", body: ROOM_SDK_JS });
-    }
-    return route.fulfill({ status: 404, body: "not found" });
-  });
-  pageReports.set(label, async () => formatSdkEvents(await sdkEvents(page)));
-  await page.goto(`${cluster.httpUrl}/__test/room.html`);
+  const page = await openRoutedPage(
+    browser,
+    cluster.httpUrl,
+    label,
+    {
+      "room.html": { contentType: "text/html", body: ROOM_SDK_HTML },
+      "flashphoner-room-api-webrtc-only.js": { contentType: "application/javascript", body: ROOM_SDK_JS },
+    },
+    "room.html",
+  );
+  diag.reports.set(label, async () => formatSdkEvents(await sdkEvents(page)));
   await within(
     `${label}: RoomApi.connect + join ${room} (STATE expected)`,
     STATUS_TIMEOUT_MS,
@@ -344,11 +298,6 @@ async function waitForSdkStream(page: Page, label: string, key: string, status: 
 
 // ---- video checks ----------------------------------------------------------------------------------------------
 
-interface VideoProbe {
-  label: string;
-  read(): Promise<VideoStats>;
-}
-
 /** Our page: a remote stream's tile (video element size + framesDecoded from getStats). */
 function conferenceProbe(page: Page, label: string, login: string): VideoProbe {
   return {
@@ -361,26 +310,7 @@ function conferenceProbe(page: Page, label: string, login: string): VideoProbe {
   };
 }
 
-function elementProbe(page: Page, label: string, selector: string): VideoProbe {
-  return { label, read: () => pageVideoStats(page, selector) };
-}
-
-/** Every probe shows video (width > 0, frames > 0), and ~2 s later every probe's frame count has grown. */
-async function expectLiveVideos(probes: VideoProbe[]): Promise<Array<{ label: string; first: VideoStats; second: VideoStats }>> {
-  const firsts = await Promise.all(
-    probes.map((p) =>
-      waitUntil(`${p.label}: video (videoWidth > 0, frames > 0)`, () => p.read(), (v) => v.videoWidth > 0 && v.framesDecoded > 0, VIDEO_TIMEOUT_MS),
-    ),
-  );
-  await sleep(2000);
-  const seconds = await Promise.all(probes.map((p) => p.read()));
-  const results = probes.map((p, i) => ({ label: p.label, first: firsts[i]!, second: seconds[i]! }));
-  const stalled = results.filter((r) => !(r.second.framesDecoded > r.first.framesDecoded) || r.second.videoWidth === 0);
-  if (stalled.length > 0) {
-    await fail(`video not advancing: ${stalled.map((r) => `${r.label} ${JSON.stringify(r.first)} -> ${JSON.stringify(r.second)}`).join("; ")}`);
-  }
-  return results;
-}
+const expectLiveVideos = (probes: VideoProbe[]) => diag.expectLiveVideos(probes, VIDEO_TIMEOUT_MS);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -400,12 +330,6 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
   let boris: Page;
   let anna: Page;
 
-  beforeAll(async () => {
-    // A document fulfilled by page.route() has no server address, so Chromium's Local Network Access checks treat it
-    // as public and block its WebSocket to 127.0.0.1; grant the permission (see browser.test.ts).
-    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
-  });
-
   afterEach(async (ctx) => {
     if (ctx.task.result?.state === "fail") {
       for (const [label, page] of [["alice", alice], ["boris", boris], ["anna", anna]] as const) {
@@ -416,7 +340,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
 
   afterAll(async () => {
     for (const page of [alice, boris, anna]) await page?.close().catch(() => undefined);
-    for (const label of ["alice", "boris", "anna"]) pageReports.delete(label);
+    for (const label of ["alice", "boris", "anna"]) diag.reports.delete(label);
   });
 
   it(
@@ -540,16 +464,16 @@ describe("our /conference page", () => {
 
   afterAll(async () => {
     for (const page of [carol, dave]) await page?.close().catch(() => undefined);
-    pageReports.delete("carol");
-    pageReports.delete("dave");
+    diag.reports.delete("carol");
+    diag.reports.delete("dave");
   });
 
   it("is served at /conference (without .html)", async () => {
     const res = await fetch(`${cluster.httpUrl}/conference?room=x`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(await res.text()).toContain('src="./conference.js"');
-    for (const asset of ["/conference.js", "/wcs-client.js"]) {
+    expect(await res.text()).toContain('src="/conference.js"');
+    for (const asset of ["/conference.js", "/common.js", "/sdk/wcs-sdk.mjs"]) {
       const r = await fetch(cluster.httpUrl + asset);
       await r.body?.cancel();
       expect(r.status, asset).toBe(200);
@@ -591,6 +515,8 @@ describe("our /conference page", () => {
         conferenceProbe(dave, "dave plays carol", "carol"),
         elementProbe(carol, "carol's tile of dave", `figure[data-login="dave"] video`),
         elementProbe(dave, "dave's tile of carol", `figure[data-login="carol"] video`),
+        elementProbe(carol, "carol's camera", "#local video"),
+        elementProbe(dave, "dave's camera", "#local video"),
       ]);
 
       // chat: to everyone, then a private message chosen in the recipient selector
@@ -604,13 +530,9 @@ describe("our /conference page", () => {
       expect(await dave.textContent("#chat-log")).toContain(secret);
       expect((await confState(carol)).error).toBe("");
       expect((await confState(dave)).error).toBe("");
-      await saveScreenshot(carol, "conference-carol");
+      await saveScreenshot(carol, "conference");
       await saveScreenshot(dave, "conference-dave");
-      await dave.setViewportSize({ width: 390, height: 844 });
-      const overflow = await dave.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      expect(overflow, "horizontal overflow at phone width (px)").toBeLessThanOrEqual(0);
-      await saveScreenshot(dave, "conference-dave-phone");
-      await dave.setViewportSize({ width: 1024, height: 768 });
+      expect(await phoneOverflow(dave, "conference-phone"), "horizontal overflow at phone width (px)").toBeLessThanOrEqual(0);
 
       // carol leaves: her stream ends, dave sees LEFT and loses her tile
       await carol.click("#join");

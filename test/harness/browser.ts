@@ -5,8 +5,13 @@
  * getUserMedia without prompts; `--allow-loopback-in-peer-connection` (which needs the media permission that fake-ui
  * grants) makes Chromium gather 127.0.0.1 candidates, without which ICE never starts on a loopback-only host. Never
  * pass `--disable-features`: Chromium keeps only the last copy and Playwright's own list would be lost.
+ *
+ * Also the helpers the Chromium test files share: {@link Diagnostics} (failure messages with every page's report,
+ * console and the server logs; polling; live-video checks), {@link openRoutedPage} (a test page such as the official
+ * Web SDK's, routed on the worker's origin), {@link pageState} (our pages' `window.<page>.state()`), screenshots and
+ * {@link phoneOverflow}.
  */
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,8 +32,10 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--allow-loopback-in-peer-connection",
 ];
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
 /** Where screenshots go (gitignored). */
-export const TEST_RESULTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../test-results");
+export const TEST_RESULTS_DIR = join(ROOT, "test-results");
 
 export interface BrowserHandle {
   context: BrowserContext;
@@ -163,4 +170,180 @@ export async function pageVideoStats(page: Page, selector: string, frameWaitMs =
     },
     { selector, frameWaitMs },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared helpers of the Chromium test files: diagnostics on failure, polling, live-video checks, routed test pages.
+
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["UNPUBLISHED", "STOPPED", "FAILED"]);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const uniqueName = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** An assertion failure that already carries every page's report, console lines and the server logs. */
+export class DiagnosedError extends Error {}
+
+/** Something that reads a video's size and frame counter (a <video> element, or a page's own state()). */
+export interface VideoProbe {
+  label: string;
+  read(): Promise<VideoStats>;
+}
+
+export interface LiveVideo {
+  label: string;
+  first: VideoStats;
+  second: VideoStats;
+}
+
+/** A probe of the first <video> matching `selector` on `page` (see {@link pageVideoStats}). */
+export function elementProbe(page: Page, label: string, selector: string): VideoProbe {
+  return { label, read: () => pageVideoStats(page, selector) };
+}
+
+/**
+ * Failure reporting for a test file: `reports` maps a label to what that page saw (statuses, events); `fail()`,
+ * `within()`, `waitUntil()` and `expectLiveVideos()` throw a {@link DiagnosedError} carrying every report, the
+ * browser's console lines and the server logs.
+ */
+export class Diagnostics {
+  readonly reports = new Map<string, () => Promise<string>>();
+
+  constructor(
+    private readonly sources: { browser(): BrowserHandle | undefined; serverLogs(): string | undefined },
+    private readonly consoleLinesPerPage = 60,
+  ) {}
+
+  /** Every report, the console of every page and the last server log lines. */
+  async dump(): Promise<string> {
+    const parts: string[] = [];
+    for (const [label, report] of this.reports) {
+      parts.push(`--- ${label} ---`, await report().catch((e: unknown) => `(unavailable: ${String(e)})`));
+    }
+    parts.push(this.sources.browser()?.consoleDump(this.consoleLinesPerPage) ?? "(no browser)");
+    parts.push("--- server logs (last lines) ---", this.sources.serverLogs() ?? "(none)");
+    return parts.join("\n");
+  }
+
+  async fail(message: string): Promise<never> {
+    throw new DiagnosedError(`${message}\n${await this.dump()}`);
+  }
+
+  /** Runs `promise` with a deadline; any failure (or the deadline) is reported with diagnostics. */
+  async within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+        }),
+      ]);
+    } catch (e) {
+      if (e instanceof DiagnosedError) throw e;
+      return this.fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Polls `read` until `ok` holds and returns that value; an error thrown by `ok` (or `read`) fails at once. */
+  async waitUntil<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T | undefined;
+    for (;;) {
+      try {
+        last = await read();
+        if (ok(last)) return last;
+      } catch (e) {
+        if (e instanceof DiagnosedError) throw e;
+        return this.fail(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (Date.now() > deadline) {
+        const shown = JSON.stringify(last, (k, v: unknown) => (k === "history" || k === "events" ? undefined : v));
+        return this.fail(`${what}: not reached within ${timeoutMs} ms; last value: ${shown?.slice(0, 1500)}`);
+      }
+      await sleep(200);
+    }
+  }
+
+  /** Every probe shows video (width > 0, frames > 0), and ~2 s later every probe's frame count has grown. */
+  async expectLiveVideos(probes: VideoProbe[], timeoutMs = 20_000): Promise<LiveVideo[]> {
+    const firsts = await Promise.all(
+      probes.map((p) =>
+        this.waitUntil(`${p.label}: video (videoWidth > 0, frames > 0)`, () => p.read(), (v) => v.videoWidth > 0 && v.framesDecoded > 0, timeoutMs),
+      ),
+    );
+    await sleep(2000);
+    const seconds = await Promise.all(probes.map((p) => p.read()));
+    const results = probes.map((p, i) => ({ label: p.label, first: firsts[i]!, second: seconds[i]! }));
+    const stalled = results.filter((r) => !(r.second.framesDecoded > r.first.framesDecoded) || r.second.videoWidth === 0);
+    if (stalled.length > 0) {
+      await this.fail(`video not advancing: ${stalled.map((r) => `${r.label} ${JSON.stringify(r.first)} -> ${JSON.stringify(r.second)}`).join("; ")}`);
+    }
+    return results;
+  }
+}
+
+/** A file of the official Web SDK package (node_modules/@flashphoner/websdk/<name>). */
+export function websdkFile(name: string): Buffer {
+  return readFileSync(join(ROOT, "node_modules/@flashphoner/websdk", name));
+}
+
+/** A body served by {@link openRoutedPage}. */
+export interface RoutedFile {
+  contentType: string;
+  body: string | Buffer;
+}
+
+/**
+ * Opens `origin` + `/__test/<entry>` in a new page whose `/__test/*` requests are answered from `files` (keyed by
+ * the name after /__test/) inside the browser, so a test page (e.g. the official Web SDK's) runs on the worker's
+ * origin without adding anything to public/.
+ *
+ * A document fulfilled by page.route() has no server address, so Chromium's Local Network Access checks treat it as
+ * public and block its WebSocket to 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). A page really
+ * served by the worker is loopback→loopback and needs nothing; the routed page gets the permission granted.
+ */
+export async function openRoutedPage(
+  browser: BrowserHandle,
+  origin: string,
+  label: string,
+  files: Record<string, RoutedFile>,
+  entry: string,
+): Promise<Page> {
+  await browser.context.grantPermissions(["local-network-access"], { origin });
+  const page = await browser.newPage(label);
+  await page.route(`${origin}/__test/*`, (route) => {
+    const name = new URL(route.request().url()).pathname.slice("/__test/".length);
+    const file = files[name];
+    if (!file) return route.fulfill({ status: 404, body: "not found" });
+    return route.fulfill({ contentType: file.contentType, body: file.body });
+  });
+  await page.goto(`${origin}/__test/${entry}`);
+  return page;
+}
+
+/** `await window[global].state()` of one of our demo pages (public/*.js expose it for tests). */
+export function pageState<T>(page: Page, global: string): Promise<T> {
+  return page.evaluate(async (g) => {
+    const api = (window as unknown as Record<string, { state(): Promise<unknown> } | undefined>)[g];
+    if (!api) throw new Error(`window.${g} is missing (did the page's script load?)`);
+    return api.state();
+  }, global) as Promise<T>;
+}
+
+/**
+ * Horizontal overflow in CSS pixels of `page` at a phone-sized viewport (default 390 × 844), 0 when none; when
+ * `screenshot` is given, a full-page PNG at that size is saved under that name. The viewport is restored afterwards.
+ */
+export async function phoneOverflow(page: Page, screenshot?: string, size = { width: 390, height: 844 }): Promise<number> {
+  const before = page.viewportSize();
+  await page.setViewportSize(size);
+  try {
+    await page.waitForTimeout(200); // layout + video resize
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (screenshot) await saveScreenshot(page, screenshot);
+    return overflow;
+  } finally {
+    if (before) await page.setViewportSize(before);
+  }
 }

@@ -17,7 +17,7 @@ export function attachVideo(
   muted: boolean,
 ): HTMLVideoElement {
   const video = isVideo(display) ? display : doc.createElement("video");
-  video.id = id;
+  if (video !== display) video.id = id; // a <video> given by the app keeps its own id
   video.autoplay = true;
   video.muted = muted;
   video.setAttribute("playsinline", "");

@@ -47,7 +47,8 @@ export interface RoomEvents {
   STATE: (room: Room) => void;
   JOINED: (participant: Participant) => void;
   LEFT: (participant: Participant) => void;
-  PUBLISHED: (participant: Participant) => void;
+  /** A participant's stream started; `streamName` says which (the Web SDK passes only the participant). */
+  PUBLISHED: (participant: Participant, streamName: string) => void;
   UNPUBLISHED: (participant: Participant, streamName: string) => void;
   FAILED: (room: Room, info: string | undefined) => void;
   MESSAGE: (message: RoomMessage) => void;
@@ -319,6 +320,7 @@ export class Room {
   }
 
   #joinFailed(info: string | undefined): void {
+    this.#onLeft(); // a refused room is forgotten, so join({name}) can be tried again on the same connection
     this.#joined.reject(new WcsError(`Could not join room ${this.name()}${info ? `: ${info}` : ""}`, info));
     this.#stateWaiter?.resolve();
     this.#stateWaiter = undefined;
@@ -363,7 +365,7 @@ export class Room {
         if (!isStreamInfo(info)) return;
         const p = this.#participant(info.login);
         p._addStream(info.name);
-        this.#events.emit(RoomEvent.PUBLISHED, p);
+        this.#events.emit(RoomEvent.PUBLISHED, p, info.name);
         return;
       }
       case RoomEvent.UNPUBLISHED:

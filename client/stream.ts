@@ -392,7 +392,8 @@ export class Stream {
     this.#runWaiters();
     void this.#negotiate(id).catch((e: unknown) => {
       if (this.#id !== id) return;
-      this.#errorInfo = e instanceof Error ? e.message : String(e);
+      // keep the DOMException name (NotAllowedError, NotFoundError, NotReadableError…): apps tell the cases apart by it
+      this.#errorInfo = e instanceof Error ? (e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message) : String(e);
       this.#info = ERROR_INFO.LOCAL_ERROR;
       this.#link.logger.warn(`stream ${this.name()}: ${this.#errorInfo}`);
       this.#setStatus(StreamStatus.FAILED);

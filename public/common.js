@@ -37,8 +37,7 @@ export function describeMediaError(e) {
 
 /**
  * Platform override for createSession/roomApi.connect: the browser's getUserMedia, with its errors turned into
- * sentences. (The SDK keeps only `error.message` of a getUserMedia failure in `stream.getErrorInfo()`, and the
- * message of a refusal is a bare "Permission denied"; the DOMException's name, which says what happened, is lost.)
+ * sentences a person can act on (the SDK's `stream.getErrorInfo()` would give "NotAllowedError: Permission denied").
  */
 export const pagePlatform = {
   async getUserMedia(constraints) {

@@ -88,7 +88,7 @@ describe("publish", () => {
     const st = statuses(pub);
     pub.publish();
     await expect(pub.active()).rejects.toMatchObject({ info: ERROR_INFO.LOCAL_ERROR });
-    expect(pub.getErrorInfo()).toBe("Permission denied");
+    expect(pub.getErrorInfo()).toBe("NotAllowedError: Permission denied"); // the DOMException name is kept
     expect(st).toEqual(["PENDING", "FAILED:Local error"]);
     await sleep(50);
     expect(server.received("publishStream")).toHaveLength(0);

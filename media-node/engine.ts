@@ -3,7 +3,8 @@
  * native code). Nothing else in the project imports node-datachannel.
  *
  * - {@link PublisherLeg} answers a publisher's sendonly offer with recvonly tracks carrying only the codec we chose.
- * - {@link PlayerLeg} answers a player's recvonly offer with sendonly tracks that declare the publisher's SSRC.
+ * - {@link PlayerLeg} answers a player's recvonly offer with sendonly tracks that declare the publisher's SSRC, or in
+ *   offer mode makes a sendonly offer with the publisher's codec, payload type and SSRC and takes the answer later.
  * - {@link StreamRouter} forwards the publisher's RTP to the players of the same stream without decoding, relays
  *   sender reports and throttles keyframe requests.
  *
@@ -122,10 +123,14 @@ function inactiveDescription(m: OfferedMedia): Video | Audio {
 
 const noop = () => {};
 
+/** Most remote candidates an offer-mode leg keeps while it waits for its answer. */
+const MAX_EARLY_CANDIDATES = 64;
+
 /**
- * One WebRTC PeerConnection answering one client offer. Never trickles: the answer is returned once ICE gathering
- * is complete and carries every local candidate; the client's address is learnt from its STUN checks
- * (peer-reflexive candidates, RFC 8445 §7.3.1.3), as WCS clients send offers without candidates.
+ * One WebRTC PeerConnection answering one client offer (or, in offer mode, offering and taking the answer later).
+ * Never trickles: the answer (offer) is returned once ICE gathering is complete and carries every local candidate;
+ * the client's address is learnt from its STUN checks (peer-reflexive candidates, RFC 8445 §7.3.1.3), as WCS clients
+ * send offers without candidates.
  *
  * State mapping (PeerConnection → {@link LegOutcome}, reported once, never after {@link close}):
  * - `connected` when the PeerConnection is connected (ICE + DTLS up, tracks open).
@@ -156,6 +161,10 @@ export abstract class Leg {
   private iceLost = false;
   private ended = false;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Offer mode: our offer is out, the answer not applied yet. */
+  private awaitingAnswer = false;
+  /** Offer mode: remote candidates trickled before the answer (the engine needs the remote description first). */
+  private readonly earlyCandidates: { candidate: string; mid: string }[] = [];
 
   constructor(
     readonly legId: string,
@@ -196,22 +205,73 @@ export abstract class Leg {
       }
       throw invalidSdp(reason);
     }
-    const answer = await this.waitForAnswer();
-    if (this.state === "new" && !this.ended) {
-      this.connectTimer = setTimeout(() => {
-        this.end({
-          state: "failed",
-          failure: this.iceConnected ? "dtls" : "ice",
-          detail: `not connected within ${this.opts.connectTimeoutMs} ms`,
-        });
-      }, this.opts.connectTimeoutMs);
-      this.connectTimer.unref();
-    }
+    const answer = await this.waitForLocal("answer");
+    this.armConnectTimer();
     return answer;
   }
 
+  /**
+   * Offer mode: makes our offer from the tracks added so far and resolves with it once gathering is complete (every
+   * local candidate, `a=end-of-candidates`). The connect timer runs from here, and again from {@link setAnswer}.
+   * @throws MediaNodeError internal (503 when ICE cannot start) on engine errors, gathering timeout or no local
+   *   candidate; conflict when the leg was closed meanwhile
+   */
+  protected async makeOffer(): Promise<string> {
+    try {
+      this.pc.setLocalDescription("offer");
+    } catch (e) {
+      throw new MediaNodeError("internal", `WebRTC engine error: ${engineReason(e)}`, 503);
+    }
+    this.awaitingAnswer = true;
+    const offer = await this.waitForLocal("offer");
+    this.armConnectTimer();
+    return offer;
+  }
+
+  /** Whether this is an offer-mode leg whose answer has not been applied yet. */
+  get waitingForAnswer(): boolean {
+    return this.awaitingAnswer && !this.ended;
+  }
+
+  /**
+   * Offer mode: applies the remote answer, then the candidates trickled before it.
+   * @throws MediaNodeError conflict when no answer is awaited; invalid_sdp when libdatachannel rejects the answer
+   */
+  protected setAnswer(answer: string): void {
+    if (!this.waitingForAnswer) throw new MediaNodeError("conflict", "Leg is not waiting for an answer");
+    try {
+      this.pc.setRemoteDescription(answer, "answer");
+    } catch (e) {
+      throw invalidSdp(engineReason(e));
+    }
+    this.awaitingAnswer = false;
+    this.armConnectTimer();
+    for (const { candidate, mid } of this.earlyCandidates.splice(0)) {
+      try {
+        this.pc.addRemoteCandidate(candidate, mid);
+      } catch {
+        // a candidate the engine refuses now would have been refused before; the others suffice (or prflx does)
+      }
+    }
+  }
+
+  /** (Re)starts the timer that fails a leg not connected within `connectTimeoutMs`. */
+  private armConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    if (this.state !== "new" || this.ended) return;
+    this.connectTimer = setTimeout(() => {
+      this.end({
+        state: "failed",
+        failure: this.iceConnected ? "dtls" : "ice",
+        detail: `not connected within ${this.opts.connectTimeoutMs} ms`,
+      });
+    }, this.opts.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
   /** Polls the local description until gathering is complete and it has candidates (no trickle). */
-  private waitForAnswer(): Promise<string> {
+  private waitForLocal(type: "offer" | "answer"): Promise<string> {
     const deadline = performance.now() + this.opts.gatherTimeoutMs;
     return new Promise((resolve, reject) => {
       const poll = () => {
@@ -224,7 +284,7 @@ export abstract class Leg {
         } catch (e) {
           return reject(new MediaNodeError("internal", `WebRTC engine error: ${engineReason(e)}`));
         }
-        if (gathering === "complete" && desc && desc.type === "answer") {
+        if (gathering === "complete" && desc && desc.type === type) {
           if (desc.sdp.includes("a=candidate")) return resolve(desc.sdp);
           return reject(
             new MediaNodeError("internal", "ICE gathering found no local candidate (check MEDIA_NODE_ICE_ADDRESS)"),
@@ -287,11 +347,17 @@ export abstract class Leg {
 
   /**
    * Adds one remote candidate trickled by the client (`candidate:…`, RFC 8839) to the ICE agent, for the media
-   * section `mid` (must be a mid of the offer). Host names are resolved by libdatachannel.
+   * section `mid` (must be a mid of the offer). Host names are resolved by libdatachannel. An offer-mode leg keeps
+   * candidates that arrive before its answer and adds them with the answer.
    * @throws Error with the engine's reason when the candidate is refused or the leg has ended
    */
   addRemoteCandidate(candidate: string, mid: string): void {
     if (this.ended) throw new Error("leg has ended");
+    if (this.awaitingAnswer) {
+      if (this.earlyCandidates.length >= MAX_EARLY_CANDIDATES) throw new Error("too many candidates before the answer");
+      this.earlyCandidates.push({ candidate, mid });
+      return;
+    }
     try {
       this.pc.addRemoteCandidate(candidate, mid);
     } catch (e) {
@@ -604,6 +670,9 @@ export class StreamRouter {
  * form one stream. Other m-lines are answered inactive. The video track has an `RtcpNackResponder` that answers
  * NACKs (RFC 4585 §6.2.1) from a native history of sent packets; PLI/FIR from the player are passed to the
  * router's throttled {@link StreamRouter.requestKeyframe}, and so is the opening of the video track.
+ *
+ * Offer mode (plan from `planOfferedPlayer`): the same tracks, with our own mids and the publisher's payload types,
+ * go into an offer ({@link offer}); {@link applyAnswer} completes the negotiation. Everything else is identical.
  */
 export class PlayerLeg extends Leg {
   readonly role = "player" as const;
@@ -679,6 +748,16 @@ export class PlayerLeg extends Leg {
   /** Answers the player's offer; see {@link Leg.negotiate}. */
   answer(offer: string): Promise<string> {
     return this.negotiate(offer);
+  }
+
+  /** Offer mode (plan from `planOfferedPlayer`): our sendonly offer; see {@link Leg.makeOffer}. */
+  offer(): Promise<string> {
+    return this.makeOffer();
+  }
+
+  /** Offer mode: applies the remote answer (checked by the caller with `checkPlayerAnswer`); see {@link Leg.setAnswer}. */
+  applyAnswer(answer: string): void {
+    this.setAnswer(answer);
   }
 
   protected detach(): void {

@@ -1,5 +1,5 @@
 /**
- * The node's leg registry: creates publisher and player legs from worker requests, keeps one router per stream
+ * The node's leg registry: creates publisher and player legs (answer or offer mode) from worker requests, keeps one router per stream
  * name, enforces the node's rules (unique leg ids, one publisher per stream, players need that publisher, leg cap),
  * and turns leg outcomes into lifecycle notices for logging and worker events.
  */
@@ -8,6 +8,8 @@ import type { z } from "zod";
 import type {
   AddCandidatesRequest,
   AddCandidatesResponse,
+  ApplyAnswerRequest,
+  ApplyAnswerResponse,
   CreateLegRequest,
   CreateLegResponse,
   LegRole,
@@ -16,7 +18,7 @@ import type {
 } from "../protocol/media-node.js";
 import { MediaNodeError } from "./errors.js";
 import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine.js";
-import { parseOffer, planPlayer, planPublisher } from "./sdp.js";
+import { checkPlayerAnswer, parseOffer, planOfferedPlayer, planPlayer, planPublisher, type MediaKind } from "./sdp.js";
 
 type LegStatusT = z.infer<typeof LegStatus>;
 
@@ -63,14 +65,17 @@ export class LegManager {
   constructor(private readonly opts: LegManagerOptions) {}
 
   /**
-   * Creates a leg and answers its offer.
-   * @returns the answer (every local candidate included) and the negotiated codecs
-   * @throws MediaNodeError conflict | not_found | invalid_sdp | no_common_codecs | internal (503 when full)
+   * Creates a leg and answers its offer, or (a player without `offer`) creates an offer-mode leg and returns its offer.
+   * @returns the answer / offer (every local candidate included) and the negotiated / offered codecs
+   * @throws MediaNodeError bad_request | conflict | not_found | invalid_sdp | no_common_codecs | internal (503 when full)
    */
   async create(req: CreateLegRequest): Promise<CreateLegResponse> {
     const { legId, streamName, role, offer } = req;
     if (this.legs.has(legId)) {
       throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
+    }
+    if (offer === undefined && role === "publisher") {
+      throw new MediaNodeError("bad_request", "Invalid request: a publisher leg needs the client's offer");
     }
     if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
       throw new MediaNodeError("internal", `Media node is full (${this.opts.maxLegs} legs)`, 503);
@@ -78,27 +83,37 @@ export class LegManager {
     const started = performance.now();
     // Checks, offer analysis and registration are synchronous: no other request interleaves until `answer()`.
     let leg: PublisherLeg | PlayerLeg;
-    const parsed = parseOffer(offer);
-    if (role === "publisher") {
-      if (this.routers.has(streamName)) {
-        throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
-      }
-      const plan = planPublisher(parsed);
-      leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, plan));
-      this.routers.set(streamName, leg.router);
-    } else {
+    let mids: string[];
+    if (offer === undefined) {
       const router = this.routers.get(streamName);
       if (!router) throw new MediaNodeError("not_found", "Stream not found");
-      const plan = planPlayer(parsed, { video: router.publisher.video, audio: router.publisher.audio });
+      const plan = planOfferedPlayer({ video: router.publisher.video, audio: router.publisher.audio });
       leg = this.construct(() => new PlayerLeg(legId, streamName, this.opts.engine, router, plan));
+      mids = [plan.video?.mid, plan.audio?.mid].filter((m): m is string => m !== undefined);
+    } else {
+      const parsed = parseOffer(offer);
+      mids = parsed.media.map((m) => m.mid);
+      if (role === "publisher") {
+        if (this.routers.has(streamName)) {
+          throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
+        }
+        const plan = planPublisher(parsed);
+        leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, plan));
+        this.routers.set(streamName, leg.router);
+      } else {
+        const router = this.routers.get(streamName);
+        if (!router) throw new MediaNodeError("not_found", "Stream not found");
+        const plan = planPlayer(parsed, { video: router.publisher.video, audio: router.publisher.audio });
+        leg = this.construct(() => new PlayerLeg(legId, streamName, this.opts.engine, router, plan));
+      }
     }
     this.legs.set(legId, leg);
-    this.mids.set(leg, parsed.media.map((m) => m.mid));
+    this.mids.set(leg, mids);
     leg.onOutcome = (l, o) => this.onOutcome(l, o);
 
-    let answer: string;
+    let sdp: string;
     try {
-      answer = await leg.answer(offer);
+      sdp = offer === undefined ? await (leg as PlayerLeg).offer() : await leg.answer(offer);
     } catch (e) {
       if (this.legs.get(legId) === leg) this.remove(leg, "creation failed");
       throw e;
@@ -110,7 +125,28 @@ export class LegManager {
       ...this.describe(leg),
       answerMs: Math.round(performance.now() - started),
     });
-    return { answer, media };
+    return offer === undefined ? { offer: sdp, media } : { answer: sdp, media };
+  }
+
+  /**
+   * Applies the remote answer of an offer-mode leg (see `checkPlayerAnswer` for what is accepted).
+   * @returns the media the answer accepted
+   * @throws MediaNodeError not_found (no such leg) | conflict (not waiting for an answer) | invalid_sdp | no_common_codecs
+   */
+  applyAnswer(legId: string, req: ApplyAnswerRequest): ApplyAnswerResponse {
+    const leg = this.legs.get(legId);
+    if (!leg || leg.isEnded) throw new MediaNodeError("not_found", `Leg ${legId} not found`);
+    if (!(leg instanceof PlayerLeg) || !leg.waitingForAnswer) throw new MediaNodeError("conflict", "Leg is not waiting for an answer");
+    const accepted: MediaKind[] = checkPlayerAnswer(parseOffer(req.answer), leg.plan);
+    leg.applyAnswer(req.answer);
+    const m = leg.media;
+    return {
+      ok: true,
+      media: {
+        ...(accepted.includes("video") && m.videoCodec ? { videoCodec: m.videoCodec } : {}),
+        ...(accepted.includes("audio") && m.audioCodec ? { audioCodec: m.audioCodec } : {}),
+      },
+    };
   }
 
   /**
@@ -125,7 +161,7 @@ export class LegManager {
   }
 
   /**
-   * Adds trickled remote candidates to a leg (WHIP/WHEP PATCH). A candidate whose mid is not one of the offer's goes
+   * Adds trickled remote candidates to a leg (WHIP/WHEP PATCH, WebSocket endpoint). A candidate whose mid is not one of the offer's goes
    * to the offer's first m-line (with BUNDLE all share one ICE transport). Candidates whose address is not an IP
    * literal (mDNS host names) and those the engine refuses are returned with the reason; the others are in use.
    * @throws MediaNodeError not_found when the leg does not exist (any more)

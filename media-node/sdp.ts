@@ -335,3 +335,48 @@ export function planPlayer(offer: ParsedOffer, published: { video?: PublishedTra
   if (!plan.video && !plan.audio) throw noCommonCodecs();
   return plan;
 }
+
+/**
+ * Plan of an offer-mode player leg (the node makes the offer, e.g. for the WebSocket endpoint's play or a relay's
+ * publishStream): one sendonly m-line per kind the publisher sends, video first, mids "0", "1", each carrying the
+ * publisher's codec under the publisher's own payload type (the answerer must keep it, RFC 3264 §6.1).
+ * @throws MediaNodeError no_common_codecs when the publisher sends nothing
+ */
+export function planOfferedPlayer(published: { video?: PublishedTrack; audio?: PublishedTrack }): PlayerPlan {
+  const plan: PlayerPlan = { inactive: [] };
+  let mid = 0;
+  for (const kind of ["video", "audio"] as const) {
+    const pub = published[kind];
+    if (!pub) continue;
+    plan[kind] = { kind, mid: String(mid++), pt: pub.codec.pt, codec: pub.codec };
+  }
+  if (!plan.video && !plan.audio) throw noCommonCodecs();
+  return plan;
+}
+
+/**
+ * Checks the remote answer to an offer made from `plan` ({@link planOfferedPlayer}): every m-line of the answer must
+ * be one we offered (same mid); an m-line is accepted when its port is not 0 and its direction lets it receive
+ * (recvonly, or sendrecv from lenient answerers); an accepted m-line must keep the offered payload type.
+ * @returns the kinds the answer accepted (the others will never open)
+ * @throws MediaNodeError invalid_sdp (unparseable, unknown mid, nothing accepted); no_common_codecs (payload type
+ *   dropped)
+ */
+export function checkPlayerAnswer(answer: ParsedOffer, plan: PlayerPlan): MediaKind[] {
+  const offered = new Map<string, PlayedTrack>();
+  for (const kind of ["video", "audio"] as const) {
+    const t = plan[kind];
+    if (t) offered.set(t.mid, t);
+  }
+  const accepted: MediaKind[] = [];
+  for (const m of answer.media) {
+    const t = offered.get(m.mid);
+    if (!t) throw invalidSdp(`answer has an m-line with mid "${m.mid}" that was not offered`);
+    if (m.type !== t.kind) throw invalidSdp(`answer m-line mid "${m.mid}" is ${m.type}, ${t.kind} was offered`);
+    if (m.port === 0 || (m.direction !== "recvonly" && m.direction !== "sendrecv")) continue;
+    if (!m.codecs.some((c) => c.pt === t.pt)) throw noCommonCodecs();
+    accepted.push(t.kind);
+  }
+  if (accepted.length === 0) throw invalidSdp("the answer accepts none of the offered m-lines");
+  return accepted;
+}

@@ -2,6 +2,7 @@
  * The media node's HTTP control API (worker → node), exactly the routes of `protocol/media-node.ts`:
  *
  *   POST   /v1/legs          CreateLegRequest → 200 CreateLegResponse | ApiError
+ *   POST   /v1/legs/:legId/answer ApplyAnswerRequest → 200 ApplyAnswerResponse | 404 not_found | 409 conflict | 400
  *   DELETE /v1/legs/:legId                    → 200 {ok:true} (also when the leg is already gone)
  *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 not_found
  *   GET    /v1/status                         → 200 NodeStatus
@@ -23,6 +24,8 @@ import type { z } from "zod";
 import {
   AddCandidatesRequest,
   type AddCandidatesResponse,
+  ApplyAnswerRequest,
+  type ApplyAnswerResponse,
   type ApiError,
   CreateLegRequest,
   type CreateLegResponse,
@@ -97,6 +100,13 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
 
   app.post(MediaNodePaths.legs, async (c) => {
     const res: CreateLegResponse = await deps.manager.create(body(c, CreateLegRequest));
+    return c.json(res, 200);
+  });
+
+  app.post("/v1/legs/:legId/answer", (c) => {
+    const legId = c.req.param("legId");
+    const res: ApplyAnswerResponse = deps.manager.applyAnswer(legId, body(c, ApplyAnswerRequest));
+    log.info({ legId, media: res.media }, "answer applied");
     return c.json(res, 200);
   });
 

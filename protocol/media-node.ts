@@ -4,6 +4,7 @@
  *
  * Worker → media node (base URL = the node's `controlUrl`):
  *   POST   /v1/legs           CreateLegRequest   → 200 CreateLegResponse | 4xx/5xx ApiError
+ *   POST   /v1/legs/:legId/answer ApplyAnswerRequest → 200 ApplyAnswerResponse | 404 / 409 / 400 ApiError
  *   DELETE /v1/legs/:legId                        → 200 {ok:true} (also when the leg is already gone)
  *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 ApiError (no such leg)
  *   GET    /v1/status                             → 200 NodeStatus
@@ -16,23 +17,41 @@ import { z } from "zod";
 export const LegRole = z.enum(["publisher", "player"]);
 export type LegRole = z.infer<typeof LegRole>;
 
+/** Largest SDP (offer or answer) on the control API. */
+export const MAX_LEG_SDP_BYTES = 64 * 1024;
+
 /**
  * Create one WebRTC leg on a media node. A publisher leg answers the client's sendonly offer and receives RTP; a
- * player leg answers a recvonly offer and is fed the RTP of the publisher leg of the same `streamName` on that node.
- * The answer carries every local candidate (WCS clients never trickle).
+ * player leg is fed the RTP of the publisher leg of the same `streamName` on that node, in one of two modes:
+ * - answer mode (`offer` given): it answers the client's recvonly offer → `{answer}`;
+ * - offer mode (no `offer`; players only): the node makes the offer → `{offer}`, with one sendonly m-line per kind
+ *   the publisher sends (mids "0", "1", video first), carrying the publisher's codec, payload type, fmtp and SSRC;
+ *   the remote answer comes later with `POST /v1/legs/:legId/answer`. A leg that feeds another server (a relay's
+ *   publishStream offer) is the same kind of leg: the offer is what the remote side must accept unchanged.
+ * The SDP returned carries every local candidate (`a=end-of-candidates`; the node never trickles).
+ * A publisher leg without an offer is refused (400 bad_request).
  */
 export const CreateLegRequest = z.object({
   legId: z.string().min(1).max(128),
   streamName: z.string().min(1).max(256),
   role: LegRole,
-  offer: z.string().min(1).max(64 * 1024),
+  offer: z.string().min(1).max(MAX_LEG_SDP_BYTES).optional(),
 });
 export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
 
 /**
- * Remote ICE candidates trickled by a client after its offer (WHIP/WHEP `PATCH`, RFC 8840 fragment): each is the
- * attribute value `candidate:…` and the mid of the media section it came in (the leg's first m-line when absent or
- * unknown; with BUNDLE every m-line shares one transport). Only IP-literal candidates are used: host names (the mDNS
+ * The remote answer to an offer-mode leg's offer. Refused with 404 not_found (no such leg), 409 conflict (the leg
+ * is not an offer-mode leg waiting for its answer), 400 invalid_sdp (unparseable, or accepts none of the offered
+ * m-lines), 400 no_common_codecs (an accepted m-line without the offered payload type).
+ */
+export const ApplyAnswerRequest = z.object({ answer: z.string().min(1).max(MAX_LEG_SDP_BYTES) });
+export type ApplyAnswerRequest = z.infer<typeof ApplyAnswerRequest>;
+
+/**
+ * Remote ICE candidates trickled by a client (WHIP/WHEP `PATCH`, RFC 8840 fragment; `candidate` messages of the
+ * WebSocket endpoint): each is the attribute value `candidate:…` and the mid of the media section it came in (the
+ * leg's first m-line when absent or unknown; with BUNDLE every m-line shares one transport). An offer-mode leg keeps
+ * the candidates that arrive before its answer and uses them once the answer is applied (counted as added). Only IP-literal candidates are used: host names (the mDNS
  * `*.local` names of browsers) are returned as rejected, never resolved.
  */
 export const AddCandidatesRequest = z.object({
@@ -56,8 +75,16 @@ export const LegMedia = z.object({
 });
 export type LegMedia = z.infer<typeof LegMedia>;
 
-export const CreateLegResponse = z.object({ answer: z.string(), media: LegMedia });
+/** `{answer}` for a leg created from an offer, `{offer}` for an offer-mode leg (see {@link CreateLegRequest}). */
+export const CreateLegResponse = z.union([
+  z.object({ answer: z.string(), media: LegMedia }),
+  z.object({ offer: z.string(), media: LegMedia }),
+]);
 export type CreateLegResponse = z.infer<typeof CreateLegResponse>;
+
+/** The media the remote answer accepted (kinds it rejected are absent). */
+export const ApplyAnswerResponse = z.object({ ok: z.literal(true), media: LegMedia });
+export type ApplyAnswerResponse = z.infer<typeof ApplyAnswerResponse>;
 
 /**
  * Error body of a refused call. `code` is machine-readable; `info` is the WCS-style text the worker passes to the
@@ -132,6 +159,7 @@ export const MediaNodePaths = {
   legs: "/v1/legs",
   leg: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}`,
   candidates: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/candidates`,
+  answer: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/answer`,
   status: "/v1/status",
   heartbeat: "/internal/nodes/heartbeat",
   events: "/internal/nodes/events",

@@ -3,6 +3,7 @@ import type { NodeRegistryDO } from "./node-registry-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
 import type { StreamDO } from "./stream-do.js";
+import type { WsEndpointDO } from "./ws-endpoint-do.js";
 
 /** Bindings of the worker (wrangler.toml) and its secrets. */
 export interface Env {
@@ -10,6 +11,8 @@ export interface Env {
   STREAM: DurableObjectNamespace<StreamDO>;
   NODE_REGISTRY: DurableObjectNamespace<NodeRegistryDO>;
   ROOM: DurableObjectNamespace<RoomDO>;
+  /** One per socket of the Flussonic-style endpoint `/NAME/webrtc/publish|play` (worker/ws-endpoint-do.ts). */
+  WS_ENDPOINT: DurableObjectNamespace<WsEndpointDO>;
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;

@@ -6,6 +6,8 @@
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
+ * - `/:name/webrtc/publish`, `/:name/webrtc/play`: the Flussonic-style WebSocket endpoint; each upgrade goes to a new
+ *   WsEndpointDO (worker/ws-endpoint-do.ts, protocol/ws-endpoint.ts); without an upgrade, 426.
  * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
  *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
  * - Everything else: the static demo pages in public/.
@@ -23,6 +25,7 @@ export { NodeRegistryDO } from "./node-registry-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
 export { StreamDO } from "./stream-do.js";
+export { WsEndpointDO } from "./ws-endpoint-do.js";
 
 type App = { Bindings: Env };
 const app = new Hono<App>();
@@ -83,6 +86,13 @@ app.get("/internal/nodes", async (c) => {
 
 app.route("/rest-api", rest);
 app.route("/", whipWhep);
+
+app.all("/:name/webrtc/:action{publish|play}", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    return c.text("Expected a WebSocket upgrade", 426);
+  }
+  return c.env.WS_ENDPOINT.get(c.env.WS_ENDPOINT.newUniqueId()).fetch(c.req.raw);
+});
 
 app.all("*", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {

@@ -4,18 +4,25 @@
 import {
   AddCandidatesResponse,
   ApiError,
+  ApplyAnswerResponse,
   CreateLegResponse,
   Info,
   MediaNodePaths,
   signedFetch,
   type AddCandidatesRequest,
+  type ApplyAnswerRequest,
   type CreateLegRequest,
+  type LegMedia,
 } from "../protocol/index.js";
 import { log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
 
 export type CreateLegResult =
   | { ok: true; answer: string; videoCodec?: string; audioCodec?: string }
+  | { ok: false; info: string; unreachable: boolean };
+
+export type CreateOfferLegResult =
+  | { ok: true; offer: string; videoCodec?: string; audioCodec?: string }
   | { ok: false; info: string; unreachable: boolean };
 
 /**
@@ -25,9 +32,39 @@ export type CreateLegResult =
 export async function createLeg(
   secret: string,
   node: NodeRef,
-  req: CreateLegRequest,
+  req: CreateLegRequest & { offer: string },
   timeoutMs: number,
 ): Promise<CreateLegResult> {
+  const res = await postLeg(secret, node, req, timeoutMs);
+  if (!res.ok) return res;
+  if ("answer" in res.body) return { ok: true, answer: res.body.answer, ...res.body.media };
+  log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId, why: "no answer" });
+  return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
+}
+
+/**
+ * Asks `node` to create an offer-mode player leg (no client offer): the node's offer comes back, its answer goes
+ * later with {@link applyAnswer}. Errors as {@link createLeg}.
+ */
+export async function createOfferLeg(
+  secret: string,
+  node: NodeRef,
+  req: Omit<CreateLegRequest, "offer" | "role"> & { role: "player" },
+  timeoutMs: number,
+): Promise<CreateOfferLegResult> {
+  const res = await postLeg(secret, node, req, timeoutMs);
+  if (!res.ok) return res;
+  if ("offer" in res.body) return { ok: true, offer: res.body.offer, ...res.body.media };
+  log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId, why: "no offer" });
+  return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
+}
+
+async function postLeg(
+  secret: string,
+  node: NodeRef,
+  req: CreateLegRequest,
+  timeoutMs: number,
+): Promise<{ ok: true; body: CreateLegResponse } | { ok: false; info: string; unreachable: boolean }> {
   let res: Response;
   try {
     res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.legs, "POST", req), timeoutMs);
@@ -38,7 +75,7 @@ export async function createLeg(
   const body: unknown = await res.json().catch(() => null);
   if (res.ok) {
     const parsed = CreateLegResponse.safeParse(body);
-    if (parsed.success) return { ok: true, answer: parsed.data.answer, ...parsed.data.media };
+    if (parsed.success) return { ok: true, body: parsed.data };
     log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId });
     return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
   }
@@ -46,6 +83,40 @@ export async function createLeg(
   const info = err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`;
   log("warn", "media_node_refused_leg", { nodeId: node.nodeId, legId: req.legId, status: res.status, info });
   return { ok: false, info, unreachable: false };
+}
+
+export type ApplyAnswerResult =
+  | { ok: true; media: LegMedia }
+  | { ok: false; status: number; info: string; unreachable: boolean };
+
+/**
+ * Gives an offer-mode leg on `node` its remote answer. Never throws: a refused call returns the node's HTTP status
+ * and WCS-style `info` ("Invalid SDP: …", "No common codecs", 404 no such leg, 409 not waiting for an answer); a
+ * network error or timeout returns `unreachable: true`.
+ */
+export async function applyAnswer(
+  secret: string,
+  node: NodeRef,
+  legId: string,
+  req: ApplyAnswerRequest,
+  timeoutMs: number,
+): Promise<ApplyAnswerResult> {
+  let res: Response;
+  try {
+    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.answer(legId), "POST", req), timeoutMs);
+  } catch (err) {
+    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
+    return { ok: false, status: 503, info: Info.MEDIA_NODE_LOST, unreachable: true };
+  }
+  const body: unknown = await res.json().catch(() => null);
+  if (res.ok) {
+    const parsed = ApplyAnswerResponse.safeParse(body);
+    if (parsed.success) return { ok: true, media: parsed.data.media };
+    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId });
+    return { ok: false, status: 500, info: Info.FAILED_BY_ERROR, unreachable: false };
+  }
+  const err = ApiError.safeParse(body);
+  return { ok: false, status: res.status, info: err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`, unreachable: false };
 }
 
 /** Deletes a leg (idempotent on the node). Errors are logged, never thrown: a dead node has no legs anyway. */

@@ -14,19 +14,24 @@
  * pushed to the sessions with `SessionDO.deliver`; a request's own result is returned to the calling session.
  * Legs owned by an HTTP resource (WHIP/WHEP, worker/whip.ts; `owner: "http"`) have no session: their statuses are
  * only logged, they end by `stopLeg` (DELETE) or like any leg (ICE timeout, transport failed/closed, node lost,
- * publisher stop), and `addRemoteCandidates` passes their trickled candidates to the node.
+ * publisher stop), and `addRemoteCandidates` passes their trickled candidates to the node. Legs of the
+ * Flussonic-style WebSocket endpoint (`owner: "ws"`, worker/ws-endpoint-do.ts) trickle the same way, get their
+ * statuses through `WsEndpointDO.deliver`, and end with their socket (`endBySession`); their players may be
+ * server-offer legs (`playWithServerOffer`, then `answerLeg` with the client's answer).
  * State lives in memory and is persisted on every change, so an evicted object resumes where it was.
  */
 import { DurableObject } from "cloudflare:workers";
 import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
 import { config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
-import { addCandidates, createLeg, deleteLeg, type AddCandidatesResult } from "./media-node-client.js";
+import { addCandidates, applyAnswer, createLeg, createOfferLeg, deleteLeg, type AddCandidatesResult } from "./media-node-client.js";
 import {
   statusEvent,
   type HttpLegInfo,
   type LegRecord,
   type NodeRef,
+  type ServerOfferPlayArgs,
+  type ServerOfferResult,
   type StreamRequestArgs,
   type StreamRequestResult,
 } from "./stream-types.js";
@@ -135,6 +140,65 @@ export class StreamDO extends DurableObject<Env> {
   }
 
   /**
+   * Starts playing `name` with a leg whose offer the media node makes (sendonly, the publisher's codec, payload type
+   * and SSRC); the client's answer follows with {@link answerLeg}. FAILED "Stream not found" unless the publisher is
+   * PUBLISHING. The ICE deadline runs from the offer and restarts with the answer.
+   */
+  async playWithServerOffer(name: string, args: ServerOfferPlayArgs): Promise<ServerOfferResult> {
+    this.state.name = name;
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
+    const leg = this.newLeg("player", { ...args, sdp: "", hasAudio: pub.hasAudio, hasVideo: pub.hasVideo });
+    this.state.players[leg.legId] = leg;
+    await this.save();
+
+    const cfg = config(this.env);
+    const res = await createOfferLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "player" }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    if (!this.state.players[leg.legId]) {
+      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
+      return { ok: false, info: this.state.publisher ? Info.STOPPED_BY_USER : Info.STOPPED_BY_PUBLISHER_STOP };
+    }
+    if (!res.ok) {
+      delete this.state.players[leg.legId];
+      await this.save();
+      log("warn", "play_offer_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
+      return { ok: false, info: res.info };
+    }
+    leg.hasVideo = res.videoCodec !== undefined;
+    leg.hasAudio = res.audioCodec !== undefined;
+    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+    await this.save();
+    await this.scheduleDeadline();
+    log("info", "play_offered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
+    return { ok: true, offer: res.offer, legId: leg.legId };
+  }
+
+  /**
+   * The client's answer to a server-offer player leg ({@link playWithServerOffer}) of a non-session owner. Refusals:
+   * "Stream not found" (no such leg any more), the node's "Invalid SDP: …" / "No common codecs" / conflict info.
+   */
+  async answerLeg(legId: string, sdp: string): Promise<{ ok: true } | { ok: false; info: string }> {
+    const leg = this.trickleLegRecord(legId);
+    const node = this.state.node;
+    if (!leg || leg.role !== "player" || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
+    const cfg = config(this.env);
+    const res = await applyAnswer(this.secret(), node, legId, { answer: sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    if (!res.ok) {
+      log("warn", "answer_refused", { stream: this.state.name, legId, status: res.status, info: res.info });
+      return { ok: false, info: res.status === 404 ? Info.STREAM_NOT_FOUND : res.info };
+    }
+    const current = this.state.players[legId];
+    if (current && current.status === StreamStatus.PENDING) {
+      current.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+      await this.save();
+      await this.scheduleDeadline();
+    }
+    log("info", "answer_applied", { stream: this.state.name, legId, video: res.media.videoCodec, audio: res.media.audioCodec });
+    return { ok: true };
+  }
+
+  /**
    * Ends the leg of (`sessionId`, `mediaSessionId`) at its client's request (unPublishStream / stopStream).
    * Returns the terminal status for the requester (UNPUBLISHED / STOPPED), or null when no such leg exists here.
    */
@@ -161,9 +225,12 @@ export class StreamDO extends DurableObject<Env> {
     return leg?.http ? { role: leg.role, status: leg.status, http: leg.http } : null;
   }
 
-  /** Passes trickled remote candidates of the HTTP-owned leg `legId` to its media node (404 when no such leg). */
+  /**
+   * Passes trickled remote candidates of the HTTP- or WebSocket-endpoint-owned leg `legId` to its media node (404
+   * when no such leg).
+   */
   async addRemoteCandidates(legId: string, candidates: { candidate: string; mid?: string }[]): Promise<AddCandidatesResult> {
-    const leg = this.httpLegRecord(legId);
+    const leg = this.trickleLegRecord(legId);
     const node = this.state.node;
     if (!leg || !node) return { ok: false, status: 404, info: "No such resource", unreachable: false };
     const res = await addCandidates(this.secret(), node, legId, { candidates }, config(this.env).MEDIA_NODE_TIMEOUT_MS);
@@ -319,6 +386,7 @@ export class StreamDO extends DurableObject<Env> {
       hasVideo: args.hasVideo,
       custom: args.custom,
       ...(args.owner === "http" ? { owner: "http" as const, http: args.http } : {}),
+      ...(args.owner === "ws" ? { owner: "ws" as const } : {}),
       status: StreamStatus.PENDING,
       createdAt: now,
       deadline: now + config(this.env).ICE_TIMEOUT_MS + config(this.env).MEDIA_NODE_TIMEOUT_MS,
@@ -328,6 +396,12 @@ export class StreamDO extends DurableObject<Env> {
   private httpLegRecord(legId: string): LegRecord | null {
     const leg = this.state.publisher?.legId === legId ? this.state.publisher : this.state.players[legId];
     return leg && leg.owner === "http" ? leg : null;
+  }
+
+  /** A leg whose client trickles candidates through the worker (owner "http" or "ws"). */
+  private trickleLegRecord(legId: string): LegRecord | null {
+    const leg = this.state.publisher?.legId === legId ? this.state.publisher : this.state.players[legId];
+    return leg && (leg.owner === "http" || leg.owner === "ws") ? leg : null;
   }
 
   private findLeg(sessionId: string, mediaSessionId: string): LegRecord | null {
@@ -346,6 +420,10 @@ export class StreamDO extends DurableObject<Env> {
       return;
     }
     try {
+      if (leg.owner === "ws") {
+        await this.env.WS_ENDPOINT.get(this.env.WS_ENDPOINT.idFromString(leg.sessionId)).deliver(event);
+        return;
+      }
       const session = this.env.SESSION.get(this.env.SESSION.idFromString(leg.sessionId));
       await session.deliver(event);
     } catch (err) {

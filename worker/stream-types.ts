@@ -16,7 +16,7 @@ export interface StreamRequestArgs {
   hasAudio: boolean;
   hasVideo: boolean;
   custom?: unknown;
-  /** Who owns the leg; absent = "session". See {@link LegRecord.owner}. */
+  /** Who owns the leg; absent = "session". See {@link LegOwner}. */
   owner?: LegOwner;
   /** WHIP/WHEP resource facts (owner "http"). */
   http?: HttpLegInfo;
@@ -24,9 +24,17 @@ export interface StreamRequestArgs {
 
 /**
  * Who gets a leg's asynchronous statuses: "session" = the SessionDO `sessionId` (WCS WebSocket); "http" = nobody
- * (a WHIP/WHEP resource: its client learns the end from the transport, its statuses are only logged).
+ * (a WHIP/WHEP resource: its client learns the end from the transport, its statuses are only logged); "ws" = the
+ * WsEndpointDO `sessionId` (Flussonic-style WebSocket endpoint, worker/ws-endpoint-do.ts). "http" and "ws" legs
+ * trickle their client's candidates to the node (`StreamDO.addRemoteCandidates`).
  */
-export type LegOwner = "session" | "http";
+export type LegOwner = "session" | "http" | "ws";
+
+/** A play request whose offer the media node makes (`StreamDO.playWithServerOffer`): no client SDP. */
+export type ServerOfferPlayArgs = Omit<StreamRequestArgs, "sdp" | "hasAudio" | "hasVideo" | "http">;
+
+/** Result of `playWithServerOffer`: the node's offer for the client and the new leg's id, or the refusal `info`. */
+export type ServerOfferResult = { ok: true; offer: string; legId: string } | { ok: false; info: string };
 
 /** What a WHIP/WHEP resource's PATCH checks need: its entity tag and the offer's ICE credentials. */
 export interface HttpLegInfo {

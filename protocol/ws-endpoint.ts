@@ -1,0 +1,127 @@
+/**
+ * The Flussonic-style WebRTC WebSocket endpoint: plain JSON text frames `{type, …}` for browsers and tools that speak
+ * SDP offer/answer over a bare WebSocket, next to the WCS protocol. One socket carries one stream leg.
+ *
+ *   ws(s)://host/NAME/webrtc/publish   client → {type:"offer", sdp}    server → {type:"answer", sdp}
+ *   ws(s)://host/NAME/webrtc/play      server → {type:"offer", sdp}    client → {type:"answer", sdp}
+ *
+ * - The server's SDP (answer or offer) carries every server ICE candidate and `a=end-of-candidates`: the server sends
+ *   no `candidate` messages (a client that handles them anyway loses nothing).
+ * - The client trickles its candidates as `{type:"candidate", candidate}`, where `candidate` is either an
+ *   RTCIceCandidateInit object `{candidate, sdpMid?, sdpMLineIndex?, usernameFragment?}` (what
+ *   `JSON.stringify(e.candidate)` gives) or the bare `candidate:…` string (an optional `a=` prefix is dropped). An empty string or `null` (end of
+ *   candidates) is accepted and ignored. Candidates may be sent as soon as the offer (publish) or answer (play) is
+ *   sent; the server keeps them until the media node can take them. Only IP-literal candidates are used (mDNS
+ *   `*.local` names are ignored: the client's connectivity checks reveal its address anyway).
+ * - Status changes of the leg arrive as `{type:"status", status, info?}` with the WCS statuses and `info` strings
+ *   (PUBLISHING / PLAYING once ICE+DTLS are up; UNPUBLISHED / STOPPED / FAILED when it ends). After a terminal
+ *   status the server closes the socket ({@link WsCloseCode}): a player whose publisher stopped gets
+ *   `{type:"status", status:"FAILED", info:"Stopped by publisher stop"}` and close code 4000.
+ * - A refused request gets `{type:"error", info}` (WCS `info`: "Stream name is already in use", "Stream not found",
+ *   "Invalid SDP: …", "No common codecs", …) and the socket is closed with a 4xxx code. Bad frames (not JSON, unknown
+ *   `type`, a second offer, an offer on /play or an answer on /publish, binary or oversized frames) get
+ *   `{type:"error", info}` and the socket stays open.
+ * - Closing the socket ends the leg: a publisher's stream ends like WCS unPublishStream (its players get FAILED
+ *   "Stopped by publisher stop").
+ */
+import { z } from "zod";
+import { Info } from "./wcs-types.js";
+
+/** Largest text frame accepted, in characters (an SDP of up to {@link MAX_WS_SDP_BYTES} plus JSON). */
+export const MAX_WS_FRAME_BYTES = 80 * 1024;
+/** Largest SDP accepted. */
+export const MAX_WS_SDP_BYTES = 64 * 1024;
+/** A publisher socket that sends no offer within this time is closed ({@link WsCloseCode.TIMEOUT}). */
+export const WS_OFFER_TIMEOUT_MS = 30_000;
+/** Most client candidates kept while the media node cannot take them yet. */
+export const MAX_WS_EARLY_CANDIDATES = 64;
+
+/** Path suffixes of the endpoint: `/NAME/webrtc/publish`, `/NAME/webrtc/play`. */
+export type WsEndpointAction = "publish" | "play";
+
+/** Close codes of the endpoint (reason = the `info` of the last error or status, cut to 123 bytes). */
+export const WsCloseCode = {
+  /** The stream ended normally: UNPUBLISHED / STOPPED (REST /stream/terminate, the client's PeerConnection closed). */
+  NORMAL: 1000,
+  /** The stream ended with FAILED after it started ("Stopped by publisher stop", ICE timeout, media node lost, …). */
+  FAILED: 4000,
+  /** Refused: invalid SDP, no common codecs, bad stream name. */
+  BAD_REQUEST: 4400,
+  /** Refused: "Stream not found" (play of a name that is not publishing). */
+  NOT_FOUND: 4404,
+  /** No offer within {@link WS_OFFER_TIMEOUT_MS} (publish). */
+  TIMEOUT: 4408,
+  /** Refused: "Stream name is already in use" (publish). */
+  CONFLICT: 4409,
+  /** Refused for another reason ("Failed by error…"). */
+  ERROR: 4500,
+  /** Refused: no media node available / media node lost; retry later. */
+  UNAVAILABLE: 4503,
+} as const;
+export type WsCloseCode = (typeof WsCloseCode)[keyof typeof WsCloseCode];
+
+/** A trickled candidate as an RTCIceCandidateInit (browser `e.candidate.toJSON()`). */
+export const WsCandidateInit = z
+  .object({
+    candidate: z.string().max(1024),
+    sdpMid: z.string().max(64).nullish(),
+    sdpMLineIndex: z.number().int().min(0).max(63).nullish(),
+    usernameFragment: z.string().max(256).nullish(),
+  })
+  .passthrough();
+export type WsCandidateInit = z.infer<typeof WsCandidateInit>;
+
+/** Client → server frames. */
+export const WsClientMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("offer"), sdp: z.string().min(1).max(MAX_WS_SDP_BYTES) }).passthrough(),
+  z.object({ type: z.literal("answer"), sdp: z.string().min(1).max(MAX_WS_SDP_BYTES) }).passthrough(),
+  z.object({ type: z.literal("candidate"), candidate: z.union([z.string().max(1024), WsCandidateInit, z.null()]) }).passthrough(),
+]);
+export type WsClientMessage = z.infer<typeof WsClientMessage>;
+
+/** Server → client frames. */
+export type WsServerMessage =
+  | { type: "offer"; sdp: string }
+  | { type: "answer"; sdp: string }
+  | { type: "status"; status: string; info?: string }
+  | { type: "error"; info: string };
+
+/** A client candidate normalized for the media node: `candidate:…` and the mid it names (if any). */
+export interface WsCandidate {
+  candidate: string;
+  mid?: string;
+  /** m-line index, used when no mid is given. */
+  mLineIndex?: number;
+}
+
+/** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …` (RFC 8839 §5.1). */
+const CANDIDATE = /^candidate:\S{1,32} \d{1,3} (udp|tcp) \d{1,10} \S{1,255} \d{1,5} typ (host|srflx|prflx|relay)( .*)?$/i;
+
+/**
+ * Normalizes the `candidate` field of a `candidate` message (either form, see the file header).
+ * @returns null for end-of-candidates (empty string / null), an error reason for a malformed candidate
+ */
+export function normalizeCandidate(c: string | WsCandidateInit | null): { ok: true; candidate: WsCandidate | null } | { ok: false; reason: string } {
+  if (c === null) return { ok: true, candidate: null };
+  const init: WsCandidateInit = typeof c === "string" ? { candidate: c } : c;
+  const line = init.candidate.trim().replace(/^a=/, "");
+  if (line === "") return { ok: true, candidate: null };
+  if (!CANDIDATE.test(line)) return { ok: false, reason: `malformed candidate: ${line.slice(0, 120)}` };
+  return {
+    ok: true,
+    candidate: {
+      candidate: line,
+      ...(init.sdpMid ? { mid: init.sdpMid } : {}),
+      ...(typeof init.sdpMLineIndex === "number" ? { mLineIndex: init.sdpMLineIndex } : {}),
+    },
+  };
+}
+
+/** The close code for a refusal `info` (see {@link WsCloseCode}). */
+export function closeCodeFor(info: string): WsCloseCode {
+  if (info === Info.STREAM_NAME_ALREADY_IN_USE) return WsCloseCode.CONFLICT;
+  if (info === Info.STREAM_NOT_FOUND) return WsCloseCode.NOT_FOUND;
+  if (info.startsWith(Info.INVALID_SDP) || info === Info.NO_COMMON_CODECS || info.startsWith(Info.INVALID_REQUEST)) return WsCloseCode.BAD_REQUEST;
+  if (info === Info.NO_MEDIA_NODE || info === Info.MEDIA_NODE_LOST || info.startsWith("Media node is full")) return WsCloseCode.UNAVAILABLE;
+  return WsCloseCode.ERROR;
+}

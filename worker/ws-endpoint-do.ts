@@ -1,0 +1,362 @@
+/**
+ * WsEndpointDO: one per socket of the Flussonic-style WebRTC endpoint (`newUniqueId()`), WebSocket Hibernation API.
+ * The wire protocol, its errors and close codes are in protocol/ws-endpoint.ts.
+ *
+ *   /NAME/webrtc/publish: waits for the client's `offer` (closed with 4408 after WS_OFFER_TIMEOUT_MS without one),
+ *     publishes NAME through its StreamDO as an ordinary stream (owner "ws"), sends the node's `answer`.
+ *   /NAME/webrtc/play: right after the upgrade (an immediate alarm) asks the StreamDO for a server-offer player
+ *     leg, sends its `offer`, gives the client's `answer` to the node.
+ *
+ * Client candidates go to the media node (`StreamDO.addRemoteCandidates`); those that arrive while the offer/answer
+ * is still being handled wait in memory (at most MAX_WS_EARLY_CANDIDATES). The StreamDO pushes the leg's statuses
+ * through {@link WsEndpointDO.deliver}; a terminal one closes the socket. A closed socket ends the leg
+ * (`StreamDO.endBySession`: a publisher's players get FAILED "Stopped by publisher stop").
+ *
+ * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { checkOffer, Info, TERMINAL_STATUSES, StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
+import { activateBundleOnly } from "../protocol/whip.js";
+import {
+  MAX_WS_EARLY_CANDIDATES,
+  MAX_WS_FRAME_BYTES,
+  WS_OFFER_TIMEOUT_MS,
+  WsClientMessage,
+  WsCloseCode,
+  closeCodeFor,
+  normalizeCandidate,
+  type WsCandidate,
+  type WsServerMessage,
+} from "../protocol/ws-endpoint.js";
+import type { Env } from "./env.js";
+import { configureLog, log } from "./log.js";
+
+/**
+ * Where the socket's leg is:
+ * - new: publish waits for the offer (play never stays here);
+ * - negotiating: the StreamDO is creating the leg (publish offer / play offer in flight);
+ * - offered: play, our offer is out, waiting for the client's answer;
+ * - answering: play, the node is taking the answer;
+ * - live: SDP exchange done, candidates go straight to the node;
+ * - ended: a terminal status or refusal was sent, or the socket closed.
+ */
+type Phase = "new" | "negotiating" | "offered" | "answering" | "live" | "ended";
+
+/** Per-socket state in the socket's attachment (survives hibernation; well under 2 KiB). */
+interface Attachment {
+  /** This object's id: the `sessionId` of the leg in the StreamDO (statuses come back here). */
+  id: string;
+  role: "publisher" | "player";
+  name: string;
+  mediaSessionId: string;
+  phase: Phase;
+  legId?: string;
+  /** ms epoch of the upgrade. */
+  openedAt: number;
+}
+
+const PATH = /^\/([^/]+)\/webrtc\/(publish|play)\/?$/;
+
+export class WsEndpointDO extends DurableObject<Env> {
+  /** Client candidates waiting for the leg (not persisted: they only wait while a call is in flight). */
+  private early: WsCandidate[] = [];
+  /** Set when the socket closed (one socket per object; a call in flight keeps the object in memory). */
+  private socketClosed = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    configureLog(env);
+  }
+
+  /** Accepts the WebSocket upgrade of `/NAME/webrtc/publish|play` that the worker routed here. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade", { status: 426 });
+    }
+    const url = new URL(request.url);
+    const m = PATH.exec(url.pathname);
+    if (!m) return new Response("Not found", { status: 404 });
+    let name = "";
+    try {
+      name = decodeURIComponent(m[1]!);
+    } catch {
+      // left empty: refused below
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    const att: Attachment = {
+      id: this.ctx.id.toString(),
+      role: m[2] === "publish" ? "publisher" : "player",
+      name,
+      mediaSessionId: crypto.randomUUID(),
+      phase: "new",
+      openedAt: Date.now(),
+    };
+    server.serializeAttachment(att);
+    log("info", "ws_endpoint_opened", { id: att.id, role: att.role, stream: name, mediaSessionId: att.mediaSessionId });
+    // Everything else happens after the upgrade, so that no media-node call delays it: the alarm refuses a bad name
+    // or starts a play at once, and ends a publisher socket that sends no offer.
+    const valid = name.length >= 1 && name.length <= 256;
+    await this.ctx.storage.setAlarm(valid && att.role === "publisher" ? att.openedAt + WS_OFFER_TIMEOUT_MS : Date.now());
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message !== "string") return this.error(ws, Info.BINARY_NOT_SUPPORTED);
+    if (message.length > MAX_WS_FRAME_BYTES) {
+      return this.error(ws, `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_WS_FRAME_BYTES}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(message);
+    } catch {
+      return this.error(ws, Info.MALFORMED_JSON);
+    }
+    const type = typeof json === "object" && json !== null ? (json as { type?: unknown }).type : undefined;
+    if (typeof type !== "string") return this.error(ws, `${Info.INVALID_REQUEST}: expected {"type": "offer" | "answer" | "candidate", …}`);
+    if (type !== "offer" && type !== "answer" && type !== "candidate") return this.error(ws, `${Info.UNKNOWN_MESSAGE}: ${type.slice(0, 64)}`);
+    const parsed = WsClientMessage.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return this.error(ws, `${Info.INVALID_REQUEST}: ${issue?.path.join(".") || type} ${issue?.message ?? ""}`.trim());
+    }
+    const msg = parsed.data;
+    const att = ws.deserializeAttachment() as Attachment;
+    switch (msg.type) {
+      case "offer":
+        return this.onOffer(ws, att, msg.sdp);
+      case "answer":
+        return this.onAnswer(ws, att, msg.sdp);
+      case "candidate":
+        return this.onCandidate(ws, att, msg.candidate);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    await this.end(ws, "socket closed", code);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    await this.end(ws, "socket error", undefined, String(error));
+  }
+
+  /** Right after the upgrade: refuses a bad name or starts a play. Later: the offer timeout of a publisher socket. */
+  override async alarm(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment;
+      if (att.phase !== "new") continue;
+      if (att.name.length < 1 || att.name.length > 256) {
+        this.refuse(ws, att, `${Info.INVALID_REQUEST}: the stream name must be 1 to 256 characters`, WsCloseCode.BAD_REQUEST);
+      } else if (att.role === "player") {
+        await this.startPlay(ws, att);
+      } else if (Date.now() >= att.openedAt + WS_OFFER_TIMEOUT_MS) {
+        log("warn", "ws_endpoint_offer_timeout", { id: att.id, stream: att.name });
+        this.refuse(ws, att, `${Info.INVALID_REQUEST}: no offer within ${WS_OFFER_TIMEOUT_MS / 1000} s`, WsCloseCode.TIMEOUT);
+      } else {
+        await this.ctx.storage.setAlarm(att.openedAt + WS_OFFER_TIMEOUT_MS);
+      }
+    }
+  }
+
+  /**
+   * A status of this socket's leg (called by StreamDO): sent as `{type:"status"}`; a terminal one closes the socket
+   * (1000 for UNPUBLISHED / STOPPED, 4000 for FAILED). False when the socket is gone.
+   */
+  async deliver(event: StreamStatusEvent): Promise<boolean> {
+    const ws = this.ctx.getWebSockets()[0];
+    if (!ws) return false;
+    const att = ws.deserializeAttachment() as Attachment;
+    if (event.mediaSessionId !== att.mediaSessionId || att.phase === "ended") return true;
+    this.send(ws, { type: "status", status: event.status, ...(event.info === undefined ? {} : { info: event.info }) });
+    if (TERMINAL_STATUSES.has(event.status)) {
+      att.phase = "ended";
+      ws.serializeAttachment(att);
+      this.early = [];
+      log("info", "ws_endpoint_leg_ended", { id: att.id, stream: att.name, role: att.role, status: event.status, info: event.info });
+      this.close(ws, event.status === StreamStatus.FAILED ? WsCloseCode.FAILED : WsCloseCode.NORMAL, event.info ?? event.status);
+    }
+    return true;
+  }
+
+  // ---- handlers ----
+
+  private async startPlay(ws: WebSocket, att: Attachment): Promise<void> {
+    att.phase = "negotiating";
+    ws.serializeAttachment(att);
+    let result;
+    try {
+      result = await this.stream(att.name).playWithServerOffer(att.name, { sessionId: att.id, mediaSessionId: att.mediaSessionId, owner: "ws" });
+    } catch (err) {
+      log("error", "ws_endpoint_play_error", { id: att.id, stream: att.name, error: String(err) });
+      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+    }
+    if (await this.goneDuring(ws, att, result.ok)) return;
+    if (!result.ok) return this.refuse(ws, att, result.info);
+    att.phase = "offered";
+    att.legId = result.legId;
+    ws.serializeAttachment(att);
+    this.send(ws, { type: "offer", sdp: result.offer });
+  }
+
+  private async onOffer(ws: WebSocket, att: Attachment, text: string): Promise<void> {
+    if (att.role === "player") return this.error(ws, "Unexpected offer: on /play the server sends the offer");
+    if (att.phase !== "new") return this.error(ws, "Offer already received");
+    const sdp = activateBundleOnly(text);
+    const offer = checkOffer(sdp, "publisher");
+    if (!offer.ok) return this.refuse(ws, att, `${Info.INVALID_SDP}: ${offer.reason}`);
+    const media = offer.sdp.media.filter((m) => m.port !== 0);
+    att.phase = "negotiating";
+    ws.serializeAttachment(att);
+    await this.ctx.storage.deleteAlarm();
+    let result;
+    try {
+      result = await this.stream(att.name).publish(att.name, {
+        sessionId: att.id,
+        mediaSessionId: att.mediaSessionId,
+        sdp,
+        hasAudio: media.some((m) => m.type === "audio"),
+        hasVideo: media.some((m) => m.type === "video"),
+        owner: "ws",
+      });
+    } catch (err) {
+      log("error", "ws_endpoint_publish_error", { id: att.id, stream: att.name, error: String(err) });
+      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+    }
+    if (await this.goneDuring(ws, att, result.ok)) return;
+    if (!result.ok) return this.refuse(ws, att, result.info);
+    att.phase = "live";
+    att.legId = result.legId;
+    ws.serializeAttachment(att);
+    this.send(ws, { type: "answer", sdp: result.answer });
+    log("info", "ws_endpoint_answered", { id: att.id, stream: att.name, legId: result.legId });
+    await this.flushEarly(att);
+  }
+
+  private async onAnswer(ws: WebSocket, att: Attachment, sdp: string): Promise<void> {
+    if (att.role === "publisher") return this.error(ws, "Unexpected answer: on /publish the client sends the offer");
+    if (att.phase !== "offered" || !att.legId) return this.error(ws, "Unexpected answer: no offer is waiting for one");
+    att.phase = "answering";
+    ws.serializeAttachment(att);
+    let result: { ok: true } | { ok: false; info: string };
+    try {
+      result = await this.stream(att.name).answerLeg(att.legId, sdp);
+    } catch (err) {
+      log("error", "ws_endpoint_answer_error", { id: att.id, stream: att.name, error: String(err) });
+      result = { ok: false, info: Info.FAILED_BY_ERROR };
+    }
+    if (this.socketClosed) return;
+    const now = ws.deserializeAttachment() as Attachment;
+    if (now.phase !== "answering") return; // ended meanwhile (terminal status delivered)
+    if (!result.ok) return this.refuse(ws, now, result.info);
+    now.phase = "live";
+    ws.serializeAttachment(now);
+    log("info", "ws_endpoint_answer_applied", { id: att.id, stream: att.name, legId: att.legId });
+    await this.flushEarly(now);
+  }
+
+  private async onCandidate(ws: WebSocket, att: Attachment, raw: Parameters<typeof normalizeCandidate>[0]): Promise<void> {
+    const c = normalizeCandidate(raw);
+    if (!c.ok) return this.error(ws, `${Info.INVALID_REQUEST}: ${c.reason}`);
+    if (!c.candidate || att.phase === "ended") return; // end of candidates / too late
+    if (att.phase !== "live" || !att.legId) {
+      // no await before this push: a flush that runs later sees it
+      if (this.early.length >= MAX_WS_EARLY_CANDIDATES) return this.error(ws, `${Info.INVALID_REQUEST}: more than ${MAX_WS_EARLY_CANDIDATES} candidates before the SDP exchange completed`);
+      this.early.push(c.candidate);
+      return;
+    }
+    await this.trickle(att, [c.candidate]);
+  }
+
+  private async flushEarly(att: Attachment): Promise<void> {
+    const batch = this.early.splice(0);
+    if (batch.length > 0) await this.trickle(att, batch);
+  }
+
+  /** Hands client candidates to the node; refusals (mDNS names, a leg that just ended) are only logged. */
+  private async trickle(att: Attachment, candidates: WsCandidate[]): Promise<void> {
+    if (!att.legId) return;
+    try {
+      const res = await this.stream(att.name).addRemoteCandidates(
+        att.legId,
+        candidates.map((c) => ({ candidate: c.candidate, ...(c.mid ? { mid: c.mid } : {}) })),
+      );
+      if (!res.ok) log("info", "ws_endpoint_candidates_refused", { id: att.id, stream: att.name, status: res.status, info: res.info });
+    } catch (err) {
+      log("warn", "ws_endpoint_candidates_error", { id: att.id, stream: att.name, error: String(err) });
+    }
+  }
+
+  /**
+   * After a StreamDO call: true when the socket closed or the leg ended meanwhile (a leg that was created anyway is
+   * ended here, since webSocketClose may have run before it existed).
+   */
+  private async goneDuring(ws: WebSocket, att: Attachment, created: boolean): Promise<boolean> {
+    const now = this.socketClosed ? undefined : (ws.deserializeAttachment() as Attachment | null);
+    if (now && now.phase !== "ended") return false;
+    if (created) await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch(() => undefined);
+    return true;
+  }
+
+  /** Ends the leg of a closed socket (like unPublishStream / stopStream for its players and itself). */
+  private async end(ws: WebSocket, why: string, code?: number, error?: string): Promise<void> {
+    this.socketClosed = true;
+    this.early = [];
+    const att = ws.deserializeAttachment() as Attachment | null;
+    await this.ctx.storage.deleteAlarm();
+    if (!att) return;
+    const active = att.phase !== "ended" && att.phase !== "new";
+    log("info", "ws_endpoint_closed", { id: att.id, stream: att.name, role: att.role, phase: att.phase, why, code, error });
+    att.phase = "ended";
+    try {
+      ws.serializeAttachment(att);
+    } catch {
+      // a closed socket may refuse; nothing else reads it
+    }
+    if (active) await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch((err: unknown) => {
+      log("warn", "ws_endpoint_end_failed", { id: att.id, stream: att.name, error: String(err) });
+    });
+  }
+
+  /** A refused request: `{type:"error", info}`, then the socket is closed with the code for `info`. */
+  private refuse(ws: WebSocket, att: Attachment, info: string, code: WsCloseCode = closeCodeFor(info)): void {
+    log("info", "ws_endpoint_refused", { id: att.id, stream: att.name, role: att.role, info, code });
+    att.phase = "ended";
+    ws.serializeAttachment(att);
+    this.early = [];
+    this.send(ws, { type: "error", info });
+    this.close(ws, code, info);
+  }
+
+  /** A bad frame: `{type:"error", info}`, the socket stays open. */
+  private error(ws: WebSocket, info: string): void {
+    this.send(ws, { type: "error", info });
+  }
+
+  private send(ws: WebSocket, msg: WsServerMessage): void {
+    try {
+      ws.send(JSON.stringify(msg));
+    } catch (err) {
+      log("warn", "ws_endpoint_send_failed", { type: msg.type, error: String(err) });
+    }
+  }
+
+  private close(ws: WebSocket, code: number, reason: string): void {
+    let r = reason;
+    while (new TextEncoder().encode(r).length > 123) r = r.slice(0, -1);
+    try {
+      ws.close(code, r);
+    } catch {
+      // already closed
+    }
+  }
+
+  private stream(name: string) {
+    return this.env.STREAM.get(this.env.STREAM.idFromName(name));
+  }
+}

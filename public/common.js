@@ -18,6 +18,65 @@ export function serverUrl() {
 /** A random 4-hex-digit suffix for default names. */
 export const random4 = () => Math.random().toString(16).slice(2, 6).padEnd(4, "0");
 
+// ---- the page's URL --------------------------------------------------------------------------------------------
+
+/** The page's query parameters (they prefill the forms). */
+export const params = new URLSearchParams(location.search);
+
+/** Prefills a server address input: ?server=…, else this page's own server. */
+export function prefillServer(input) {
+  input.value = params.get("server") ?? serverUrl();
+}
+
+/** Puts `values` into the address bar's query (without a reload), so the link reopens the same thing. */
+export function rememberInUrl(values) {
+  const link = new URL(location.href);
+  for (const [key, value] of Object.entries(values)) link.searchParams.set(key, value);
+  history.replaceState(null, "", link);
+}
+
+// ---- sessions --------------------------------------------------------------------------------------------------
+
+/** The status to show for the page's session (none yet: DISCONNECTED). */
+export const sessionStatus = (session) => session?.status() ?? "DISCONNECTED";
+
+/** true when there is no session or it has ended. */
+export const sessionDown = (session) =>
+  !session || session.status() === SESSION_STATUS.DISCONNECTED || session.status() === SESSION_STATUS.FAILED;
+
+/** Sessions the page closed on purpose (their DISCONNECTED is not an error). */
+const closedByPage = new WeakSet();
+
+/** Disconnects a session of the page without reporting it as lost. */
+export function closeQuietly(session) {
+  if (!session) return;
+  closedByPage.add(session);
+  session.disconnect();
+}
+
+/**
+ * Follows one of the page's sessions (a Session or a RoomSession): logs its statuses, and when it goes down without
+ * the page closing it ({@link closeQuietly}) calls `onLost(status, everEstablished)`, by default showing
+ * {@link describeSessionLoss} in `errors`; then `render()`. Events of a session that is no longer
+ * `isCurrent(session)` are ignored.
+ */
+export function watchSession(session, { url, log, errors, render, isCurrent, onLost }) {
+  let everEstablished = false;
+  const lost = onLost ?? ((status, established) => errors.show(describeSessionLoss(status, url, established)));
+  for (const status of [SESSION_STATUS.CONNECTED, SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
+    session.on(status, () => {
+      if (!isCurrent(session)) return;
+      log.record(`session ${status}`);
+      if (status === SESSION_STATUS.ESTABLISHED) everEstablished = true;
+      if ((status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) && !closedByPage.has(session)) {
+        lost(status, everEstablished);
+      }
+      render();
+    });
+  }
+  return session;
+}
+
 /** A sentence for a getUserMedia failure. */
 export function describeMediaError(e) {
   switch (e?.name) {
@@ -95,6 +154,12 @@ export function showStreamStatus(output, stream) {
   else showStatus(output, stream.status(), stream.getInfo());
 }
 
+/** A start/stop button: red `activeText` while `active`, else the primary `idleText`. */
+export function showToggle(button, active, idleText, activeText = "Stop") {
+  button.textContent = active ? activeText : idleText;
+  button.className = active ? "danger" : "primary";
+}
+
 /** The page's debug log (kept for `state().history` and echoed to the console). */
 export function createLog(page) {
   const lines = [];
@@ -108,9 +173,15 @@ export function createLog(page) {
   };
 }
 
-/** The alert box of a page: `show("…")`, `show("")` hides it; `text()` is what is shown. */
+/** The text of a thrown value. */
+export const messageOf = (e) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * The alert box of a page: `show("…")`, `show("")` hides it; `text()` is what is shown; `report(e)` shows a thrown
+ * value unless something (e.g. the session's loss) is shown already.
+ */
 export function createErrorBox(element, log) {
-  return {
+  const box = {
     show(message) {
       if (message) log.record(`error: ${message}`);
       element.textContent = message;
@@ -119,7 +190,29 @@ export function createErrorBox(element, log) {
     text() {
       return element.hidden ? "" : element.textContent;
     },
+    report(e) {
+      if (!box.text()) box.show(messageOf(e));
+    },
   };
+  return box;
+}
+
+/**
+ * The trimmed values of `fields` ([input, message when empty] pairs); at the first empty one, shows its message,
+ * focuses it and returns null.
+ */
+export function readFields(errors, ...fields) {
+  const values = [];
+  for (const [input, message] of fields) {
+    const value = input.value.trim();
+    if (!value) {
+      errors.show(message);
+      input.focus();
+      return null;
+    }
+    values.push(value);
+  }
+  return values;
 }
 
 export function el(tag, props = {}, ...children) {
@@ -145,6 +238,19 @@ export function streamState(stream) {
   return stream
     ? { id: stream.id(), name: stream.name(), status: stream.status(), info: stream.getInfo() ?? "", error: stream.getErrorInfo() ?? "" }
     : null;
+}
+
+/** true when `stream` FAILED while its session is still up (a lost session's own message says it all). */
+export const failedOnItsOwn = (stream, session) =>
+  stream.status() === STREAM_STATUS.FAILED && session?.status() === SESSION_STATUS.ESTABLISHED;
+
+const frameMemos = new WeakMap();
+
+/** The memo that keeps `stream`'s last frame counter for {@link videoState} ({} for no stream). */
+export function frameMemo(stream) {
+  if (!stream) return {};
+  if (!frameMemos.has(stream)) frameMemos.set(stream, {});
+  return frameMemos.get(stream);
 }
 
 /**

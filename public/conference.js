@@ -2,22 +2,12 @@
 // messages). /conference?room=NAME is an invite link; &login=NAME prefills the name.
 
 import { ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, roomApi } from "/sdk/wcs-sdk.mjs";
-import {
-  createErrorBox,
-  createLog,
-  describeSessionLoss,
-  describeStreamFailure,
-  el,
-  isLive,
-  pagePlatform,
-  random4,
-  serverUrl,
-  showStatus,
-  showStreamStatus,
-  streamState,
-  videoState,
-  watchStream,
-} from "/common.js";
+import { createErrorBox, createLog, el, messageOf, readFields } from "/common.js";
+import { params, random4, rememberInUrl, serverUrl } from "/common.js";
+import { closeQuietly, describeSessionLoss, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
+import { describeStreamFailure, isLive, watchStream } from "/common.js";
+import { showStatus, showStreamStatus } from "/common.js";
+import { frameMemo, streamState, videoState } from "/common.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -58,19 +48,17 @@ let busy = false;
 let publisher = null;
 /**
  * Remote streams by stream name: the tile showing it and our player of it.
- * @type {Map<string, {login: string, name: string, source: import("/sdk/wcs-sdk.mjs").ParticipantStream, stream: import("/sdk/wcs-sdk.mjs").Stream | null, tile: HTMLElement, display: HTMLElement, status: HTMLOutputElement, retry: HTMLButtonElement, memo: object}>}
+ * @type {Map<string, {login: string, name: string, source: import("/sdk/wcs-sdk.mjs").ParticipantStream, stream: import("/sdk/wcs-sdk.mjs").Stream | null, tile: HTMLElement, display: HTMLElement, status: HTMLOutputElement, retry: HTMLButtonElement}>}
  */
 const remotes = new Map();
 /** Chat messages received. @type {{from: string, text: string, t: number}[]} */
 const messages = [];
 /** Room events as the page got them, in the wire's shape ({name, room, info}); for tests and debugging. */
 const roomEvents = [];
-/** Sessions this page closed on purpose (their DISCONNECTED is not an error). */
-const closedByPage = new WeakSet();
 
 const time = (t) => new Date(t).toTimeString().slice(0, 5);
-const errorText = (e) => (e && typeof e.info === "string" && e.info) || (e instanceof Error ? e.message : String(e));
-const sessionDown = (s) => !s || s.status() === SESSION_STATUS.DISCONNECTED || s.status() === SESSION_STATUS.FAILED;
+/** The server's reason of an SDK error (its `info`), else its message. */
+const errorText = (e) => (e && typeof e.info === "string" && e.info) || messageOf(e);
 
 // ---- rendering -------------------------------------------------------------------------------------------------
 
@@ -99,7 +87,7 @@ function render() {
   ui.message.disabled = !joined;
   ui.send.disabled = !joined;
   ui.recipient.disabled = !joined;
-  showStatus(ui.sessionStatus, roomSession?.status() ?? "DISCONNECTED");
+  showStatus(ui.sessionStatus, sessionStatus(roomSession));
   if (joined) showStatus(ui.roomStatus, "JOINED", current.room);
   else if (inRoom) showStatus(ui.roomStatus, "JOINING", current.room);
   else showStatus(ui.roomStatus, "—");
@@ -148,48 +136,35 @@ function addChatLine(kind, from, text, extraClass = "") {
 function ensureRoomSession(login) {
   if (roomSession && !sessionDown(roomSession) && roomSession.username() === login) return roomSession;
   dropRoomSession();
-  const rs = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform });
-  roomSession = rs;
-  let wasEstablished = false;
+  roomSession = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform });
   log.record(`connect as ${login}`);
-  for (const status of [SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
-    rs.on(status, () => {
-      if (rs !== roomSession) return;
-      log.record(`session ${status}`);
-      if (status === SESSION_STATUS.ESTABLISHED) wasEstablished = true;
-      else if (!closedByPage.has(rs)) {
-        if (current?.joined) {
-          const was = current.room;
-          resetRoom();
-          errors.show(`Connection to the server was lost; you are no longer in room ${was}.`);
-        } else {
-          errors.show(describeSessionLoss(status, url, wasEstablished));
-        }
-      }
-      render();
-    });
-  }
-  return rs;
+  return watchSession(roomSession, {
+    url,
+    log,
+    errors,
+    render,
+    isCurrent: (rs) => rs === roomSession,
+    onLost: (status, everEstablished) => {
+      if (!current?.joined) return errors.show(describeSessionLoss(status, url, everEstablished));
+      const was = current.room;
+      resetRoom();
+      errors.show(`Connection to the server was lost; you are no longer in room ${was}.`);
+    },
+  });
 }
 
 function dropRoomSession() {
   const old = roomSession;
   roomSession = null;
-  if (!old) return;
-  closedByPage.add(old);
-  old.disconnect();
+  closeQuietly(old);
 }
 
 // ---- join / leave ----------------------------------------------------------------------------------------------
 
 async function join() {
-  const name = ui.room.value.trim();
-  const login = ui.login.value.trim();
-  if (!name || !login) {
-    errors.show(!name ? "Enter a room name." : "Enter your name.");
-    (!name ? ui.room : ui.login).focus();
-    return;
-  }
+  const fields = readFields(errors, [ui.room, "Enter a room name."], [ui.login, "Enter your name."]);
+  if (!fields) return;
+  const [name, login] = fields;
   errors.show("");
   busy = true;
   current = { room: name, login, joined: false };
@@ -204,10 +179,7 @@ async function join() {
     if (current?.room !== name || room !== r) return; // left or disconnected meanwhile
     current.joined = true;
     log.record(`joined ${name}`);
-    const link = new URL(location.href);
-    link.searchParams.set("room", name);
-    link.searchParams.set("login", login);
-    history.replaceState(null, "", link);
+    rememberInUrl({ room: name, login });
   } catch (e) {
     log.record(`join ${name} failed: ${errorText(e)}`);
     const lost = sessionDown(roomSession);
@@ -336,7 +308,7 @@ function playRemote(login, source) {
       video.play().catch(() => undefined);
     });
     ui.grid.append(tile);
-    r = { login, name, source, stream: null, tile, display, status, retry, memo: {} };
+    r = { login, name, source, stream: null, tile, display, status, retry };
     const entry = r;
     retry.addEventListener("click", () => playRemote(entry.login, entry.source));
     remotes.set(name, r);
@@ -344,7 +316,6 @@ function playRemote(login, source) {
   const entry = r;
   entry.source = source;
   entry.retry.hidden = true;
-  entry.memo = {};
   log.record(`play ${name} (${login})`);
   entry.stream = watchStream(source.play(entry.display), log, (s) => onRemoteStatus(entry, s));
 }
@@ -449,7 +420,6 @@ ui.copyInvite.addEventListener("click", async () => {
 });
 addEventListener("pagehide", () => roomSession?.disconnect());
 
-const params = new URLSearchParams(location.search);
 ui.room.value = params.get("room") ?? `room-${random4()}`;
 ui.login.value = params.get("login") ?? "";
 render();
@@ -457,7 +427,7 @@ render();
 // ---- for tests and the curious: `await conference.state()` in the console -------------------------------------
 
 async function remoteState(r) {
-  const v = await videoState(r.stream, r.memo);
+  const v = await videoState(r.stream, frameMemo(r.stream));
   return {
     login: r.login,
     name: r.name,
@@ -472,7 +442,7 @@ async function remoteState(r) {
 window.conference = {
   async state() {
     return {
-      session: roomSession?.status() ?? "DISCONNECTED",
+      session: sessionStatus(roomSession),
       login: current?.login ?? null,
       room: current?.joined ? current.room : null,
       participants: participantLogins(),

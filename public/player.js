@@ -1,21 +1,12 @@
 // Player: play a stream by name (our SDK). URL parameters prefill the form: ?name=NAME&server=ws://…
 
-import { createSession, SESSION_STATUS, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
-import {
-  createErrorBox,
-  createLog,
-  describeSessionLoss,
-  describeStreamFailure,
-  isLive,
-  pagePlatform,
-  resolutionText,
-  serverUrl,
-  showStatus,
-  showStreamStatus,
-  streamState,
-  videoState,
-  watchStream,
-} from "/common.js";
+import { createSession } from "/sdk/wcs-sdk.mjs";
+import { createErrorBox, createLog, readFields } from "/common.js";
+import { params, prefillServer, rememberInUrl } from "/common.js";
+import { closeQuietly, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
+import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
+import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
+import { frameMemo, streamState, videoState } from "/common.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -41,43 +32,19 @@ let session = null;
 let player = null;
 /** Connecting before playing. */
 let busy = false;
-const frameMemo = new WeakMap();
-/** Sessions this page replaced (their DISCONNECTED is not an error). */
-const replaced = new WeakSet();
 
-const params = new URLSearchParams(location.search);
-ui.url.value = params.get("server") ?? serverUrl();
+prefillServer(ui.url);
 ui.name.value = params.get("name") ?? "";
 
 // ---- session ---------------------------------------------------------------------------------------------------
 
 /** The session to `url`, (re)connecting when there is none, it is down, or it goes to another server. */
 async function ensureSession(url) {
-  const usable =
-    session &&
-    session.getServerUrl() === url &&
-    session.status() !== SESSION_STATUS.DISCONNECTED &&
-    session.status() !== SESSION_STATUS.FAILED;
-  if (!usable) {
-    if (session) {
-      replaced.add(session);
-      session.disconnect();
-    }
-    const s = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
-    session = s;
-    let wasEstablished = false;
+  if (sessionDown(session) || session.getServerUrl() !== url) {
+    closeQuietly(session);
+    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
     log.record(`connect ${url}`);
-    for (const status of [SESSION_STATUS.CONNECTED, SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
-      s.on(status, () => {
-        if (s !== session) return;
-        log.record(`session ${status}`);
-        if (status === SESSION_STATUS.ESTABLISHED) wasEstablished = true;
-        if ((status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) && !replaced.has(s)) {
-          errors.show(describeSessionLoss(status, url, wasEstablished));
-        }
-        render();
-      });
-    }
+    watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
     render();
   }
   await session.established(15_000);
@@ -87,24 +54,18 @@ async function ensureSession(url) {
 // ---- playback --------------------------------------------------------------------------------------------------
 
 async function play() {
-  const url = ui.url.value.trim();
-  const name = ui.name.value.trim();
-  if (!url || !name) {
-    errors.show(!url ? "Enter the server's address (ws://… or wss://…)." : "Enter the name of the stream to play.");
-    (!url ? ui.url : ui.name).focus();
-    return;
-  }
+  const fields = readFields(errors, [ui.url, "Enter the server's address (ws://… or wss://…)."], [ui.name, "Enter the name of the stream to play."]);
+  if (!fields) return;
+  const [url, name] = fields;
   errors.show("");
   busy = true;
   render();
   try {
     const s = await ensureSession(url);
     player = watchStream(s.createStream({ name, display: ui.display }), log, onStatus).play();
-    const link = new URL(location.href);
-    link.searchParams.set("name", name);
-    history.replaceState(null, "", link);
+    rememberInUrl({ name });
   } catch (e) {
-    if (!errors.text()) errors.show(e instanceof Error ? e.message : String(e));
+    errors.report(e);
   } finally {
     busy = false;
     render();
@@ -113,18 +74,16 @@ async function play() {
 
 function onStatus(stream) {
   if (stream !== player) return;
-  const lostWithSession = session?.status() !== SESSION_STATUS.ESTABLISHED; // the session's own message says it
-  if (stream.status() === STREAM_STATUS.FAILED && !lostWithSession) errors.show(describeStreamFailure(stream));
+  if (failedOnItsOwn(stream, session)) errors.show(describeStreamFailure(stream));
   render();
 }
 
 function render() {
-  showStatus(ui.sessionStatus, session?.status() ?? "DISCONNECTED");
+  showStatus(ui.sessionStatus, sessionStatus(session));
   showStreamStatus(ui.playStatus, player);
   const playing = isLive(player);
   const video = playing ? player.getVideoElement() : undefined;
-  ui.play.textContent = playing ? "Stop" : busy ? "Connecting…" : "Play";
-  ui.play.className = playing ? "danger" : "primary";
+  showToggle(ui.play, playing, busy ? "Connecting…" : "Play");
   ui.play.disabled = busy;
   ui.url.disabled = busy || playing;
   ui.name.disabled = busy || playing;
@@ -164,15 +123,14 @@ render();
 
 window.player = {
   async state() {
-    if (player && !frameMemo.has(player)) frameMemo.set(player, {});
     const video = player?.getVideoElement();
     return {
-      session: session?.status() ?? "DISCONNECTED",
+      session: sessionStatus(session),
       play: streamState(player),
       error: errors.text(),
       resolution: ui.resolution.textContent,
       muted: video?.muted ?? null,
-      video: await videoState(player, player ? frameMemo.get(player) : {}),
+      video: await videoState(player, frameMemo(player)),
       history: [...log.lines],
     };
   },

@@ -1,22 +1,12 @@
 // Streamer: publish the camera under a name and play it back from the server as a preview (our SDK).
 
-import { createSession, SESSION_STATUS, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
-import {
-  createErrorBox,
-  createLog,
-  describeSessionLoss,
-  describeStreamFailure,
-  isLive,
-  pagePlatform,
-  random4,
-  resolutionText,
-  serverUrl,
-  showStatus,
-  showStreamStatus,
-  streamState,
-  videoState,
-  watchStream,
-} from "/common.js";
+import { createSession, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
+import { createErrorBox, createLog, readFields } from "/common.js";
+import { params, random4, serverUrl } from "/common.js";
+import { pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
+import { describeStreamFailure, isLive, watchStream } from "/common.js";
+import { resolutionText, showStatus, showStreamStatus } from "/common.js";
+import { frameMemo, streamState, videoState } from "/common.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -46,35 +36,21 @@ let publisher = null;
 let preview = null;
 /** Connecting or starting to publish. */
 let busy = false;
-const frameMemo = new WeakMap();
 
-ui.name.value = new URLSearchParams(location.search).get("name") ?? `stream-${random4()}`;
+ui.name.value = params.get("name") ?? `stream-${random4()}`;
 
 // ---- session ---------------------------------------------------------------------------------------------------
 
 function connect() {
-  const s = createSession({ urlServer: url, platform: pagePlatform });
-  session = s;
-  let established = false;
-  for (const status of [SESSION_STATUS.CONNECTED, SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
-    s.on(status, () => {
-      if (s !== session) return;
-      log.record(`session ${status}`);
-      if (status === SESSION_STATUS.ESTABLISHED) established = true;
-      if (status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) {
-        errors.show(describeSessionLoss(status, url, established));
-      }
-      render();
-    });
-  }
+  session = createSession({ urlServer: url, platform: pagePlatform });
+  watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
   render();
-  return s;
+  return session;
 }
 
 /** The session, reconnecting first if it is down. */
 async function ensureSession() {
-  const down = !session || session.status() === SESSION_STATUS.DISCONNECTED || session.status() === SESSION_STATUS.FAILED;
-  const s = down ? connect() : session;
+  const s = sessionDown(session) ? connect() : session;
   await s.established(15_000);
   return s;
 }
@@ -82,12 +58,8 @@ async function ensureSession() {
 // ---- publish + preview -----------------------------------------------------------------------------------------
 
 async function publish() {
-  const name = ui.name.value.trim();
-  if (!name) {
-    errors.show("Enter a stream name.");
-    ui.name.focus();
-    return;
-  }
+  const [name] = readFields(errors, [ui.name, "Enter a stream name."]) ?? [];
+  if (!name) return;
   errors.show("");
   busy = true;
   render();
@@ -97,7 +69,7 @@ async function publish() {
     log.record(`publish ${name}`);
     publisher = watchStream(s.createStream({ name, display: ui.local }), log, onPublishStatus).publish();
   } catch (e) {
-    if (!errors.text()) errors.show(e instanceof Error ? e.message : String(e));
+    errors.report(e);
   } finally {
     busy = false;
     render();
@@ -132,7 +104,7 @@ function onPreviewStatus(stream) {
 }
 
 function render() {
-  showStatus(ui.sessionStatus, session?.status() ?? "DISCONNECTED");
+  showStatus(ui.sessionStatus, sessionStatus(session));
   showStreamStatus(ui.publishStatus, publisher);
   showStreamStatus(ui.playStatus, preview);
   const publishing = isLive(publisher);
@@ -172,21 +144,15 @@ connect();
 
 // ---- for tests and the curious: `await streamer.state()` in the console -----------------------------------------
 
-function memoFor(stream) {
-  if (!stream) return {};
-  if (!frameMemo.has(stream)) frameMemo.set(stream, {});
-  return frameMemo.get(stream);
-}
-
 window.streamer = {
   async state() {
     return {
-      session: session?.status() ?? "DISCONNECTED",
+      session: sessionStatus(session),
       publish: streamState(publisher),
       play: streamState(preview),
       error: errors.text(),
-      local: await videoState(publisher, memoFor(publisher)),
-      preview: await videoState(preview, memoFor(preview)),
+      local: await videoState(publisher, frameMemo(publisher)),
+      preview: await videoState(preview, frameMemo(preview)),
       history: [...log.lines],
     };
   },

@@ -1,23 +1,13 @@
 // Two Way Streaming: connect, publish the camera under one name, play another name (our SDK).
 // URL parameters prefill the form: ?publish=NAME&play=NAME&server=ws://…
 
-import { createSession, SESSION_STATUS, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
-import {
-  createErrorBox,
-  createLog,
-  describeSessionLoss,
-  describeStreamFailure,
-  isLive,
-  pagePlatform,
-  random4,
-  resolutionText,
-  serverUrl,
-  showStatus,
-  showStreamStatus,
-  streamState,
-  videoState,
-  watchStream,
-} from "/common.js";
+import { createSession, SESSION_STATUS } from "/sdk/wcs-sdk.mjs";
+import { createErrorBox, createLog, messageOf, readFields } from "/common.js";
+import { params, prefillServer, random4 } from "/common.js";
+import { closeQuietly, pagePlatform, sessionStatus, watchSession } from "/common.js";
+import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
+import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
+import { frameMemo, streamState, videoState } from "/common.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -47,13 +37,9 @@ let session = null;
 let publisher = null;
 /** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
 let player = null;
-const frameMemo = new WeakMap();
-/** Sessions the user disconnected (their DISCONNECTED is not an error). */
-const closedByUser = new WeakSet();
 
-const params = new URLSearchParams(location.search);
 const defaultName = `stream-${random4()}`;
-ui.url.value = params.get("server") ?? serverUrl();
+prefillServer(ui.url);
 ui.publishName.value = params.get("publish") ?? defaultName;
 ui.playName.value = params.get("play") ?? params.get("publish") ?? defaultName;
 
@@ -69,27 +55,14 @@ function connect() {
     return;
   }
   errors.show("");
-  let s;
   try {
-    s = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
+    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
   } catch (e) {
-    errors.show(e instanceof Error ? e.message : String(e));
+    errors.show(messageOf(e));
     return;
   }
-  session = s;
-  let wasEstablished = false;
   log.record(`connect ${url}`);
-  for (const status of [SESSION_STATUS.CONNECTED, SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
-    s.on(status, () => {
-      if (s !== session) return;
-      log.record(`session ${status}`);
-      if (status === SESSION_STATUS.ESTABLISHED) wasEstablished = true;
-      if ((status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) && !closedByUser.has(s)) {
-        errors.show(describeSessionLoss(status, url, wasEstablished));
-      }
-      render();
-    });
-  }
+  watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
   render();
 }
 
@@ -97,20 +70,15 @@ function disconnect() {
   errors.show("");
   log.record("disconnect");
   if (!session) return;
-  closedByUser.add(session);
-  session.disconnect();
+  closeQuietly(session);
   render();
 }
 
 // ---- streams ---------------------------------------------------------------------------------------------------
 
 function publish() {
-  const name = ui.publishName.value.trim();
-  if (!name) {
-    errors.show("Enter a name to publish under.");
-    ui.publishName.focus();
-    return;
-  }
+  const [name] = readFields(errors, [ui.publishName, "Enter a name to publish under."]) ?? [];
+  if (!name) return;
   if (!established()) return;
   errors.show("");
   publisher = watchStream(session.createStream({ name, display: ui.local }), log, onStatus).publish();
@@ -118,12 +86,8 @@ function publish() {
 }
 
 function play() {
-  const name = ui.playName.value.trim();
-  if (!name) {
-    errors.show("Enter the name of the stream to play.");
-    ui.playName.focus();
-    return;
-  }
+  const [name] = readFields(errors, [ui.playName, "Enter the name of the stream to play."]) ?? [];
+  if (!name) return;
   if (!established()) return;
   errors.show("");
   player = watchStream(session.createStream({ name, display: ui.remote }), log, onStatus).play();
@@ -133,28 +97,23 @@ function play() {
 function onStatus(stream) {
   if (stream !== publisher && stream !== player) return;
   // a user's Disconnect fails the streams locally ("Session disconnected"): not worth an error message
-  const lostWithSession = session?.status() !== SESSION_STATUS.ESTABLISHED;
-  if (stream.status() === STREAM_STATUS.FAILED && !lostWithSession) errors.show(describeStreamFailure(stream));
+  if (failedOnItsOwn(stream, session)) errors.show(describeStreamFailure(stream));
   render();
 }
 
 function render() {
-  const status = session?.status() ?? "DISCONNECTED";
-  showStatus(ui.sessionStatus, status);
-  ui.connect.textContent = established() || connecting() ? "Disconnect" : "Connect";
-  ui.connect.className = established() || connecting() ? "danger" : "primary";
+  showStatus(ui.sessionStatus, sessionStatus(session));
+  showToggle(ui.connect, established() || connecting(), "Connect", "Disconnect");
   ui.url.disabled = established() || connecting();
 
   showStreamStatus(ui.publishStatus, publisher);
   showStreamStatus(ui.playStatus, player);
   const publishing = isLive(publisher);
-  ui.publish.textContent = publishing ? "Stop" : "Publish";
-  ui.publish.className = publishing ? "danger" : "primary";
+  showToggle(ui.publish, publishing, "Publish");
   ui.publish.disabled = !established() && !publishing;
   ui.publishName.disabled = publishing || !established();
   const playing = isLive(player);
-  ui.play.textContent = playing ? "Stop" : "Play";
-  ui.play.className = playing ? "danger" : "primary";
+  showToggle(ui.play, playing, "Play");
   ui.play.disabled = !established() && !playing;
   ui.playName.disabled = playing || !established();
   ui.resolution.textContent = playing ? resolutionText(player.getVideoElement()) : "";
@@ -185,22 +144,16 @@ render();
 
 // ---- for tests and the curious: `await twoWay.state()` in the console -------------------------------------------
 
-function memoFor(stream) {
-  if (!stream) return {};
-  if (!frameMemo.has(stream)) frameMemo.set(stream, {});
-  return frameMemo.get(stream);
-}
-
 window.twoWay = {
   async state() {
     return {
-      session: session?.status() ?? "DISCONNECTED",
+      session: sessionStatus(session),
       url: session?.getServerUrl() ?? "",
       publish: streamState(publisher),
       play: streamState(player),
       error: errors.text(),
-      local: await videoState(publisher, memoFor(publisher)),
-      remote: await videoState(player, memoFor(player)),
+      local: await videoState(publisher, frameMemo(publisher)),
+      remote: await videoState(player, frameMemo(player)),
       resolution: ui.resolution.textContent,
       history: [...log.lines],
     };

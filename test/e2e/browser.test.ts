@@ -6,21 +6,20 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, it } from "vitest";
-import { startCluster, type Cluster } from "../harness/cluster.js";
+import type { Cluster } from "../harness/cluster.js";
 import {
   Diagnostics,
   TERMINAL_STATUSES as TERMINAL,
   elementProbe,
-  launchBrowser,
-  openRoutedPage,
   saveScreenshot,
+  startClusterAndBrowser,
+  stopClusterAndBrowser,
   sleep,
   uniqueName,
-  websdkFile,
   type BrowserHandle,
 } from "../harness/browser.js";
+import { EVENT_RECORDER_JS, openWebSdkPage, pageEvents } from "../harness/sdk-pages.js";
 
-const WEBSDK_JS = websdkFile("flashphoner-webrtc-only.js");
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 15_000;
 const TEST_TIMEOUT_MS = 60_000;
@@ -35,14 +34,9 @@ const WEBSDK_HTML = `<!doctype html>
 <body><main id="displays"></main>
 <script>
   const { SESSION_STATUS, STREAM_STATUS } = Flashphoner.constants;
-  window.events = [];
+  ${EVENT_RECORDER_JS}
   window.streams = {};
   let session = null;
-  function record(e) {
-    e.t = Date.now();
-    window.events.push(e);
-    console.log("EVENT " + JSON.stringify(e));
-  }
   window.connect = async function (urlServer) {
     await Flashphoner.init({ preferredMediaProviders: ["WebRTC"] });
     return new Promise(function (resolve, reject) {
@@ -88,37 +82,23 @@ const diag = new Diagnostics({ browser: () => browser, serverLogs: () => cluster
 const fail = (message: string): Promise<never> => diag.fail(message);
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  browser = await launchBrowser();
+  ({ cluster, browser } = await startClusterAndBrowser());
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-}, 30_000);
+afterAll(() => stopClusterAndBrowser(cluster, browser), 30_000);
 
 // ---------------------------------------------------------------------------------------------------------------
 describe("official WCS Web SDK in Chromium", () => {
   let publisher: Page;
   let player: Page;
 
-  const events = (page: Page): Promise<PageEvent[]> =>
-    page.evaluate(() => (window as unknown as { events: PageEvent[] }).events);
+  const events = (page: Page): Promise<PageEvent[]> => pageEvents<PageEvent>(page);
 
   const formatEvents = (list: PageEvent[]): string =>
     list.map((e) => `${e.kind} ${e.key ?? ""} ${e.name ?? ""} ${e.status}${e.info ? ` (${e.info})` : ""}`).join("\n");
 
   async function openSdkPage(label: string): Promise<Page> {
-    const page = await openRoutedPage(
-      browser,
-      cluster.httpUrl,
-      label,
-      {
-        "websdk.html": { contentType: "text/html", body: WEBSDK_HTML },
-        "flashphoner-webrtc-only.js": { contentType: "application/javascript", body: WEBSDK_JS },
-      },
-      "websdk.html",
-    );
+    const page = await openWebSdkPage(browser, cluster.httpUrl, label, { entry: "websdk.html", html: WEBSDK_HTML, sdkFile: "flashphoner-webrtc-only.js" });
     diag.reports.set(label, async () => formatEvents(await events(page)));
     await diag.within(
       `${label}: Web SDK session to ${cluster.wsUrl} not ESTABLISHED`,

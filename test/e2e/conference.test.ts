@@ -12,160 +12,34 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "../harness/cluster.js";
+import type { Cluster } from "../harness/cluster.js";
 import {
   Diagnostics,
   TERMINAL_STATUSES as TERMINAL,
   elementProbe,
-  launchBrowser,
-  openRoutedPage,
   pageState,
   pageVideoStats,
   phoneOverflow,
   saveScreenshot,
+  startClusterAndBrowser,
+  stopClusterAndBrowser,
   sleep,
   uniqueName as unique,
-  websdkFile,
   type BrowserHandle,
   type VideoProbe,
 } from "../harness/browser.js";
+import {
+  OFFICIAL_ROOM_PAGE_HTML,
+  openRoomPage,
+  pageEvents,
+  waitForRoomEvent,
+  type RoomPage,
+  type RoomPageEvent as SdkEvent,
+} from "../harness/sdk-pages.js";
 
-const ROOM_SDK_JS = websdkFile("flashphoner-room-api-webrtc-only.js");
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 20_000;
 const TEST_TIMEOUT_MS = 75_000;
-
-/**
- * Test page for the SDK's room API, used the way its conference demo does: connect → join on ESTABLISHED → play the
- * first stream of every participant that has one (on STATE and PUBLISHED). Every callback is recorded in
- * `window.events` (and logged) so the test can wait for them and print them when it fails.
- */
-const ROOM_SDK_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>Room API test</title>
-<script src="/__test/flashphoner-room-api-webrtc-only.js"></script>
-<style>.display{width:320px;height:240px;display:inline-block;margin:2px;background:#000}</style></head>
-<body><main id="displays"></main>
-<script>
-  const SDK = RoomApi.sdk;
-  const { SESSION_STATUS, STREAM_STATUS } = SDK.constants;
-  const ROOM_EVENT = RoomApi.events;
-  window.events = [];
-  window.players = {};
-  let connection = null;
-  let room = null;
-  let publishStream = null;
-  function record(e) {
-    e.t = Date.now();
-    window.events.push(e);
-    console.log("EVENT " + JSON.stringify(e));
-  }
-  function watch(stream, key) {
-    Object.values(STREAM_STATUS).forEach(function (s) {
-      stream.on(s, function (st) {
-        record({ kind: "stream", key: key, name: st.name(), status: st.status(), info: st.getInfo() });
-      });
-    });
-  }
-  function display(id) {
-    let d = document.getElementById(id);
-    if (d) d.remove();
-    d = document.createElement("div");
-    d.id = id;
-    d.className = "display";
-    document.getElementById("displays").appendChild(d);
-    return d;
-  }
-  function playParticipant(p) {
-    const streams = p.getStreams();
-    if (streams.length === 0) return;
-    const name = streams[0].streamName();
-    if (window.players[name]) return;
-    const stream = streams[0].play(display("p-" + p.name()));
-    window.players[name] = stream;
-    watch(stream, "play:" + p.name());
-  }
-  function describe(p) {
-    return { login: p.name(), streams: p.getStreams().map(function (s) { return s.streamName(); }) };
-  }
-  window.joinRoom = async function (urlServer, username, roomName) {
-    await SDK.init({ preferredMediaProviders: ["WebRTC"] });
-    return new Promise(function (resolve, reject) {
-      connection = RoomApi.connect({ urlServer: urlServer, username: username });
-      [SESSION_STATUS.FAILED, SESSION_STATUS.DISCONNECTED].forEach(function (s) {
-        connection.on(s, function () {
-          record({ kind: "session", status: s });
-          reject(new Error("session " + s));
-        });
-      });
-      connection.on(SESSION_STATUS.ESTABLISHED, function (session) {
-        record({ kind: "session", status: "ESTABLISHED" });
-        room = session.join({ name: roomName });
-        room.on(ROOM_EVENT.STATE, function (r) {
-          const ps = r.getParticipants();
-          record({ kind: "room", event: "STATE", participants: ps.map(describe) });
-          ps.forEach(playParticipant);
-          resolve();
-        }).on(ROOM_EVENT.JOINED, function (p) {
-          record({ kind: "room", event: "JOINED", login: p.name() });
-        }).on(ROOM_EVENT.LEFT, function (p) {
-          record({ kind: "room", event: "LEFT", login: p ? p.name() : null });
-        }).on(ROOM_EVENT.PUBLISHED, function (p) {
-          record({ kind: "room", event: "PUBLISHED", login: p.name(), streams: describe(p).streams });
-          playParticipant(p);
-        }).on(ROOM_EVENT.FAILED, function (r, info) {
-          record({ kind: "room", event: "FAILED", info: info });
-          reject(new Error("room FAILED: " + info));
-        }).on(ROOM_EVENT.MESSAGE, function (m) {
-          record({ kind: "room", event: "MESSAGE", from: m.from ? m.from.name() : null, text: m.text });
-        });
-      });
-    });
-  };
-  window.publish = function () {
-    publishStream = room.publish({ display: display("local") });
-    watch(publishStream, "publish");
-    return publishStream.name();
-  };
-  window.participants = function () { return room.getParticipants().map(describe); };
-  window.sendTo = function (login, text) {
-    const p = room.getParticipants().find(function (x) { return x.name() === login; });
-    if (!p) throw new Error("no participant " + login);
-    p.sendMessage(text, function () { record({ kind: "error", what: "sendMessage to " + login }); });
-  };
-  window.sendAll = function (text) {
-    room.getParticipants().forEach(function (p) {
-      p.sendMessage(text, function () { record({ kind: "error", what: "sendMessage to " + p.name() }); });
-    });
-  };
-  window.leave = function () {
-    return room.leave().then(function () { record({ kind: "room", event: "LEFT_SELF" }); });
-  };
-</script></body></html>`;
-
-interface SdkEvent {
-  kind: "session" | "room" | "stream" | "error";
-  event?: string;
-  status?: string;
-  key?: string;
-  name?: string;
-  login?: string | null;
-  from?: string | null;
-  text?: string;
-  info?: string;
-  participants?: Array<{ login: string; streams: string[] }>;
-  streams?: string[];
-  t: number;
-}
-
-interface SdkWindow {
-  events: SdkEvent[];
-  joinRoom(url: string, username: string, room: string): Promise<void>;
-  publish(): string;
-  participants(): Array<{ login: string; streams: string[] }>;
-  sendTo(login: string, text: string): void;
-  sendAll(text: string): void;
-  leave(): Promise<void>;
-}
 
 interface RemoteState {
   login: string;
@@ -247,45 +121,16 @@ async function sendConferenceChat(page: Page, recipient: string, text: string): 
 
 // ---- the SDK room page -----------------------------------------------------------------------------------------
 
-const sdkEvents = (page: Page): Promise<SdkEvent[]> => page.evaluate(() => (window as unknown as SdkWindow).events);
+const sdkEvents = (page: Page): Promise<SdkEvent[]> => pageEvents<SdkEvent>(page);
 
-function formatSdkEvents(list: SdkEvent[]): string {
-  return list
-    .map((e) => {
-      const { kind, t: _t, ...rest } = e;
-      return `${kind} ${JSON.stringify(rest)}`;
-    })
-    .join("\n");
-}
-
-async function openSdkRoom(label: string, login: string, room: string): Promise<Page> {
-  const page = await openRoutedPage(
-    browser,
-    cluster.httpUrl,
-    label,
-    {
-      "room.html": { contentType: "text/html", body: ROOM_SDK_HTML },
-      "flashphoner-room-api-webrtc-only.js": { contentType: "application/javascript", body: ROOM_SDK_JS },
-    },
-    "room.html",
-  );
-  diag.reports.set(label, async () => formatSdkEvents(await sdkEvents(page)));
-  await within(
-    `${label}: RoomApi.connect + join ${room} (STATE expected)`,
-    STATUS_TIMEOUT_MS,
-    page.evaluate(([url, user, r]) => (window as unknown as SdkWindow).joinRoom(url, user, r), [cluster.wsUrl, login, room] as const),
-  );
-  return page;
+/** The official Web SDK's room API on a page routed on the worker's origin, joined to `room` (STATE expected). */
+function openSdkRoom(label: string, login: string, room: string): Promise<Page> {
+  return openRoomPage(browser, diag, cluster, { label, html: OFFICIAL_ROOM_PAGE_HTML, login, room, timeoutMs: STATUS_TIMEOUT_MS });
 }
 
 /** Waits for an SDK page event matching `match`; fails at once on a session drop or a room FAILED. */
-function waitForSdkEvent(page: Page, label: string, what: string, match: (e: SdkEvent) => boolean): Promise<SdkEvent[]> {
-  return waitUntil(`${label}: ${what}`, () => sdkEvents(page), (list) => {
-    const bad = list.find((e) => (e.kind === "session" && e.status !== "ESTABLISHED") || (e.kind === "room" && e.event === "FAILED"));
-    if (bad) throw new Error(`unexpected ${JSON.stringify(bad)}`);
-    return list.some(match);
-  });
-}
+const waitForSdkEvent = (page: Page, label: string, what: string, match: (e: SdkEvent) => boolean): Promise<SdkEvent[]> =>
+  waitForRoomEvent(diag, page, label, what, match);
 
 async function waitForSdkStream(page: Page, label: string, key: string, status: string): Promise<void> {
   await waitForSdkEvent(page, label, `stream ${key} ${status}`, (e) => {
@@ -315,14 +160,10 @@ const expectLiveVideos = (probes: VideoProbe[]) => diag.expectLiveVideos(probes,
 // ---------------------------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  browser = await launchBrowser();
+  ({ cluster, browser } = await startClusterAndBrowser());
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-}, 30_000);
+afterAll(() => stopClusterAndBrowser(cluster, browser), 30_000);
 
 describe("three-way video chat: official Web SDK room API (alice, boris) + our /conference page (anna)", () => {
   const room = unique("room");
@@ -350,7 +191,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       alice = await openSdkRoom("alice", "alice", room);
       const aliceState = (await sdkEvents(alice)).find((e) => e.event === "STATE");
       expect(aliceState?.participants, "alice's STATE").toEqual([]);
-      const aliceStream = await alice.evaluate(() => (window as unknown as SdkWindow).publish());
+      const aliceStream = await alice.evaluate(() => (window as unknown as RoomPage).publish());
       expect(aliceStream).toMatch(new RegExp(`^${room}-alice-[0-9a-f]{4}$`));
       await waitForSdkStream(alice, "alice", "publish", "PUBLISHING");
 
@@ -359,7 +200,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       const borisState = (await sdkEvents(boris)).find((e) => e.event === "STATE");
       expect(borisState?.participants, "boris's STATE").toEqual([{ login: "alice", streams: [aliceStream] }]);
       await waitForSdkEvent(alice, "alice", "JOINED boris", (e) => e.event === "JOINED" && e.login === "boris");
-      const borisStream = await boris.evaluate(() => (window as unknown as SdkWindow).publish());
+      const borisStream = await boris.evaluate(() => (window as unknown as RoomPage).publish());
       await waitForSdkStream(boris, "boris", "publish", "PUBLISHING");
       await waitForSdkEvent(alice, "alice", "PUBLISHED boris", (e) => e.event === "PUBLISHED" && e.login === "boris" && !!e.streams?.includes(borisStream));
 
@@ -413,8 +254,8 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       const toBoris = unique("for-boris-only");
       const toAnna = unique("for-anna-only");
       const toAll = unique("for-everyone");
-      await alice.evaluate(([t]) => (window as unknown as SdkWindow).sendTo("boris", t), [toBoris] as const);
-      await boris.evaluate(([t]) => (window as unknown as SdkWindow).sendTo("anna", t), [toAnna] as const);
+      await alice.evaluate(([t]) => (window as unknown as RoomPage).sendTo("boris", t), [toBoris] as const);
+      await boris.evaluate(([t]) => (window as unknown as RoomPage).sendTo("anna", t), [toAnna] as const);
       await waitForSdkEvent(boris, "boris", "alice's private message", (e) => e.event === "MESSAGE" && e.from === "alice" && e.text === toBoris);
       await waitUntil("anna: boris's private message", () => confState(anna), (s) => s.messages.some((m) => m.from === "boris" && m.text === toAnna));
       await sendConferenceChat(anna, "", toAll);
@@ -432,7 +273,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       expect((await confState(anna)).error, "anna's page error").toBe("");
 
       // boris leaves: alice and anna see LEFT; his stream disappears from both
-      await within("boris: room.leave()", STATUS_TIMEOUT_MS, boris.evaluate(() => (window as unknown as SdkWindow).leave()));
+      await within("boris: room.leave()", STATUS_TIMEOUT_MS, boris.evaluate(() => (window as unknown as RoomPage).leave()));
       await waitForSdkEvent(alice, "alice", "LEFT boris", (e) => e.event === "LEFT" && e.login === "boris");
       const annaAfter = await waitUntil("anna: boris gone (LEFT, no tile)", () => confState(anna), (s) =>
         !s.participants.includes("boris") && !s.remote.some((r) => r.login === "boris") && s.events.some((e) => e.name === "LEFT" && e.info === "boris"),
@@ -441,7 +282,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       expect(await anna.locator(`figure[data-login="boris"]`).count()).toBe(0);
       await waitForSdkEvent(alice, "alice", "player of boris ended", (e) => e.kind === "stream" && e.key === "play:boris" && TERMINAL.has(e.status ?? ""));
       await waitForSdkStream(boris, "boris", "publish", "UNPUBLISHED");
-      expect(await alice.evaluate(() => (window as unknown as SdkWindow).participants().map((p) => p.login))).toEqual(["anna"]);
+      expect(await alice.evaluate(() => (window as unknown as RoomPage).participants().map((p) => p.login))).toEqual(["anna"]);
       // the others are unaffected: alice still plays anna and anna still plays alice
       await expectLiveVideos([elementProbe(alice, "alice plays anna (after boris left)", "#p-anna video"), conferenceProbe(anna, "anna plays alice (after boris left)", "alice")]);
     },

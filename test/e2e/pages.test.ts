@@ -13,15 +13,16 @@
  */
 import type { Page, WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "../harness/cluster.js";
+import type { Cluster } from "../harness/cluster.js";
 import {
   Diagnostics,
   TERMINAL_STATUSES as TERMINAL,
   elementProbe,
-  launchBrowser,
   pageState,
   phoneOverflow,
   saveScreenshot,
+  startClusterAndBrowser,
+  stopClusterAndBrowser,
   uniqueName,
   type BrowserHandle,
 } from "../harness/browser.js";
@@ -127,14 +128,10 @@ async function streamerPublish(page: Page, label: string, name: string): Promise
 }
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  browser = await launchBrowser();
+  ({ cluster, browser } = await startClusterAndBrowser());
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await cluster?.stop();
-}, 30_000);
+afterAll(() => stopClusterAndBrowser(cluster, browser), 30_000);
 
 afterEach(async (ctx) => {
   if (ctx.task.result?.state === "fail") {

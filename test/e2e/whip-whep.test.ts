@@ -15,11 +15,11 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
-import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle } from "../harness/browser.js";
+import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } from "../harness/browser.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
+import { HOST_CANDIDATE, expectPagePlaysCamera, findStreams, openTestPage, staticOffer, withReport } from "../harness/endpoints.js";
 
 const WHIP_TOKEN = "whip-test-token";
 const REST_TOKEN = "rest-test-token";
@@ -30,8 +30,6 @@ let cluster: Cluster;
 let browser: BrowserHandle | undefined;
 let stubDir: string | undefined;
 const children = new Set<ChildProcess>();
-const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 1, vars: { WHIP_TOKEN, REST_API_TOKEN: REST_TOKEN, ICE_TIMEOUT_MS: String(ICE_TIMEOUT_MS) } });
@@ -72,58 +70,15 @@ async function http(
   return { status: res.status, body: await res.text(), headers: res.headers };
 }
 
-async function rest(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${cluster.httpUrl}/rest-api${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${REST_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
-}
-
 /** The stream objects of `name` (REST /stream/find), [] when none. */
-async function streamObjects(name: string): Promise<Array<Record<string, unknown>>> {
-  const r = await rest("/stream/find", { name });
-  return r.status === 200 ? (r.json as Array<Record<string, unknown>>) : [];
-}
+const streamObjects = (name: string) => findStreams(cluster, name, REST_TOKEN);
 
 const publisherStatus = async (name: string) => (await streamObjects(name)).find((s) => s.published)?.status;
-
-const FINGERPRINT = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) & 0xff).toString(16).padStart(2, "0").toUpperCase()).join(":");
-
-/** A syntactically complete offer from a peer that never connects (for status-code checks). */
-function staticOffer(direction: "sendonly" | "recvonly", ufrag = "tStU"): string {
-  return [
-    "v=0",
-    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
-    "s=-",
-    "t=0 0",
-    "a=group:BUNDLE 0",
-    "a=msid-semantic: WMS",
-    "m=video 9 UDP/TLS/RTP/SAVPF 96",
-    "c=IN IP4 0.0.0.0",
-    "a=rtcp:9 IN IP4 0.0.0.0",
-    `a=ice-ufrag:${ufrag}`,
-    "a=ice-pwd:abcdefghijklmnopqrstuvwx",
-    "a=ice-options:trickle",
-    `a=fingerprint:sha-256 ${FINGERPRINT}`,
-    "a=setup:actpass",
-    "a=mid:0",
-    `a=${direction}`,
-    "a=rtcp-mux",
-    "a=rtpmap:96 VP8/90000",
-    "a=rtcp-fb:96 nack pli",
-    ...(direction === "sendonly" ? ["a=ssrc:11223344 cname:static", "a=ssrc:11223344 msid:s v"] : []),
-    "",
-  ].join("\r\n");
-}
 
 const fragment = (ufrag: string, candidates: string[], end = false) =>
   [`a=ice-ufrag:${ufrag}`, "a=ice-pwd:abcdefghijklmnopqrstuvwx", "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=mid:0", ...candidates.map((c) => `a=${c}`), ...(end ? ["a=end-of-candidates"] : []), ""].join(
     "\r\n",
   );
-const HOST_CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host";
 
 /**
  * Builds (once, with the system C compiler) the two shims simple-whip-client needs here (see the file header); returns
@@ -475,30 +430,14 @@ describe("WHEP player in Chromium", () => {
     await pub.waitForStatus("PUBLISHING");
 
     browser ??= await launchBrowser();
-    // a page fulfilled by page.route() counts as public for Local Network Access: allow its fetches to 127.0.0.1
-    await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
-    const page: Page = await browser.newPage("whep");
-    await page.route(`${cluster.httpUrl}/__test/*`, (route) => route.fulfill({ contentType: "text/html", body: WHEP_HTML }));
-    await page.goto(`${cluster.httpUrl}/__test/whep.html`);
-    const diag = async () =>
-      `page state: ${JSON.stringify(await page.evaluate(() => (window as unknown as { state: unknown }).state).catch(() => null))}\n` +
-      `${browser!.consoleDump()}\n--- cluster ---\n${cluster.logs()}`;
-
-    try {
+    const { page, report } = await openTestPage(browser, cluster, "whep", "whep.html", WHEP_HTML);
+    await withReport(report, async () => {
       const resource = await page.evaluate(
         ([endpoint, token]) => (window as unknown as { whepPlay(e: string, t: string): Promise<string> }).whepPlay(endpoint, token),
         [`${cluster.httpUrl}/whep/${encodeURIComponent(name)}`, WHIP_TOKEN] as const,
       );
       expect(resource).toMatch(new RegExp(`/whep/${name}/[0-9a-f-]{36}$`));
-      const first = await waitUntil(async () => {
-        const s = await pageVideoStats(page, "#v");
-        return s.videoWidth > 0 && s.framesDecoded > 10 ? s : undefined;
-      }, 20_000, "WHEP video playing");
-      expect(first.videoWidth).toBe(640);
-      expect(first.videoHeight).toBe(480);
-      await sleep(1500);
-      const later = await pageVideoStats(page, "#v");
-      expect(later.framesDecoded).toBeGreaterThan(first.framesDecoded + 10);
+      await expectPagePlaysCamera(page, "WHEP video playing");
       const state = await page.evaluate(() => (window as unknown as { state: { patches: number[]; errors: string[]; pcState: string } }).state);
       expect(state.pcState).toBe("connected");
       expect(state.errors).toEqual([]);
@@ -515,8 +454,6 @@ describe("WHEP player in Chromium", () => {
       expect((await streamObjects(name)).map((s) => s.published)).toEqual([true]);
       expect(pub.lastStatus).toBe("PUBLISHING");
       expect((await http(new URL(resource).pathname, { method: "DELETE" })).status).toBe(404);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await diag()}`);
-    }
+    });
   });
 });

@@ -10,16 +10,15 @@ import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
-import { launchBrowser, pageVideoStats, saveScreenshot, type BrowserHandle } from "../harness/browser.js";
+import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } from "../harness/browser.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
+import { HOST_CANDIDATE, expectPagePlaysCamera, findStreams, openTestPage, restCall, staticOffer as offer, withReport } from "../harness/endpoints.js";
 
 const ICE_TIMEOUT_MS = 8000;
 
 let cluster: Cluster;
 let browser: BrowserHandle | undefined;
 const sockets = new Set<WsClient>();
-const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 1, vars: { ICE_TIMEOUT_MS: String(ICE_TIMEOUT_MS) } });
@@ -92,51 +91,11 @@ class WsClient {
   }
 }
 
-async function rest(path: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${cluster.httpUrl}/rest-api${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
-}
-
+const rest = (path: string, body: unknown) => restCall(cluster, path, body);
 /** The stream objects of `name` (REST /stream/find), [] when none. */
-async function streamObjects(name: string): Promise<Array<Record<string, unknown>>> {
-  const r = await rest("/stream/find", { name });
-  return r.status === 200 ? (r.json as Array<Record<string, unknown>>) : [];
-}
-
-const FINGERPRINT = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) & 0xff).toString(16).padStart(2, "0").toUpperCase()).join(":");
-
+const streamObjects = (name: string) => findStreams(cluster, name);
 /** A syntactically complete sendonly offer from a peer that never connects. */
-function staticOffer(): string {
-  return [
-    "v=0",
-    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
-    "s=-",
-    "t=0 0",
-    "a=group:BUNDLE 0",
-    "a=msid-semantic: WMS",
-    "m=video 9 UDP/TLS/RTP/SAVPF 96",
-    "c=IN IP4 0.0.0.0",
-    "a=rtcp:9 IN IP4 0.0.0.0",
-    "a=ice-ufrag:tStU",
-    "a=ice-pwd:abcdefghijklmnopqrstuvwx",
-    "a=ice-options:trickle",
-    `a=fingerprint:sha-256 ${FINGERPRINT}`,
-    "a=setup:actpass",
-    "a=mid:0",
-    "a=sendonly",
-    "a=rtcp-mux",
-    "a=rtpmap:96 VP8/90000",
-    "a=rtcp-fb:96 nack pli",
-    "a=ssrc:11223344 cname:static",
-    "",
-  ].join("\r\n");
-}
-const HOST_CANDIDATE = "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host";
+const staticOffer = () => offer("sendonly");
 
 // ---- protocol (plain ws client) -----------------------------------------------------------------------------------
 
@@ -373,14 +332,9 @@ interface PageState {
   pcState: string;
 }
 
-async function openPage(label: string): Promise<Page> {
+async function openPage(label: string): Promise<{ page: Page; report(): Promise<string> }> {
   browser ??= await launchBrowser();
-  // a page fulfilled by page.route() counts as public for Local Network Access: allow its sockets to 127.0.0.1
-  await browser.context.grantPermissions(["local-network-access"], { origin: cluster.httpUrl });
-  const page = await browser.newPage(label);
-  await page.route(`${cluster.httpUrl}/__test/*`, (route) => route.fulfill({ contentType: "text/html", body: PAGE_HTML }));
-  await page.goto(`${cluster.httpUrl}/__test/ws-endpoint.html`);
-  return page;
+  return openTestPage(browser, cluster, label, "ws-endpoint.html", PAGE_HTML);
 }
 
 const pageState = (page: Page) => page.evaluate(() => (window as unknown as { state: PageState }).state);
@@ -389,9 +343,8 @@ const wsUrl = (name: string, action: "publish" | "play") => `${cluster.wsUrl}/${
 describe("Chromium through the WebSocket endpoint", () => {
   it("a page publishes its camera, a WCS player decodes it by name; closing the page's socket ends the stream", async () => {
     const name = uniqueName("wspub");
-    const page = await openPage("ws-publish");
-    const diag = async () => `page state: ${JSON.stringify(await pageState(page).catch(() => null))}\n${browser!.consoleDump()}\n--- cluster ---\n${cluster.logs()}`;
-    try {
+    const { page, report } = await openPage("ws-publish");
+    await withReport(report, async () => {
       await page.evaluate((url) => (window as unknown as { wsPublish(u: string): Promise<void> }).wsPublish(url), wsUrl(name, "publish"));
       const st = await waitUntil(async () => {
         const s = await pageState(page);
@@ -417,28 +370,17 @@ describe("Chromium through the WebSocket endpoint", () => {
       const end = await player.waitForStatus("FAILED", 15_000);
       expect(end.info).toBe("Stopped by publisher stop");
       await waitUntil(async () => (await streamObjects(name)).length === 0, 10_000, "stream gone");
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await diag()}`);
-    }
+    });
   });
 
   it("a page plays a WCS publisher's stream with the server's offer; the publisher's stop reaches it as a status", async () => {
     const name = uniqueName("wsplay");
     const pub = await spawnPublisher({ url: cluster.wsUrl, name });
     await pub.waitForStatus("PUBLISHING");
-    const page = await openPage("ws-play");
-    const diag = async () => `page state: ${JSON.stringify(await pageState(page).catch(() => null))}\n${browser!.consoleDump()}\n--- cluster ---\n${cluster.logs()}`;
-    try {
+    const { page, report } = await openPage("ws-play");
+    await withReport(report, async () => {
       await page.evaluate((url) => (window as unknown as { wsPlay(u: string): Promise<void> }).wsPlay(url), wsUrl(name, "play"));
-      const first = await waitUntil(async () => {
-        const s = await pageVideoStats(page, "#v");
-        return s.videoWidth > 0 && s.framesDecoded > 10 ? s : undefined;
-      }, 20_000, "video playing on the page");
-      expect(first.videoWidth).toBe(640);
-      expect(first.videoHeight).toBe(480);
-      await sleep(1500);
-      const later = await pageVideoStats(page, "#v");
-      expect(later.framesDecoded).toBeGreaterThan(first.framesDecoded + 10);
+      await expectPagePlaysCamera(page, "video playing on the page");
       const st = await pageState(page);
       expect(st.errors).toEqual([]);
       expect(st.pcState).toBe("connected");
@@ -457,8 +399,6 @@ describe("Chromium through the WebSocket endpoint", () => {
       }, 10_000, "page socket closed");
       expect(ended.messages.at(-1)).toEqual({ type: "status", status: "FAILED", info: "Stopped by publisher stop" });
       expect(ended.closed).toEqual({ code: 4000, reason: "Stopped by publisher stop" });
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await diag()}`);
-    }
+    });
   });
 });

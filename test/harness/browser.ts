@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { startCluster, type Cluster } from "./cluster.js";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -118,6 +119,23 @@ export async function launchBrowser(opts: { headless?: boolean } = {}): Promise<
       }
     },
   };
+}
+
+/** A worker + media node cluster and a browser, for a test file's beforeAll (the cluster is stopped if Chromium fails). */
+export async function startClusterAndBrowser(): Promise<{ cluster: Cluster; browser: BrowserHandle }> {
+  const cluster = await startCluster();
+  try {
+    return { cluster, browser: await launchBrowser() };
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+}
+
+/** afterAll of {@link startClusterAndBrowser}: closes the browser, then stops the cluster (either may be missing). */
+export async function stopClusterAndBrowser(cluster: Cluster | undefined, browser: BrowserHandle | undefined): Promise<void> {
+  await browser?.close();
+  await cluster?.stop();
 }
 
 /** Writes a PNG of the page to test-results/<name>.png and returns its path. Never throws (logs instead). */

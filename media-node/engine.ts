@@ -38,7 +38,7 @@ import {
   writePli,
   writeRemb,
 } from "./rtcp.js";
-import type { MediaKind, OfferedCodec, OfferedMedia, PlayerPlan, PublishedTrack, PublisherPlan } from "./sdp.js";
+import { PULL_MIDS, type MediaKind, type OfferedCodec, type OfferedMedia, type PlayerPlan, type PublishedTrack, type PublisherPlan, type PullOfferPlan } from "./sdp.js";
 
 /** Engine settings shared by every leg. */
 export interface EngineOptions {
@@ -406,8 +406,11 @@ export abstract class Leg {
 export class PublisherLeg extends Leg {
   readonly role = "publisher" as const;
   readonly router: StreamRouter;
-  readonly video?: PublishedTrack;
-  readonly audio?: PublishedTrack;
+  /** What the publisher sends; for a pull leg set from the remote answer ({@link applyPullAnswer}). */
+  video?: PublishedTrack;
+  audio?: PublishedTrack;
+  /** Pull (relay) leg: the codecs it offers; undefined for a leg answering a client's offer. */
+  readonly pullOffer?: PullOfferPlan;
   /** Keyframe requests (PLI) sent to the publisher. */
   keyframeRequests = 0;
 
@@ -422,16 +425,22 @@ export class PublisherLeg extends Leg {
    * @param plan from `planPublisher` (sdp.ts): which m-lines/codecs/SSRCs to receive
    * @throws Error from node-datachannel if the description cannot be built (reported as internal)
    */
-  constructor(legId: string, streamName: string, opts: EngineOptions, plan: PublisherPlan) {
+  constructor(legId: string, streamName: string, opts: EngineOptions, plan: PublisherPlan, pullOffer?: PullOfferPlan) {
     super(legId, streamName, opts);
     this.video = plan.video;
     this.audio = plan.audio;
+    this.pullOffer = pullOffer;
     this.router = new StreamRouter(streamName, this, opts.keyframeIntervalMs);
     if (plan.video && opts.publisherMaxBitrateBps > 0) {
       const ssrcs = [plan.video.ssrc, ...(plan.audio ? [plan.audio.ssrc] : [])];
       this.remb = writeRemb(Buffer.alloc(rembSize(ssrcs.length)), this.rtcpSsrc, opts.publisherMaxBitrateBps, ssrcs);
     }
-    for (const t of [plan.video, plan.audio]) if (t) this.addReceiveTrack(t);
+    for (const t of [plan.video, plan.audio]) if (t) this.addReceiveTrack(t.kind, t.mid, [t.codec]);
+    if (pullOffer) {
+      // offer mode (relay pull): one recvonly m-line per kind with every codec we can forward, video first
+      if (pullOffer.video.length) this.addReceiveTrack("video", PULL_MIDS.video, pullOffer.video);
+      if (pullOffer.audio.length) this.addReceiveTrack("audio", PULL_MIDS.audio, pullOffer.audio);
+    }
     for (const m of plan.inactive) this.keep(this.pc.addTrack(inactiveDescription(m)));
   }
 
@@ -442,6 +451,21 @@ export class PublisherLeg extends Leg {
   /** Answers the publisher's offer; see {@link Leg.negotiate}. */
   answer(offer: string): Promise<string> {
     return this.negotiate(offer);
+  }
+
+  /** Pull leg: our recvonly offer (see {@link Leg.makeOffer}). */
+  offer(): Promise<string> {
+    return this.makeOffer();
+  }
+
+  /**
+   * Pull leg: applies the remote answer; `tracks` (from `planPulledTracks`) says what the remote sends. An SSRC of 0
+   * (the answer declared none) is learnt from the first RTP packet of that m-line.
+   */
+  applyPullAnswer(answer: string, tracks: { video?: PublishedTrack; audio?: PublishedTrack }): void {
+    this.setAnswer(answer);
+    this.video = tracks.video;
+    this.audio = tracks.audio;
   }
 
   /**
@@ -470,31 +494,33 @@ export class PublisherLeg extends Leg {
     }
   }
 
-  private addReceiveTrack(p: PublishedTrack): void {
-    const desc = p.kind === "video" ? new Video(p.mid, "RecvOnly") : new Audio(p.mid, "RecvOnly");
-    addCodec(desc, p.kind, p.codec.pt, p.codec);
+  private addReceiveTrack(kind: MediaKind, mid: string, codecs: OfferedCodec[]): void {
+    const desc = kind === "video" ? new Video(mid, "RecvOnly") : new Audio(mid, "RecvOnly");
+    for (const c of codecs) addCodec(desc, kind, c.pt, c);
     const track = this.pc.addTrack(desc);
     this.tracks.push(track);
-    if (p.kind === "video") this.videoTrack = track;
+    if (kind === "video") this.videoTrack = track;
     const stats = new ReceptionStats();
     const router = this.router;
-    const ssrc = p.ssrc;
-    const kind = p.kind;
     track.onMessage((buf) => {
       this.packetsIn++;
+      const p = this[kind];
+      if (!p) return;
       if (isRtcp(buf)) {
         // A sender report (first packet of a compound, RFC 3550 §6.1) about our SSRC: answer it with a receiver
         // report and pass it on to the players (same SSRC there) for lip sync and RTT.
-        if (buf[1] === RTCP_SR && buf.readUInt32BE(4) === ssrc) {
+        if (buf[1] === RTCP_SR && buf.readUInt32BE(4) === p.ssrc) {
           const now = performance.now();
           stats.onSenderReport(buf, 0, now);
-          this.sendRtcp(track, stats.writeReceiverReport(this.rr, this.rtcpSsrc, ssrc, now));
+          this.sendRtcp(track, stats.writeReceiverReport(this.rr, this.rtcpSsrc, p.ssrc, now));
           if (kind === "video" && this.remb) this.sendRtcp(track, this.remb);
           router.forwardRtcp(kind, buf);
         }
         return;
       }
-      if (buf.length < 12 || rtpSsrc(buf) !== ssrc) return;
+      if (buf.length < 12) return;
+      if (p.ssrc === 0) p.ssrc = rtpSsrc(buf); // pull leg whose answer declared no SSRC
+      if (rtpSsrc(buf) !== p.ssrc) return;
       stats.onRtp(rtpSeq(buf));
       router.forwardRtp(kind, buf);
     });

@@ -18,7 +18,17 @@ import type {
 } from "../protocol/media-node.js";
 import { MediaNodeError } from "./errors.js";
 import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine.js";
-import { checkPlayerAnswer, parseOffer, planOfferedPlayer, planPlayer, planPublisher, type MediaKind } from "./sdp.js";
+import {
+  PULL_MIDS,
+  checkPlayerAnswer,
+  parseOffer,
+  planOfferedPlayer,
+  planPlayer,
+  planPublisher,
+  planPulledTracks,
+  pullOfferPlan,
+  type MediaKind,
+} from "./sdp.js";
 
 type LegStatusT = z.infer<typeof LegStatus>;
 
@@ -129,6 +139,36 @@ export class LegManager {
   }
 
   /**
+   * Creates a relay pull leg: the stream's publisher leg, in offer mode (recvonly, every codec of `pullOfferPlan`);
+   * the remote answer follows with {@link applyAnswer}, after which its RTP feeds the stream's router.
+   * @throws MediaNodeError conflict (leg id in use, stream already has a publisher here) | internal (503 when full)
+   */
+  async createPullLeg(req: { legId: string; streamName: string }): Promise<CreateLegResponse> {
+    const { legId, streamName } = req;
+    if (this.legs.has(legId)) throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
+    if (this.routers.has(streamName)) throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
+    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
+      throw new MediaNodeError("internal", `Media node is full (${this.opts.maxLegs} legs)`, 503);
+    }
+    const started = performance.now();
+    const leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, { inactive: [] }, pullOfferPlan()));
+    this.routers.set(streamName, leg.router);
+    this.legs.set(legId, leg);
+    this.mids.set(leg, [PULL_MIDS.video, PULL_MIDS.audio]);
+    leg.onOutcome = (l, o) => this.onOutcome(l, o);
+    let offer: string;
+    try {
+      offer = await leg.offer();
+    } catch (e) {
+      if (this.legs.get(legId) === leg) this.remove(leg, "creation failed");
+      throw e;
+    }
+    if (leg.isEnded) throw new MediaNodeError("conflict", "Leg was closed while it was being created");
+    this.opts.onNotice({ kind: "created", ...this.describe(leg), answerMs: Math.round(performance.now() - started) });
+    return { offer, media: {} };
+  }
+
+  /**
    * Applies the remote answer of an offer-mode leg (see `checkPlayerAnswer` for what is accepted).
    * @returns the media the answer accepted
    * @throws MediaNodeError not_found (no such leg) | conflict (not waiting for an answer) | invalid_sdp | no_common_codecs
@@ -136,6 +176,11 @@ export class LegManager {
   applyAnswer(legId: string, req: ApplyAnswerRequest): ApplyAnswerResponse {
     const leg = this.legs.get(legId);
     if (!leg || leg.isEnded) throw new MediaNodeError("not_found", `Leg ${legId} not found`);
+    if (leg instanceof PublisherLeg && leg.pullOffer && leg.waitingForAnswer) {
+      const tracks = planPulledTracks(parseOffer(req.answer), leg.pullOffer);
+      leg.applyPullAnswer(req.answer, tracks);
+      return { ok: true, media: leg.media };
+    }
     if (!(leg instanceof PlayerLeg) || !leg.waitingForAnswer) throw new MediaNodeError("conflict", "Leg is not waiting for an answer");
     const accepted: MediaKind[] = checkPlayerAnswer(parseOffer(req.answer), leg.plan);
     leg.applyAnswer(req.answer);

@@ -12,6 +12,7 @@ import pino, { type Logger } from "pino";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
 import { initEngineLogging, shutdownEngine } from "./engine.js";
 import { type LegNotice, LegManager } from "./legs.js";
+import { RelayManager, mountRelayRoutes } from "./relay.js";
 import { createControlApp, listenControlApi } from "./server.js";
 import { WorkerLink } from "./worker-link.js";
 
@@ -55,6 +56,7 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
 
   let nodeId = config.nodeId ?? "";
   let link: WorkerLink | undefined;
+  let relays: RelayManager | undefined;
 
   const onNotice = (n: LegNotice) => {
     const { kind, ...rest } = n;
@@ -85,6 +87,7 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
         log.info(rest, "leg removed");
         break;
     }
+    relays?.onLegNotice(n);
   };
 
   const manager = new LegManager({
@@ -108,6 +111,8 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
     load: () => link?.load() ?? { ...manager.counts(), cpuPercent: 0 },
     log,
   });
+  relays = new RelayManager({ manager, report: (ev) => link?.sendRelayEvent(ev), log });
+  mountRelayRoutes(app, relays);
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;
   const controlUrl = config.publicUrl ?? `http://${hostForUrl(config.listenHost)}:${server.port}`;
@@ -162,6 +167,7 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
           );
         }
       }
+      relays?.closeAll("Failed by error: media node shutting down");
       manager.closeAll("media node shutting down");
       await server.close();
       await link.flush(1500);

@@ -380,3 +380,75 @@ export function checkPlayerAnswer(answer: ParsedOffer, plan: PlayerPlan): MediaK
   if (accepted.length === 0) throw invalidSdp("the answer accepts none of the offered m-lines");
   return accepted;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Relay pull legs: the node offers to receive (playStream to a remote server) and learns the codec from the answer
+
+/** Mids of a pull leg's offer (video first). */
+export const PULL_MIDS = { video: "0", audio: "1" } as const;
+
+/** The codecs a pull leg offers per kind, each with the payload type the remote must keep (RFC 3264 §6.1). */
+export interface PullOfferPlan {
+  video: OfferedCodec[];
+  audio: OfferedCodec[];
+}
+
+const codec = (pt: number, name: string, clockRate: number, fmtp = "", channels?: number): OfferedCodec => ({
+  pt,
+  name,
+  clockRate,
+  ...(channels === undefined ? {} : { channels }),
+  fmtp,
+  params: parseParams(fmtp),
+});
+
+/**
+ * What a relay pull offers: every codec a publisher may send us (VP8; H.264 Constrained Baseline and High with
+ * packetization-mode 1 and 0; VP9 profile 0; AV1; opus; PCMU; PCMA), so that whatever the remote stream carries can
+ * be forwarded to local players unchanged.
+ */
+export function pullOfferPlan(): PullOfferPlan {
+  return {
+    video: [
+      codec(96, "VP8", 90000),
+      codec(102, "H264", 90000, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+      codec(104, "H264", 90000, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"),
+      codec(106, "H264", 90000, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f"),
+      codec(108, "H264", 90000, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"),
+      codec(110, "H264", 90000, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"),
+      codec(98, "VP9", 90000, "profile-id=0"),
+      codec(45, "AV1", 90000),
+    ],
+    audio: [codec(111, "opus", 48000, "minptime=10;useinbandfec=1", 2), codec(0, "PCMU", 8000, "", 1), codec(8, "PCMA", 8000, "", 1)],
+  };
+}
+
+/**
+ * Reads the remote answer to a pull offer: for each of our m-lines the answer accepts (port ≠ 0, sendonly or
+ * sendrecv), the codec is the answer's first payload type among those we offered (with the answer's fmtp), and the
+ * SSRC the answer declares (0 when none: learnt from the first packet).
+ * @throws MediaNodeError invalid_sdp (unknown mid, nothing accepted); no_common_codecs (no offered payload type)
+ */
+export function planPulledTracks(answer: ParsedOffer, offer: PullOfferPlan): { video?: PublishedTrack; audio?: PublishedTrack } {
+  const out: { video?: PublishedTrack; audio?: PublishedTrack } = {};
+  for (const m of answer.media) {
+    const kind = m.mid === PULL_MIDS.video ? "video" : m.mid === PULL_MIDS.audio ? "audio" : undefined;
+    if (!kind) throw invalidSdp(`answer has an m-line with mid "${m.mid}" that was not offered`);
+    if (m.type !== kind) throw invalidSdp(`answer m-line mid "${m.mid}" is ${m.type}, ${kind} was offered`);
+    if (m.port === 0 || (m.direction !== "sendonly" && m.direction !== "sendrecv")) continue;
+    const offered = offer[kind];
+    const chosen = m.codecs.find((c) => offered.some((o) => o.pt === c.pt));
+    if (!chosen) throw noCommonCodecs();
+    const mine = offered.find((o) => o.pt === chosen.pt)!;
+    const fmtp = chosen.fmtp || mine.fmtp;
+    out[kind] = {
+      kind,
+      mid: m.mid,
+      codec: { ...mine, fmtp, params: parseParams(fmtp), channels: chosen.channels ?? mine.channels },
+      ssrc: m.ssrc ?? 0,
+      ...(m.cname === undefined ? {} : { cname: m.cname }),
+    };
+  }
+  if (!out.video && !out.audio) throw invalidSdp("the answer sends none of the offered m-lines");
+  return out;
+}

@@ -4,12 +4,14 @@
  *
  *   POST WORKER_URL/internal/nodes/heartbeat  NodeHeartbeat, every `intervalMs` from start
  *   POST WORKER_URL/internal/nodes/events     LegEvent, in order per leg, retried a few times
+ *   POST WORKER_URL/internal/nodes/relay-events  RelayEvent (protocol/relay.ts), in order per relay, retried alike
  *
  * While the worker is unreachable heartbeats keep being tried quietly: one log line per change of state
  * (registered, unreachable with a reason, rejected with a status), not one per attempt.
  */
 import type { Logger } from "pino";
 import { type LegEvent, MediaNodePaths, type NodeHeartbeat, type NodeLoad } from "../protocol/media-node.js";
+import { RelayPaths, type RelayEvent } from "../protocol/relay.js";
 import { signRequest } from "../protocol/signing.js";
 
 export interface WorkerLinkOptions {
@@ -154,24 +156,35 @@ export class WorkerLink {
   sendEvent(ev: LegEventBody): void {
     const body: LegEvent = { nodeId: this.o.nodeId, bootId: this.o.bootId, ...ev };
     if (body.detail && body.detail.length > 1024) body.detail = body.detail.slice(0, 1024);
-    const prev = this.chains.get(ev.legId) ?? Promise.resolve();
-    const next = prev.then(() => this.deliver(body));
-    this.chains.set(ev.legId, next);
+    this.enqueue(ev.legId, MediaNodePaths.events, body);
+  }
+
+  /** Queues a relay event (protocol/relay.ts), delivered like leg events (in order per relay, retried). */
+  sendRelayEvent(ev: Omit<RelayEvent, "nodeId" | "bootId">): void {
+    const body: RelayEvent = { nodeId: this.o.nodeId, bootId: this.o.bootId, ...ev };
+    if (body.info && body.info.length > 1024) body.info = body.info.slice(0, 1024);
+    this.enqueue(`relay:${ev.relayId}`, RelayPaths.events, body);
+  }
+
+  private enqueue(key: string, path: string, body: LegEvent | RelayEvent): void {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(() => this.deliver(path, body));
+    this.chains.set(key, next);
     void next.then(() => {
-      if (this.chains.get(ev.legId) === next) this.chains.delete(ev.legId);
+      if (this.chains.get(key) === next) this.chains.delete(key);
     });
   }
 
-  private async deliver(ev: LegEvent): Promise<void> {
+  private async deliver(path: string, ev: LegEvent | RelayEvent): Promise<void> {
     const attempts = this.o.eventAttempts ?? 5;
     for (let i = 0; i < attempts; i++) {
       try {
-        await signedPost(this.o.secret, this.o.workerUrl + MediaNodePaths.events, ev, 5000);
+        await signedPost(this.o.secret, this.o.workerUrl + path, ev, 5000);
         return;
       } catch (e) {
         const retriable = !(e instanceof HttpStatusError) || e.status >= 500 || e.status === 408 || e.status === 429;
         if (!retriable || i === attempts - 1) {
-          this.o.log.warn({ legId: ev.legId, state: ev.state, reason: describeError(e) }, "leg event dropped");
+          this.o.log.warn({ path, event: ev, reason: describeError(e) }, "event dropped");
           return;
         }
         await sleep(250 * 2 ** i);

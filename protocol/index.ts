@@ -5,3 +5,4 @@ export * from "./signing.js";
 export * from "./sdp.js";
 export * from "./room.js";
 export * from "./rest.js";
+export * from "./relay.js";

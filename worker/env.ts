@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { NodeRegistryDO } from "./node-registry-do.js";
+import type { RelayDO } from "./relay-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
 import type { StreamDO } from "./stream-do.js";
@@ -13,6 +14,8 @@ export interface Env {
   ROOM: DurableObjectNamespace<RoomDO>;
   /** One per socket of the Flussonic-style endpoint `/NAME/webrtc/publish|play` (worker/ws-endpoint-do.ts). */
   WS_ENDPOINT: DurableObjectNamespace<WsEndpointDO>;
+  /** The one registry of server-to-server relays, `/rest-api/pull/*` (worker/relay-do.ts). */
+  RELAY: DurableObjectNamespace<RelayDO>;
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;
@@ -22,6 +25,10 @@ export interface Env {
   WHIP_TOKEN?: string;
   /** "info" (default), "warn", "error" or "silent". */
   LOG_LEVEL?: string;
+  /** Default of a relay's `retry` flag ("true"/"false", default false): a failed relay is started again with backoff. */
+  RELAY_RETRY?: string;
+  /** Longest wait between relay retries, ms (default 30000; the backoff starts at 1 s and doubles). */
+  RELAY_RETRY_MAX_MS?: string;
   PING_INTERVAL_MS?: string;
   MISSED_PONGS_LIMIT?: string;
   ICE_TIMEOUT_MS?: string;

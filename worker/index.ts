@@ -1,7 +1,7 @@
 /**
  * The signaling worker: a hono app in front of the Durable Objects.
  *
- * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`: the media nodes' calls, signed with the shared
+ * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`, `POST /internal/nodes/relay-events`: the media nodes' calls, signed with the shared
  *   secret (protocol/signing.ts), validated with protocol/media-node.ts; 401 unsigned, 400 malformed.
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
@@ -15,13 +15,14 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { LegEvent, NodeHeartbeat, verifyRequest } from "../protocol/index.js";
+import { LegEvent, NodeHeartbeat, RelayEvent, verifyRequest } from "../protocol/index.js";
 import type { Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { rest } from "./rest.js";
 import { whipWhep } from "./whip.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
+export { RelayDO } from "./relay-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
 export { StreamDO } from "./stream-do.js";
@@ -75,6 +76,13 @@ app.post("/internal/nodes/events", async (c) => {
   const ev = await nodeCall(c, LegEvent);
   if (ev instanceof Response) return ev;
   await c.env.STREAM.get(c.env.STREAM.idFromName(ev.streamName)).onLegEvent(ev);
+  return c.json({ ok: true as const });
+});
+
+app.post("/internal/nodes/relay-events", async (c) => {
+  const ev = await nodeCall(c, RelayEvent);
+  if (ev instanceof Response) return ev;
+  await c.env.RELAY.get(c.env.RELAY.idFromName("global")).onRelayEvent(ev);
   return c.json({ ok: true as const });
 });
 

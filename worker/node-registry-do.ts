@@ -128,6 +128,13 @@ export class NodeRegistryDO extends DurableObject<Env> {
   }
 
   private notifyLost(n: NodeEntry): void {
+    // relays run by the node (worker/relay-do.ts)
+    const relays = this.env.RELAY.get(this.env.RELAY.idFromName("global"));
+    this.ctx.waitUntil(
+      relays.onNodeLost(n.nodeId, n.bootId).catch((err: unknown) => {
+        log("error", "node_lost_relay_notify_failed", { nodeId: n.nodeId, error: String(err) });
+      }),
+    );
     for (const name of n.streams) {
       const stub = this.env.STREAM.get(this.env.STREAM.idFromName(name));
       this.ctx.waitUntil(

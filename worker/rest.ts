@@ -6,12 +6,17 @@
  *   /stream/find_all   (GET or POST)  → every stream object (publishers and players), 404 when there is none
  *   /stream/find       (POST filter)  → the matching stream objects, 404 when none match
  *   /stream/terminate  (POST filter)  → ends the matching legs ("Stopped by rest /terminate"), 404 when none match
+ *   /pull/push, /pull/pull  (POST RelayRequest) → server-to-server relays (worker/relay-do.ts): 200 with the relay
+ *                      record; 404 local stream not publishing (push); 409 relay exists / local name in use (pull);
+ *                      500 with the reason when the remote refuses; 503 no media node
+ *   /pull/find_all     (GET or POST)  → every relay record, 404 when there is none
+ *   /pull/terminate    (POST RelayFilter) → stops the matching relays, 404 when none match
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { StreamFilter, type StreamStatusEvent } from "../protocol/index.js";
+import { RelayFilter, RelayRequest, StreamFilter, type StreamStatusEvent } from "../protocol/index.js";
 import type { Env } from "./env.js";
 import { log } from "./log.js";
 
@@ -94,6 +99,31 @@ rest.post("/stream/terminate", async (c) => {
   const terminated = counts.reduce((a, b) => a + b, 0);
   log("info", "rest_terminate", { filter, streams: byName.size, terminated });
   return c.json({ terminated });
+});
+
+const relays = (env: Env) => env.RELAY.get(env.RELAY.idFromName("global"));
+
+for (const direction of ["push", "pull"] as const) {
+  rest.post(`/pull/${direction}`, async (c) => {
+    const req = await jsonBody(c, RelayRequest);
+    if (req instanceof Response) return req;
+    const res = await relays(c.env).create(direction, req);
+    if (res.status === 200) return c.json(res.record);
+    return c.json({ error: res.error }, res.status);
+  });
+}
+
+rest.on(["GET", "POST"], "/pull/find_all", async (c) => {
+  const list = await relays(c.env).list();
+  return list.length ? c.json(list) : c.json({ error: "Relay not found" }, 404);
+});
+
+rest.post("/pull/terminate", async (c) => {
+  const filter = await jsonBody(c, RelayFilter);
+  if (filter instanceof Response) return filter;
+  const terminated = await relays(c.env).terminate(filter);
+  log("info", "rest_pull_terminate", { filter, terminated });
+  return terminated ? c.json({ terminated }) : c.json({ error: "Relay not found" }, 404);
 });
 
 rest.all("*", (c) => c.json({ error: `No such REST method: ${c.req.method} ${c.req.path}` }, 404));

@@ -30,6 +30,8 @@ import {
   type HttpLegInfo,
   type LegRecord,
   type NodeRef,
+  type RelayPublishArgs,
+  type RelayPublishResult,
   type ServerOfferPlayArgs,
   type ServerOfferResult,
   type StreamRequestArgs,
@@ -108,6 +110,47 @@ export class StreamDO extends DurableObject<Env> {
     await this.scheduleDeadline();
     log("info", "publish_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
     return { ok: true, answer: res.answer, legId: leg.legId };
+  }
+
+  /**
+   * Reserves `name` for a relay pull (worker/relay-do.ts): a publisher leg owned by the relay (`owner: "relay"`,
+   * id `args.legId`) placed on a node; the relay's node creates the leg itself and reports it like any publisher leg
+   * (connected → PUBLISHING). "Stream name is already in use" when taken; "no media node" when none is live.
+   */
+  async publishRelay(name: string, args: RelayPublishArgs): Promise<RelayPublishResult> {
+    this.state.name = name;
+    if (this.state.publisher) return { ok: false, info: Info.STREAM_NAME_ALREADY_IN_USE };
+    const leg: LegRecord = {
+      ...this.newLeg("publisher", { sessionId: args.relayId, mediaSessionId: args.mediaSessionId, sdp: "", hasAudio: true, hasVideo: true, owner: "relay" }),
+      legId: args.legId,
+    };
+    this.state.publisher = leg;
+    await this.save();
+    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
+    const node = await registry.allocate(name);
+    if (this.state.publisher?.legId !== leg.legId) return { ok: false, info: Info.STOPPED_BY_USER };
+    if (!node) {
+      this.state.publisher = null;
+      await this.save();
+      return { ok: false, info: Info.NO_MEDIA_NODE };
+    }
+    this.state.node = node;
+    await this.save();
+    await this.scheduleDeadline();
+    log("info", "relay_publish_placed", { stream: name, legId: leg.legId, relayId: args.relayId, nodeId: node.nodeId });
+    return { ok: true, node };
+  }
+
+  /**
+   * Ends a relay pull's local publisher leg `legId` (relay failed or terminated): players get FAILED "Stopped by
+   * publisher stop", the name is free. The relay is not told (it asked). False when there is no such leg here.
+   */
+  async endRelayLeg(legId: string, info?: string): Promise<boolean> {
+    const leg = this.state.publisher;
+    if (!leg || leg.legId !== legId || leg.owner !== "relay") return false;
+    // "Relay failed: …" (never the bare media-node-lost info: that one is about the remote's node, not ours)
+    await this.endLeg(leg, info ? { kind: "failed", info: `Relay failed: ${info}` } : { kind: "user" });
+    return true;
   }
 
   /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
@@ -310,6 +353,13 @@ export class StreamDO extends DurableObject<Env> {
     return ended;
   }
 
+  /** The publishing stream's node and publisher mediaSessionId (a relay push source), or null when not PUBLISHING. */
+  async relaySource(): Promise<{ node: NodeRef; mediaSessionId: string } | null> {
+    const pub = this.state.publisher;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !this.state.node) return null;
+    return { node: this.state.node, mediaSessionId: pub.mediaSessionId };
+  }
+
   /** A snapshot for tests and operators. */
   async describe(): Promise<StreamState> {
     return structuredClone(this.state);
@@ -387,6 +437,7 @@ export class StreamDO extends DurableObject<Env> {
       custom: args.custom,
       ...(args.owner === "http" ? { owner: "http" as const, http: args.http } : {}),
       ...(args.owner === "ws" ? { owner: "ws" as const } : {}),
+      ...(args.owner === "relay" ? { owner: "relay" as const } : {}),
       status: StreamStatus.PENDING,
       createdAt: now,
       deadline: now + config(this.env).ICE_TIMEOUT_MS + config(this.env).MEDIA_NODE_TIMEOUT_MS,
@@ -417,6 +468,16 @@ export class StreamDO extends DurableObject<Env> {
     if (leg.owner === "http") {
       // a WHIP/WHEP resource has nobody to tell; its client sees the transport end
       log("info", "http_leg_status", { stream: this.state.name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, status: event.status, info: event.info });
+      return;
+    }
+    if (leg.owner === "relay") {
+      // a relay pull's local publisher: the relay learns that its local stream ended
+      if (event.status === StreamStatus.PUBLISHING) return;
+      try {
+        await this.env.RELAY.get(this.env.RELAY.idFromName("global")).onLocalEnd(leg.sessionId, leg.legId, event);
+      } catch (err) {
+        log("warn", "relay_delivery_failed", { stream: this.state.name, legId: leg.legId, status: event.status, error: String(err) });
+      }
       return;
     }
     try {

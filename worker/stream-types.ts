@@ -26,9 +26,21 @@ export interface StreamRequestArgs {
  * Who gets a leg's asynchronous statuses: "session" = the SessionDO `sessionId` (WCS WebSocket); "http" = nobody
  * (a WHIP/WHEP resource: its client learns the end from the transport, its statuses are only logged); "ws" = the
  * WsEndpointDO `sessionId` (Flussonic-style WebSocket endpoint, worker/ws-endpoint-do.ts). "http" and "ws" legs
- * trickle their client's candidates to the node (`StreamDO.addRemoteCandidates`).
+ * trickle their client's candidates to the node (`StreamDO.addRemoteCandidates`). "relay" = a relay pull's local
+ * publisher leg (worker/relay-do.ts; `sessionId` is the relay id): its node creates the leg itself, and its terminal
+ * statuses go to `RelayDO.onLocalEnd`.
  */
-export type LegOwner = "session" | "http" | "ws";
+export type LegOwner = "session" | "http" | "ws" | "relay";
+
+/** A relay pull's local publisher leg, reserved with `StreamDO.publishRelay`. */
+export interface RelayPublishArgs {
+  relayId: string;
+  legId: string;
+  mediaSessionId: string;
+}
+
+/** Result of `publishRelay`: the node the relay must run on, or the refusal `info`. */
+export type RelayPublishResult = { ok: true; node: NodeRef } | { ok: false; info: string };
 
 /** A play request whose offer the media node makes (`StreamDO.playWithServerOffer`): no client SDP. */
 export type ServerOfferPlayArgs = Omit<StreamRequestArgs, "sdp" | "hasAudio" | "hasVideo" | "http">;

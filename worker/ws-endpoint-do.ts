@@ -253,7 +253,14 @@ export class WsEndpointDO extends DurableObject<Env> {
     if (this.socketClosed) return;
     const now = ws.deserializeAttachment() as Attachment;
     if (now.phase !== "answering") return; // ended meanwhile (terminal status delivered)
-    if (!result.ok) return this.refuse(ws, now, result.info);
+    if (!result.ok) {
+      // the leg exists (its offer was sent): end it too, as a closed socket would
+      this.refuse(ws, now, result.info);
+      await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch((err: unknown) => {
+        log("warn", "ws_endpoint_end_failed", { id: att.id, stream: att.name, error: String(err) });
+      });
+      return;
+    }
     now.phase = "live";
     ws.serializeAttachment(now);
     log("info", "ws_endpoint_answer_applied", { id: att.id, stream: att.name, legId: att.legId });

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import { StreamStatus } from "../../protocol/index.js";
+import { signRequest, StreamStatus } from "../../protocol/index.js";
 import type { Env } from "../../worker/env.js";
 import type { StreamDO } from "../../worker/stream-do.js";
 import type { LegRecord, NodeRef } from "../../worker/stream-types.js";
@@ -269,4 +269,114 @@ export async function seedSessionStream(client: WcsClient, mediaSessionId: strin
 
 export async function sessionKeys(client: WcsClient): Promise<string[]> {
   return runInDurableObject(client.stub(), async (_inst, ctx) => [...(await ctx.storage.list()).keys()]);
+}
+
+/** A server frame of the Flussonic-style WebSocket endpoint (protocol/ws-endpoint.ts WsServerMessage). */
+export type WsFrame = { type: string; sdp?: string; status?: string; info?: string };
+
+/**
+ * A client of the Flussonic-style endpoint `/NAME/webrtc/publish|play` on a real WebSocket. `open` goes through the
+ * worker (SELF); `direct` upgrades on a WsEndpointDO whose id the test knows (to seed its socket attachment).
+ */
+export class WsEndpointClient {
+  private queue: WsFrame[] = [];
+  private waiters: Array<(f: WsFrame) => void> = [];
+  closed: Promise<{ code: number; reason: string }>;
+  isClosed = false;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly id?: DurableObjectId,
+  ) {
+    ws.addEventListener("message", (ev) => {
+      const f = JSON.parse(ev.data as string) as WsFrame;
+      const w = this.waiters.shift();
+      if (w) w(f);
+      else this.queue.push(f);
+    });
+    this.closed = new Promise((resolve) => {
+      ws.addEventListener("close", (ev) => {
+        this.isClosed = true;
+        resolve({ code: ev.code, reason: ev.reason });
+      });
+    });
+  }
+
+  private static accept(res: Response, id?: DurableObjectId): WsEndpointClient {
+    expect(res.status).toBe(101);
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no webSocket in the upgrade response");
+    ws.accept();
+    return new WsEndpointClient(ws, id);
+  }
+
+  static async open(name: string, action: "publish" | "play"): Promise<WsEndpointClient> {
+    const res = await SELF.fetch(`http://x/${encodeURIComponent(name)}/webrtc/${action}`, { headers: { Upgrade: "websocket" } });
+    return WsEndpointClient.accept(res);
+  }
+
+  /** Upgrades on a new WsEndpointDO directly (the worker's route does the same with `newUniqueId()`). */
+  static async direct(name: string, action: "publish" | "play"): Promise<WsEndpointClient> {
+    const id = E.WS_ENDPOINT.newUniqueId();
+    const res = await E.WS_ENDPOINT.get(id).fetch(`http://x/${encodeURIComponent(name)}/webrtc/${action}`, { headers: { Upgrade: "websocket" } });
+    return WsEndpointClient.accept(res, id);
+  }
+
+  stub(): DurableObjectStub<import("../../worker/ws-endpoint-do.js").WsEndpointDO> {
+    if (!this.id) throw new Error("not a direct client");
+    return E.WS_ENDPOINT.get(this.id);
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  sendRaw(frame: string | ArrayBuffer | Uint8Array): void {
+    this.ws.send(frame);
+  }
+
+  next(timeoutMs = 3000): Promise<WsFrame> {
+    const f = this.queue.shift();
+    if (f) return Promise.resolve(f);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new Error(`no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (fr: WsFrame) => {
+        clearTimeout(t);
+        resolve(fr);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  /** Proves the socket is open and nothing else is queued: an unknown `type` must be answered by its error next. */
+  async expectIdle(): Promise<void> {
+    const probe = `probe-${crypto.randomUUID()}`;
+    this.send({ type: probe });
+    expect(await this.next(), "expected no other frame before the probe's answer").toEqual({ type: "error", info: `Unknown message: ${probe}` });
+    expect(this.isClosed).toBe(false);
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      this.ws.close(1000, "test done");
+    } catch {
+      // already closing
+    }
+    await this.closed;
+  }
+}
+
+/** A media node's signed call to the worker (protocol/signing.ts, the unit binding MEDIA_NODE_SECRET). */
+export async function nodeCall(path: string, body: unknown, secret = "unit-test-secret"): Promise<Response> {
+  const text = JSON.stringify(body);
+  const headers = await signRequest(secret, "POST", path, text);
+  return SELF.fetch(`http://x${path}`, { method: "POST", body: text, headers: { ...headers, "content-type": "application/json" } });
 }

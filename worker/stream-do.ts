@@ -24,7 +24,16 @@ import { DurableObject } from "cloudflare:workers";
 import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
 import { config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
-import { addCandidates, applyAnswer, createLeg, createOfferLeg, deleteLeg, type AddCandidatesResult } from "./media-node-client.js";
+import {
+  addCandidates,
+  applyAnswer,
+  createLeg,
+  createOfferLeg,
+  deleteLeg,
+  type AddCandidatesResult,
+  type CreateLegResult,
+  type CreateOfferLegResult,
+} from "./media-node-client.js";
 import {
   statusEvent,
   type HttpLegInfo,
@@ -155,6 +164,43 @@ export class StreamDO extends DurableObject<Env> {
 
   /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
   async play(name: string, args: StreamRequestArgs): Promise<StreamRequestResult> {
+    const res = await this.addPlayer<Extract<CreateLegResult, { ok: true }>>(name, args, (node, legId, timeoutMs) =>
+      createLeg(this.secret(), node, { legId, streamName: name, role: "player", offer: args.sdp }, timeoutMs),
+    );
+    if (!res.ok) return res;
+    log("info", "play_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: res.leg.legId, nodeId: this.state.node?.nodeId });
+    return { ok: true, answer: res.answer, legId: res.leg.legId };
+  }
+
+  /**
+   * Starts playing `name` with a leg whose offer the media node makes (sendonly, the publisher's codec, payload type
+   * and SSRC); the client's answer follows with {@link answerLeg}. FAILED "Stream not found" unless the publisher is
+   * PUBLISHING. The ICE deadline runs from the offer and restarts with the answer.
+   */
+  async playWithServerOffer(name: string, args: ServerOfferPlayArgs): Promise<ServerOfferResult> {
+    const pub = this.state.publisher;
+    const res = await this.addPlayer<Extract<CreateOfferLegResult, { ok: true }>>(name, { ...args, sdp: "", hasAudio: pub?.hasAudio ?? false, hasVideo: pub?.hasVideo ?? false }, (node, legId, timeoutMs) =>
+      createOfferLeg(this.secret(), node, { legId, streamName: name, role: "player" }, timeoutMs),
+    );
+    if (!res.ok) return res;
+    res.leg.hasVideo = res.videoCodec !== undefined;
+    res.leg.hasAudio = res.audioCodec !== undefined;
+    await this.save();
+    log("info", "play_offered", { stream: name, mediaSessionId: args.mediaSessionId, legId: res.leg.legId, nodeId: this.state.node?.nodeId, video: res.videoCodec, audio: res.audioCodec });
+    return { ok: true, offer: res.offer, legId: res.leg.legId };
+  }
+
+  /**
+   * The common part of {@link play} and {@link playWithServerOffer}: FAILED "Stream not found" unless the publisher is
+   * PUBLISHING; the player leg is registered before any await; `create` asks the stream's node for the leg; if the
+   * leg ended meanwhile (its session closed, the publisher stopped) or the node refused, everything is undone.
+   * On success the ICE deadline is armed and the node's result is returned with the leg.
+   */
+  private async addPlayer<R extends { ok: true }>(
+    name: string,
+    args: StreamRequestArgs,
+    create: (node: NodeRef, legId: string, timeoutMs: number) => Promise<R | { ok: false; info: string }>,
+  ): Promise<(R & { leg: LegRecord }) | { ok: false; info: string }> {
     this.state.name = name;
     const pub = this.state.publisher;
     const node = this.state.node;
@@ -164,7 +210,7 @@ export class StreamDO extends DurableObject<Env> {
     await this.save();
 
     const cfg = config(this.env);
-    const res = await createLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "player", offer: args.sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    const res = await create(node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
     if (!this.state.players[leg.legId]) {
       if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
       return { ok: false, info: this.state.publisher ? Info.STOPPED_BY_USER : Info.STOPPED_BY_PUBLISHER_STOP };
@@ -178,43 +224,7 @@ export class StreamDO extends DurableObject<Env> {
     leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
     await this.save();
     await this.scheduleDeadline();
-    log("info", "play_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId });
-    return { ok: true, answer: res.answer, legId: leg.legId };
-  }
-
-  /**
-   * Starts playing `name` with a leg whose offer the media node makes (sendonly, the publisher's codec, payload type
-   * and SSRC); the client's answer follows with {@link answerLeg}. FAILED "Stream not found" unless the publisher is
-   * PUBLISHING. The ICE deadline runs from the offer and restarts with the answer.
-   */
-  async playWithServerOffer(name: string, args: ServerOfferPlayArgs): Promise<ServerOfferResult> {
-    this.state.name = name;
-    const pub = this.state.publisher;
-    const node = this.state.node;
-    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
-    const leg = this.newLeg("player", { ...args, sdp: "", hasAudio: pub.hasAudio, hasVideo: pub.hasVideo });
-    this.state.players[leg.legId] = leg;
-    await this.save();
-
-    const cfg = config(this.env);
-    const res = await createOfferLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "player" }, cfg.MEDIA_NODE_TIMEOUT_MS);
-    if (!this.state.players[leg.legId]) {
-      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
-      return { ok: false, info: this.state.publisher ? Info.STOPPED_BY_USER : Info.STOPPED_BY_PUBLISHER_STOP };
-    }
-    if (!res.ok) {
-      delete this.state.players[leg.legId];
-      await this.save();
-      log("warn", "play_offer_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
-      return { ok: false, info: res.info };
-    }
-    leg.hasVideo = res.videoCodec !== undefined;
-    leg.hasAudio = res.audioCodec !== undefined;
-    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
-    await this.save();
-    await this.scheduleDeadline();
-    log("info", "play_offered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
-    return { ok: true, offer: res.offer, legId: leg.legId };
+    return { ...res, leg };
   }
 
   /**

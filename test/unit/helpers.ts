@@ -19,19 +19,18 @@ export interface Frame {
 }
 
 /**
- * A WCS client on a real WebSocket to the worker. Frames are queued; `next()` takes them in order, so "exactly one"
- * is checked by asserting what the *next* frame is after a request whose reply is known.
+ * A real WebSocket (accepted in the test) whose JSON text frames are queued: `next()` takes them in order, so
+ * "exactly one" is checked by asserting what the *next* frame is after a request whose reply is known.
  */
-export class WcsClient {
-  private queue: Frame[] = [];
-  private waiters: Array<(f: Frame) => void> = [];
+class QueuedSocket<F> {
+  private queue: F[] = [];
+  private waiters: Array<(f: F) => void> = [];
   closed: Promise<{ code: number; reason: string }>;
   isClosed = false;
-  sessionId = "";
 
-  private constructor(readonly ws: WebSocket) {
+  protected constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (ev) => {
-      const f = JSON.parse(ev.data as string) as Frame;
+      const f = JSON.parse(ev.data as string) as F;
       const w = this.waiters.shift();
       if (w) w(f);
       else this.queue.push(f);
@@ -44,13 +43,62 @@ export class WcsClient {
     });
   }
 
-  static async open(path = "/any/path"): Promise<WcsClient> {
-    const res = await SELF.fetch(`http://x${path}`, { headers: { Upgrade: "websocket" } });
+  /** Accepts the WebSocket of a 101 upgrade response. */
+  protected static acceptUpgrade(res: Response): WebSocket {
     expect(res.status).toBe(101);
     const ws = res.webSocket;
     if (!ws) throw new Error("no webSocket in the upgrade response");
     ws.accept();
-    return new WcsClient(ws);
+    return ws;
+  }
+
+  sendRaw(frame: string | ArrayBuffer | Uint8Array): void {
+    this.ws.send(frame);
+  }
+
+  /** The next frame, in order; rejects after `timeoutMs`. */
+  next(timeoutMs = 3000): Promise<F> {
+    const f = this.queue.shift();
+    if (f) return Promise.resolve(f);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new Error(`no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (fr: F) => {
+        clearTimeout(t);
+        resolve(fr);
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      this.ws.close(1000, "test done");
+    } catch {
+      // already closing
+    }
+    await this.closed;
+  }
+}
+
+/** A WCS client on a real WebSocket to the worker (frames queued, see {@link QueuedSocket}). */
+export class WcsClient extends QueuedSocket<Frame> {
+  sessionId = "";
+
+  private constructor(ws: WebSocket) {
+    super(ws);
+  }
+
+  static async open(path = "/any/path"): Promise<WcsClient> {
+    const res = await SELF.fetch(`http://x${path}`, { headers: { Upgrade: "websocket" } });
+    return new WcsClient(QueuedSocket.acceptUpgrade(res));
   }
 
   /** Opens a socket and completes the `connection` → `getUserData` handshake. */
@@ -65,27 +113,6 @@ export class WcsClient {
 
   send(message: string, arg?: unknown): void {
     this.ws.send(JSON.stringify({ message, data: [arg] }));
-  }
-
-  sendRaw(frame: string | ArrayBuffer | Uint8Array): void {
-    this.ws.send(frame);
-  }
-
-  /** The next frame, in order; rejects after `timeoutMs`. */
-  next(timeoutMs = 3000): Promise<Frame> {
-    const f = this.queue.shift();
-    if (f) return Promise.resolve(f);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        reject(new Error(`no frame within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = (fr: Frame) => {
-        clearTimeout(t);
-        resolve(fr);
-      };
-      this.waiters.push(done);
-    });
   }
 
   /** The next frame, which must be `message`; returns its data[0]. */
@@ -104,20 +131,6 @@ export class WcsClient {
       message: "fail",
       data: [{ apiMethod: probe, info: `Unknown message: ${probe}` }],
     });
-  }
-
-  pending(): number {
-    return this.queue.length;
-  }
-
-  async close(): Promise<void> {
-    if (this.isClosed) return;
-    try {
-      this.ws.close(1000, "test done");
-    } catch {
-      // already closing
-    }
-    await this.closed;
   }
 
   /** The stub of this client's SessionDO. */
@@ -278,36 +291,16 @@ export type WsFrame = { type: string; sdp?: string; status?: string; info?: stri
  * A client of the Flussonic-style endpoint `/NAME/webrtc/publish|play` on a real WebSocket. `open` goes through the
  * worker (SELF); `direct` upgrades on a WsEndpointDO whose id the test knows (to seed its socket attachment).
  */
-export class WsEndpointClient {
-  private queue: WsFrame[] = [];
-  private waiters: Array<(f: WsFrame) => void> = [];
-  closed: Promise<{ code: number; reason: string }>;
-  isClosed = false;
-
+export class WsEndpointClient extends QueuedSocket<WsFrame> {
   private constructor(
-    readonly ws: WebSocket,
+    ws: WebSocket,
     readonly id?: DurableObjectId,
   ) {
-    ws.addEventListener("message", (ev) => {
-      const f = JSON.parse(ev.data as string) as WsFrame;
-      const w = this.waiters.shift();
-      if (w) w(f);
-      else this.queue.push(f);
-    });
-    this.closed = new Promise((resolve) => {
-      ws.addEventListener("close", (ev) => {
-        this.isClosed = true;
-        resolve({ code: ev.code, reason: ev.reason });
-      });
-    });
+    super(ws);
   }
 
   private static accept(res: Response, id?: DurableObjectId): WsEndpointClient {
-    expect(res.status).toBe(101);
-    const ws = res.webSocket;
-    if (!ws) throw new Error("no webSocket in the upgrade response");
-    ws.accept();
-    return new WsEndpointClient(ws, id);
+    return new WsEndpointClient(QueuedSocket.acceptUpgrade(res), id);
   }
 
   static async open(name: string, action: "publish" | "play"): Promise<WsEndpointClient> {
@@ -331,46 +324,12 @@ export class WsEndpointClient {
     this.ws.send(JSON.stringify(msg));
   }
 
-  sendRaw(frame: string | ArrayBuffer | Uint8Array): void {
-    this.ws.send(frame);
-  }
-
-  next(timeoutMs = 3000): Promise<WsFrame> {
-    const f = this.queue.shift();
-    if (f) return Promise.resolve(f);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        reject(new Error(`no frame within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = (fr: WsFrame) => {
-        clearTimeout(t);
-        resolve(fr);
-      };
-      this.waiters.push(done);
-    });
-  }
-
   /** Proves the socket is open and nothing else is queued: an unknown `type` must be answered by its error next. */
   async expectIdle(): Promise<void> {
     const probe = `probe-${crypto.randomUUID()}`;
     this.send({ type: probe });
     expect(await this.next(), "expected no other frame before the probe's answer").toEqual({ type: "error", info: `Unknown message: ${probe}` });
     expect(this.isClosed).toBe(false);
-  }
-
-  pending(): number {
-    return this.queue.length;
-  }
-
-  async close(): Promise<void> {
-    if (this.isClosed) return;
-    try {
-      this.ws.close(1000, "test done");
-    } catch {
-      // already closing
-    }
-    await this.closed;
   }
 }
 

@@ -27,6 +27,7 @@ import {
   ROOM_EVENT,
   roomApi,
   STREAM_STATUS,
+  STREAM_STATUS_INFO,
   watchVideoFrames,
   WcsError,
   type Logger,
@@ -433,11 +434,7 @@ async function publishCommand(o: PublishOptions): Promise<void> {
     return fail(`--source ${o.source}: ${e instanceof Error ? e.message : String(e)}`);
   }
   cleanups.push(() => media.stop());
-  let stopping = false;
-  onSignals(() => {
-    stopping = true;
-    void finish(0);
-  });
+  onSignals(() => void finish(0));
   const session = await openSession(o.url);
   const stream = session.createStream({ name: o.name, stream: media.stream });
   reportStatuses(stream, "publish");
@@ -454,7 +451,7 @@ async function publishCommand(o: PublishOptions): Promise<void> {
     return fail(streamFailure(stream, e), { name: o.name, info: stream.getInfo() ?? null });
   }
   void stream.ended().then((status) => {
-    if (!stopping && !exiting) void fail(`stream ${o.name} ended: ${status}${stream.getInfo() ? ` (${stream.getInfo()})` : ""}`, { name: o.name, status, info: stream.getInfo() ?? null });
+    if (!exiting) void fail(`stream ${o.name} ended: ${status}${stream.getInfo() ? ` (${stream.getInfo()})` : ""}`, { name: o.name, status, info: stream.getInfo() ?? null });
   });
 
   let lastSent = media.framesSent();
@@ -495,7 +492,6 @@ async function publishCommand(o: PublishOptions): Promise<void> {
   });
   if (o.duration) {
     await sleep(o.duration * 1000);
-    stopping = true;
     await finish(0);
   }
   await new Promise(() => undefined); // runs until Ctrl-C, --duration, or the stream ends
@@ -509,11 +505,7 @@ interface PlayOptions extends GlobalOptions {
 async function playCommand(o: PlayOptions): Promise<void> {
   out.json = !!o.json;
   out.verbose = !!o.verbose;
-  let stopping = false;
-  onSignals(() => {
-    stopping = true;
-    void finish(0);
-  });
+  onSignals(() => void finish(0));
   const session = await openSession(o.url);
   const stream = session.createStream({ name: o.name });
   reportStatuses(stream, "play");
@@ -536,10 +528,10 @@ async function playCommand(o: PlayOptions): Promise<void> {
     );
   });
   void stream.ended().then((status) => {
-    if (stopping || exiting) return;
+    if (exiting) return;
     const info = stream.getInfo();
     // the publisher stopping is a normal end of playback; anything else is a failure
-    if (info === "Stopped by publisher stop") {
+    if (info === STREAM_STATUS_INFO.STOPPED_BY_PUBLISHER_STOP) {
       out.event("ended", { name: o.name, status, info }, `${o.name} ended: ${info}`);
       void finish(0);
     } else void fail(`stream ${o.name} ended: ${status}${info ? ` (${info})` : ""}`, { name: o.name, status, info: info ?? null });
@@ -552,7 +544,6 @@ async function playCommand(o: PlayOptions): Promise<void> {
   cleanups.push(() => clearInterval(timer));
   if (o.duration) {
     await sleep(o.duration * 1000);
-    stopping = true;
     await finish(0);
   }
   await new Promise(() => undefined);
@@ -575,11 +566,7 @@ interface RoomOptions extends GlobalOptions {
 async function roomCommand(o: RoomOptions): Promise<void> {
   out.json = !!o.json;
   out.verbose = !!o.verbose;
-  let stopping = false;
-  onSignals(() => {
-    stopping = true;
-    void finish(0);
-  });
+  onSignals(() => void finish(0));
   const ws = recordingWebSocket();
   out.debug(`connecting to ${o.url} as ${o.login}`);
   const rs: RoomSession = roomApi.connect({
@@ -601,7 +588,7 @@ async function roomCommand(o: RoomOptions): Promise<void> {
   /** Our players, by stream name. */
   const players = new Map<string, { login: string; player: Stream; meter?: FrameMeter }>();
   const play = (p: Participant): void => {
-    if (!o.playAll || stopping || exiting) return;
+    if (!o.playAll || exiting) return;
     for (const ps of p.getStreams()) {
       const name = ps.streamName();
       if (players.has(name)) continue;
@@ -675,7 +662,7 @@ async function roomCommand(o: RoomOptions): Promise<void> {
       return fail(streamFailure(pub, e), { name: pub.name(), info: pub.getInfo() ?? null });
     }
     void pub.ended().then((status) => {
-      if (!stopping && !exiting) void fail(`stream ${pub.name()} ended: ${status}${pub.getInfo() ? ` (${pub.getInfo()})` : ""}`, { name: pub.name(), status });
+      if (!exiting) void fail(`stream ${pub.name()} ended: ${status}${pub.getInfo() ? ` (${pub.getInfo()})` : ""}`, { name: pub.name(), status });
     });
   }
 
@@ -711,7 +698,6 @@ async function roomCommand(o: RoomOptions): Promise<void> {
   });
   if (o.duration) {
     await sleep(o.duration * 1000);
-    stopping = true;
     await finish(0);
   }
   await new Promise(() => undefined);

@@ -114,6 +114,7 @@ describe("wcs-edge publish + play", () => {
     expect(exit, play.dump()).toEqual({ code: 0, signal: null });
     expect(summary, play.dump()).toMatchObject({ width: 320, height: 240 });
     expect(summary!.fps as number, play.dump()).toBeGreaterThan(10);
+    expect(stats.length, play.dump()).toBeGreaterThanOrEqual(3);
     expect(stats.slice(1).every((s) => s.width === 320 && s.height === 240), play.dump()).toBe(true);
     // the file loops: after 4 s more than its 24 frames went out
     const sent = pub.events().filter((e) => e.type === "stats").at(-1)?.framesSent as number;

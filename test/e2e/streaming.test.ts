@@ -105,10 +105,13 @@ describe("publish and play", () => {
     expect(after.uniqueFrames).toBeGreaterThan(before.uniqueFrames + 15);
     expect(statusList(pub)).toEqual(["PUBLISHING"]);
     expect(statusList(b!)).toEqual(["PLAYING"]);
-    // a player whose socket drops does not disturb the others either
+    // a player whose socket drops does not disturb the others either: a new player still gets frames
     await b!.dropSocket();
     await sleep(1000);
     expect(statusList(pub)).toEqual(["PUBLISHING"]);
+    const c = await spawnPlayer({ url: cluster.wsUrl, name });
+    await c.waitForStatus("PLAYING");
+    await c.waitForStats((s) => s.framesDecoded > 10, 15_000, "frames at a new player after b dropped");
   });
 
   it("publishes audio-only and video-only streams", async () => {
@@ -121,6 +124,9 @@ describe("publish and play", () => {
     await Promise.all([al.waitForStatus("PLAYING"), vl.waitForStatus("PLAYING")]);
     await al.waitForStats((s) => s.audioSamples > 24_000 && s.audioRms > 1000, 15_000, "audio at the audio-only player");
     await vl.waitForStats((s) => s.framesDecoded > 20 && s.lastSize === "640x480", 15_000, "video at the video-only player");
+    // and nothing of the missing kind: the node answered that m-line inactive
+    expect((await al.stats()).framesDecoded).toBe(0);
+    expect((await vl.stats()).audioSamples).toBe(0);
   });
 
   it("fails a leg whose ICE never connects with Failed by ICE timeout", async () => {

@@ -362,7 +362,8 @@ describe("Chromium through the WebSocket endpoint", () => {
       await sleep(1500);
       const later = await player.stats();
       expect(later.framesDecoded - first.framesDecoded, JSON.stringify(summarizeStats(later))).toBeGreaterThan(15);
-      expect(later.audioSamples).toBeGreaterThan(0);
+      expect(later.audioSamples).toBeGreaterThan(48_000); // > 1 s of 48 kHz audio
+      expect(later.audioRms).toBeGreaterThan(100);
       await saveScreenshot(page, "ws-endpoint-publisher");
 
       // closing the socket ends the stream like unPublishStream

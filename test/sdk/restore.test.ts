@@ -60,6 +60,7 @@ describe("session drop", () => {
     expect(st).toEqual(["PENDING", "PUBLISHING", "FAILED:Session disconnected", "PENDING", "PUBLISHING"]);
     expect(events).toEqual(["CONNECTED", "ESTABLISHED", "DISCONNECTED", "RESTORING#1", "CONNECTED", "ESTABLISHED"]);
     expect(s.isRestoring()).toBe(false);
+    expect(media.getTracks().length).toBeGreaterThan(0);
     expect(media.getTracks().every((t) => t.readyState === "live")).toBe(true); // the app's stream is never stopped
     // events for the old id are ignored
     c1.status(firstId, "FAILED", "old");

@@ -79,6 +79,7 @@ describe("publish", () => {
     conn.status(pub.id(), "UNPUBLISHED");
     await pub.ended();
     // captured media is released with the stream
+    expect(pub.getLocalMediaStream()?.getTracks().length).toBeGreaterThan(0);
     expect(pub.getLocalMediaStream()?.getTracks().every((t) => t.readyState === "ended")).toBe(true);
   });
 

@@ -519,8 +519,9 @@ export class PublisherLeg extends Leg {
         return;
       }
       if (buf.length < 12) return;
-      if (p.ssrc === 0) p.ssrc = rtpSsrc(buf); // pull leg whose answer declared no SSRC
-      if (rtpSsrc(buf) !== p.ssrc) return;
+      const ssrc = rtpSsrc(buf);
+      if (p.ssrc === 0) p.ssrc = ssrc; // pull leg whose answer declared no SSRC
+      if (ssrc !== p.ssrc) return;
       stats.onRtp(rtpSeq(buf));
       router.forwardRtp(kind, buf);
     });

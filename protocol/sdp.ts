@@ -1,5 +1,6 @@
 /**
- * SDP offer checks shared by the worker (early, clear refusal before a name is reserved) and the media node.
+ * SDP offer checks of the worker (early, clear refusal before a name is reserved); the media node parses again for its
+ * own planning (media-node/sdp.ts).
  * Parsing is sdp-transform's (RFC 8866 grammar); this module only states what an acceptable WCS offer is
  * (shared/reference/wcs-protocol.md §1.7): at least one audio/video m-line, ICE credentials and a DTLS fingerprint
  * (session- or media-level), and a direction that fits the role — publish offers send (sendonly/sendrecv), play
@@ -9,11 +10,21 @@ import { parse, type SessionDescription } from "sdp-transform";
 
 export type OfferRole = "publisher" | "player";
 
-export type OfferCheck = { ok: true; sdp: SessionDescription } | { ok: false; reason: string };
+/**
+ * A checked offer: `text` is what to hand on (bundle-only m-lines activated, see {@link activateBundleOnly}), `sdp`
+ * its parse, and whether it carries usable audio / video m-lines.
+ */
+export type OfferCheck =
+  | { ok: true; text: string; sdp: SessionDescription; hasAudio: boolean; hasVideo: boolean }
+  | { ok: false; reason: string };
 
-/** Parses and checks an SDP offer. Never throws; `reason` is short and human-readable (used after "Invalid SDP: "). */
-export function checkOffer(text: string, role: OfferRole): OfferCheck {
-  if (!/^v=0\r?\n/.test(text)) return { ok: false, reason: "does not start with v=0" };
+/**
+ * Parses and checks an SDP offer, the one check of every entry point (WCS publishStream/playStream, WHIP/WHEP, the
+ * WebSocket endpoint). Never throws; `reason` is short and human-readable (used after "Invalid SDP: ").
+ */
+export function checkOffer(original: string, role: OfferRole): OfferCheck {
+  if (!/^v=0\r?\n/.test(original)) return { ok: false, reason: "does not start with v=0" };
+  const text = activateBundleOnly(original);
   let sdp: SessionDescription;
   try {
     sdp = parse(text);
@@ -32,5 +43,36 @@ export function checkOffer(text: string, role: OfferRole): OfferCheck {
     if (!(m.fingerprint ?? sdp.fingerprint)) return { ok: false, reason: `m=${m.type} has no DTLS fingerprint` };
     if (m.rtp.length === 0) return { ok: false, reason: `m=${m.type} has no rtpmap` };
   }
-  return { ok: true, sdp };
+  return { ok: true, text, sdp, hasAudio: usable.some((m) => m.type === "audio"), hasVideo: usable.some((m) => m.type === "video") };
 }
+
+/**
+ * JSEP "bundle-only" m-lines (RFC 8829 §5.2.1: port 0 + `a=bundle-only`; GStreamer webrtcbin sends them with
+ * max-bundle) ride the BUNDLE transport and are not rejected. This rewrites each as an ordinary bundled m-line (port
+ * 9, no `a=bundle-only`) so that checks and engines reading port 0 as "rejected" take them. Other text is unchanged.
+ */
+export function activateBundleOnly(sdp: string): string {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(/\r?\n/);
+  const out: string[] = [];
+  let section: string[] | null = null;
+  const flush = () => {
+    if (!section) return;
+    const m = /^m=(\S+) 0 (.*)$/.exec(section[0]!);
+    if (m && section.includes("a=bundle-only")) {
+      section = [`m=${m[1]} 9 ${m[2]}`, ...section.slice(1).filter((l) => l !== "a=bundle-only")];
+    }
+    out.push(...section);
+    section = null;
+  };
+  for (const line of lines) {
+    if (line.startsWith("m=")) {
+      flush();
+      section = [line];
+    } else if (section) section.push(line);
+    else out.push(line);
+  }
+  flush();
+  return out.join(eol);
+}
+

@@ -68,36 +68,6 @@ export function parseTrickleFragment(text: string): { ok: true; frag: TrickleFra
   return { ok: true, frag };
 }
 
-/**
- * JSEP "bundle-only" m-lines (RFC 8829 §5.2.1: port 0 + `a=bundle-only`; GStreamer webrtcbin sends them with
- * max-bundle) ride the BUNDLE transport and are not rejected. This rewrites each as an ordinary bundled m-line (port
- * 9, no `a=bundle-only`) so that checks and engines reading port 0 as "rejected" take them. Other text is unchanged.
- */
-export function activateBundleOnly(sdp: string): string {
-  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
-  const lines = sdp.split(/\r?\n/);
-  const out: string[] = [];
-  let section: string[] | null = null;
-  const flush = () => {
-    if (!section) return;
-    const m = /^m=(\S+) 0 (.*)$/.exec(section[0]!);
-    if (m && section.includes("a=bundle-only")) {
-      section = [`m=${m[1]} 9 ${m[2]}`, ...section.slice(1).filter((l) => l !== "a=bundle-only")];
-    }
-    out.push(...section);
-    section = null;
-  };
-  for (const line of lines) {
-    if (line.startsWith("m=")) {
-      flush();
-      section = [line];
-    } else if (section) section.push(line);
-    else out.push(line);
-  }
-  flush();
-  return out.join(eol);
-}
-
 /** Whether a Content-Type header value names `type` (parameters and case ignored). */
 export function isContentType(header: string | undefined | null, type: string): boolean {
   return (header ?? "").split(";")[0]!.trim().toLowerCase() === type;

@@ -27,7 +27,8 @@ export type CreateOfferLegResult =
 
 /**
  * Asks `node` to create a leg and answer its offer. Never throws: a refused call returns the node's WCS-style
- * `info`; a network error or timeout returns {@link Info.MEDIA_NODE_LOST} with `unreachable: true`.
+ * `info`; a failed connection returns {@link Info.MEDIA_NODE_LOST} with `unreachable: true`, a timeout a FAILED info
+ * with `unreachable: false` (see `unreachable()`).
  */
 export async function createLeg(
   secret: string,
@@ -69,8 +70,7 @@ async function postLeg(
   try {
     res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.legs, "POST", req), timeoutMs);
   } catch (err) {
-    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId: req.legId, error: String(err) });
-    return { ok: false, info: Info.MEDIA_NODE_LOST, unreachable: true };
+    return unreachable(node, req.legId, err);
   }
   const body: unknown = await res.json().catch(() => null);
   if (res.ok) {
@@ -92,7 +92,7 @@ export type ApplyAnswerResult =
 /**
  * Gives an offer-mode leg on `node` its remote answer. Never throws: a refused call returns the node's HTTP status
  * and WCS-style `info` ("Invalid SDP: …", "No common codecs", 404 no such leg, 409 not waiting for an answer); a
- * network error or timeout returns `unreachable: true`.
+ * failed connection returns `unreachable: true` (a timeout does not).
  */
 export async function applyAnswer(
   secret: string,
@@ -105,8 +105,7 @@ export async function applyAnswer(
   try {
     res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.answer(legId), "POST", req), timeoutMs);
   } catch (err) {
-    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
-    return { ok: false, status: 503, info: Info.MEDIA_NODE_LOST, unreachable: true };
+    return { status: 503, ...unreachable(node, legId, err) };
   }
   const body: unknown = await res.json().catch(() => null);
   if (res.ok) {
@@ -135,7 +134,7 @@ export type AddCandidatesResult =
 
 /**
  * Hands trickled remote candidates to a leg on `node`. Never throws: a refused call returns the node's HTTP status
- * and `info` (404 when the node has no such leg); a network error or timeout returns `unreachable: true`.
+ * and `info` (404 when the node has no such leg); a failed connection returns `unreachable: true` (a timeout does not).
  */
 export async function addCandidates(
   secret: string,
@@ -148,8 +147,7 @@ export async function addCandidates(
   try {
     res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.candidates(legId), "POST", req), timeoutMs);
   } catch (err) {
-    log("warn", "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
-    return { ok: false, status: 503, info: Info.MEDIA_NODE_LOST, unreachable: true };
+    return { status: 503, ...unreachable(node, legId, err) };
   }
   const body: unknown = await res.json().catch(() => null);
   if (res.ok) {
@@ -162,9 +160,22 @@ export async function addCandidates(
   return { ok: false, status: res.status, info: err.success ? err.data.info : `media node answered ${res.status}`, unreachable: false };
 }
 
+/** A call that got no answer in time: the node may just be slow, so this alone does not declare it lost. */
+class MediaNodeTimeout extends Error {}
+
+/**
+ * The refusal of a call that failed without an HTTP answer. Only a failed connection marks the node `unreachable`
+ * (its streams are then ended at once); a timeout is left to the heartbeats, which tell a slow node from a dead one.
+ */
+function unreachable(node: NodeRef, legId: string, err: unknown): { ok: false; info: string; unreachable: boolean } {
+  const timedOut = err instanceof MediaNodeTimeout;
+  log("warn", timedOut ? "media_node_timeout" : "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
+  return { ok: false, info: timedOut ? `${Info.FAILED_BY_ERROR}: media node did not answer in time` : Info.MEDIA_NODE_LOST, unreachable: !timedOut };
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new MediaNodeTimeout(`timeout after ${ms} ms`)), ms);
     p.then(
       (v) => (clearTimeout(t), resolve(v)),
       (e) => (clearTimeout(t), reject(e)),

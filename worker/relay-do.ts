@@ -30,7 +30,7 @@ import {
   type StartRelayRequest,
   type StreamStatusEvent,
 } from "../protocol/index.js";
-import { config, type Env } from "./env.js";
+import { config, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
 
@@ -64,10 +64,13 @@ const START_SLACK_MS = 3000;
 const REMOTE_ANSWER_TIMEOUT_MS = 10_000;
 
 export class RelayDO extends DurableObject<Env> {
+  /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
+  private readonly cfg: Config;
   private relays: Record<string, RelayEntry> = {};
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.cfg = config(env);
     configureLog(env);
     ctx.blockConcurrencyWhile(async () => {
       this.relays = (await ctx.storage.get<Record<string, RelayEntry>>("relays")) ?? {};
@@ -237,7 +240,7 @@ export class RelayDO extends DurableObject<Env> {
     }
     if (!current) {
       // terminated (or failed and restarted) while the node was connecting: undo there
-      await callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, config(this.env).MEDIA_NODE_TIMEOUT_MS);
+      await callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, this.cfg.MEDIA_NODE_TIMEOUT_MS);
       return { ok: true };
     }
     r.remoteMediaSessionId = remoteMediaSessionId;
@@ -253,7 +256,7 @@ export class RelayDO extends DurableObject<Env> {
     const legId = r.legId;
     r.node = null;
     const tasks: Promise<unknown>[] = [];
-    if (node) tasks.push(callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, config(this.env).MEDIA_NODE_TIMEOUT_MS));
+    if (node) tasks.push(callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, this.cfg.MEDIA_NODE_TIMEOUT_MS));
     if (r.direction === "pull" && legId) {
       tasks.push(this.env.STREAM.get(this.env.STREAM.idFromName(r.localStreamName)).endRelayLeg(legId, info));
     }

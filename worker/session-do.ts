@@ -33,7 +33,7 @@ import {
   type ServerMessages,
   type StreamStatusEvent,
 } from "../protocol/index.js";
-import { config, type Env } from "./env.js";
+import { config, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { statusEvent, type StreamRequestArgs } from "./stream-types.js";
 
@@ -61,8 +61,11 @@ const STREAM_PREFIX = "stream:";
 const ROOM_PREFIX = "room:";
 
 export class SessionDO extends DurableObject<Env> {
+  /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
+  private readonly cfg: Config;
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.cfg = config(env);
     configureLog(env);
   }
 
@@ -77,7 +80,7 @@ export class SessionDO extends DurableObject<Env> {
     const now = Date.now();
     const att: Attachment = { sessionId: this.ctx.id.toString(), established: false, lastPongAt: now };
     server.serializeAttachment(att);
-    await this.ctx.storage.setAlarm(now + config(this.env).PING_INTERVAL_MS);
+    await this.ctx.storage.setAlarm(now + this.cfg.PING_INTERVAL_MS);
     log("info", "session_opened", { sessionId: att.sessionId, path: new URL(request.url).pathname });
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -151,7 +154,7 @@ export class SessionDO extends DurableObject<Env> {
   /** Keep-alive: `ping` every interval; close the socket when the client stopped answering. */
   override async alarm(): Promise<void> {
     const sockets = this.ctx.getWebSockets();
-    const cfg = config(this.env);
+    const cfg = this.cfg;
     if (sockets.length === 0) {
       await this.endSession("no socket");
       return;
@@ -250,7 +253,7 @@ export class SessionDO extends DurableObject<Env> {
     const key = STREAM_PREFIX + mediaSessionId;
     if (await this.ctx.storage.get(key)) return failStream(Info.MEDIASESSION_ID_ALREADY_IN_USE);
     const count = (await this.ctx.storage.list({ prefix: STREAM_PREFIX })).size;
-    if (count >= config(this.env).MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
+    if (count >= this.cfg.MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
     const roomName = (req.data.custom as { name?: unknown } | undefined)?.name;
     const room = att.appKey === ROOM_APP_KEY && att.login && typeof roomName === "string" ? roomName : undefined;
     await this.ctx.storage.put(key, { name: req.data.name, role, ...(room ? { room } : {}) } satisfies SessionStream);
@@ -261,7 +264,7 @@ export class SessionDO extends DurableObject<Env> {
       sessionId: att.sessionId,
       mediaSessionId,
       appKey: att.appKey,
-      sdp: req.data.sdp,
+      sdp: offer.text,
       hasAudio: req.data.hasAudio ?? true,
       hasVideo: req.data.hasVideo ?? true,
       custom: req.data.custom,

@@ -22,7 +22,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
-import { config, type Env } from "./env.js";
+import { config, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import {
   addCandidates,
@@ -65,10 +65,13 @@ type EndReason =
   | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, node lost
 
 export class StreamDO extends DurableObject<Env> {
+  /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
+  private readonly cfg: Config;
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.cfg = config(env);
     configureLog(env);
     ctx.blockConcurrencyWhile(async () => {
       const saved = await ctx.storage.get<StreamState>("state");
@@ -81,24 +84,15 @@ export class StreamDO extends DurableObject<Env> {
     this.state.name = name;
     if (this.state.publisher) return { ok: false, info: Info.STREAM_NAME_ALREADY_IN_USE };
     const leg = this.newLeg("publisher", args);
-    this.state.publisher = leg; // the name is taken from here on, before any await
-    await this.save();
-
-    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-    const node = await registry.allocate(name);
-    if (this.state.publisher?.legId !== leg.legId) return { ok: false, info: Info.STOPPED_BY_USER };
-    if (!node) {
-      log("warn", "publish_refused", { stream: name, mediaSessionId: args.mediaSessionId, info: Info.NO_MEDIA_NODE });
-      this.state.publisher = null;
-      await this.save();
-      return { ok: false, info: Info.NO_MEDIA_NODE };
+    const node = await this.placePublisher(name, leg);
+    if ("info" in node) {
+      log("warn", "publish_refused", { stream: name, mediaSessionId: args.mediaSessionId, info: node.info });
+      return { ok: false, info: node.info };
     }
-    this.state.node = node;
-    await this.save();
-
-    const cfg = config(this.env);
+    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
+    const cfg = this.cfg;
     const res = await createLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "publisher", offer: args.sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
-    if (this.state.publisher?.legId !== leg.legId) {
+    if (!this.isPublisher(leg)) {
       // ended while the node was answering (session closed): undo on the node.
       if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
       return { ok: false, info: Info.STOPPED_BY_USER };
@@ -133,18 +127,8 @@ export class StreamDO extends DurableObject<Env> {
       ...this.newLeg("publisher", { sessionId: args.relayId, mediaSessionId: args.mediaSessionId, sdp: "", hasAudio: true, hasVideo: true, owner: "relay" }),
       legId: args.legId,
     };
-    this.state.publisher = leg;
-    await this.save();
-    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-    const node = await registry.allocate(name);
-    if (this.state.publisher?.legId !== leg.legId) return { ok: false, info: Info.STOPPED_BY_USER };
-    if (!node) {
-      this.state.publisher = null;
-      await this.save();
-      return { ok: false, info: Info.NO_MEDIA_NODE };
-    }
-    this.state.node = node;
-    await this.save();
+    const node = await this.placePublisher(name, leg);
+    if ("info" in node) return { ok: false, info: node.info };
     await this.scheduleDeadline();
     log("info", "relay_publish_placed", { stream: name, legId: leg.legId, relayId: args.relayId, nodeId: node.nodeId });
     return { ok: true, node };
@@ -160,6 +144,35 @@ export class StreamDO extends DurableObject<Env> {
     // "Relay failed: …" (never the bare media-node-lost info: that one is about the remote's node, not ours)
     await this.endLeg(leg, info ? { kind: "failed", info: `Relay failed: ${info}` } : { kind: "user" });
     return true;
+  }
+
+  /**
+   * Takes the name for `leg` (before any await) and places the stream on a media node (NodeRegistryDO). Returns the
+   * node, or the refusal: no live node, or the leg ended while the registry answered — then the placement the
+   * registry recorded is released again, so the node's stream list does not keep a dead name.
+   */
+  private async placePublisher(name: string, leg: LegRecord): Promise<NodeRef | { info: string }> {
+    this.state.publisher = leg;
+    await this.save();
+    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
+    const node = await registry.allocate(name);
+    if (!this.isPublisher(leg)) {
+      if (node) await registry.release(name, node.nodeId, node.bootId);
+      return { info: Info.STOPPED_BY_USER };
+    }
+    if (!node) {
+      this.state.publisher = null;
+      await this.save();
+      return { info: Info.NO_MEDIA_NODE };
+    }
+    this.state.node = node;
+    await this.save();
+    return node;
+  }
+
+  /** Whether `leg` still is the stream's publisher (it may have ended during an await). */
+  private isPublisher(leg: LegRecord): boolean {
+    return this.state.publisher?.legId === leg.legId;
   }
 
   /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
@@ -209,7 +222,7 @@ export class StreamDO extends DurableObject<Env> {
     this.state.players[leg.legId] = leg;
     await this.save();
 
-    const cfg = config(this.env);
+    const cfg = this.cfg;
     const res = await create(node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
     if (!this.state.players[leg.legId]) {
       if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
@@ -235,7 +248,7 @@ export class StreamDO extends DurableObject<Env> {
     const leg = this.trickleLegRecord(legId);
     const node = this.state.node;
     if (!leg || leg.role !== "player" || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
-    const cfg = config(this.env);
+    const cfg = this.cfg;
     const res = await applyAnswer(this.secret(), node, legId, { answer: sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
     if (!res.ok) {
       log("warn", "answer_refused", { stream: this.state.name, legId, status: res.status, info: res.info });
@@ -286,7 +299,7 @@ export class StreamDO extends DurableObject<Env> {
     const leg = this.trickleLegRecord(legId);
     const node = this.state.node;
     if (!leg || !node) return { ok: false, status: 404, info: "No such resource", unreachable: false };
-    const res = await addCandidates(this.secret(), node, legId, { candidates }, config(this.env).MEDIA_NODE_TIMEOUT_MS);
+    const res = await addCandidates(this.secret(), node, legId, { candidates }, this.cfg.MEDIA_NODE_TIMEOUT_MS);
     if (res.ok) {
       log("info", "remote_candidates", { stream: this.state.name, legId, role: leg.role, added: res.added, rejected: res.rejected.length });
     } else {
@@ -396,7 +409,7 @@ export class StreamDO extends DurableObject<Env> {
   private async endLeg(leg: LegRecord, reason: EndReason, tellOwner = false): Promise<StreamStatusEvent> {
     const name = this.state.name;
     const node = this.state.node;
-    const cfg = config(this.env);
+    const cfg = this.cfg;
     const secret = this.secret();
     const own = ownStatus(leg, reason);
     log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
@@ -450,7 +463,7 @@ export class StreamDO extends DurableObject<Env> {
       ...(args.owner === "relay" ? { owner: "relay" as const } : {}),
       status: StreamStatus.PENDING,
       createdAt: now,
-      deadline: now + config(this.env).ICE_TIMEOUT_MS + config(this.env).MEDIA_NODE_TIMEOUT_MS,
+      deadline: now + this.cfg.ICE_TIMEOUT_MS + this.cfg.MEDIA_NODE_TIMEOUT_MS,
     };
   }
 

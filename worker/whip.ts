@@ -25,7 +25,6 @@ import {
   MAX_OFFER_BYTES,
   SDP_CONTENT_TYPE,
   TRICKLE_CONTENT_TYPE,
-  activateBundleOnly,
   isContentType,
   parseTrickleFragment,
 } from "../protocol/whip.js";
@@ -118,18 +117,16 @@ function mount(app: Hono<App>, kind: Kind): void {
     }
     const body = await c.req.text();
     if (new TextEncoder().encode(body).length > MAX_OFFER_BYTES) return text(c, 413, `SDP offer larger than ${MAX_OFFER_BYTES} bytes`);
-    const sdp = activateBundleOnly(body);
-    const offer = checkOffer(sdp, role);
+    const offer = checkOffer(body, role);
     if (!offer.ok) return text(c, 400, `${Info.INVALID_SDP}: ${offer.reason}`);
-    const media = offer.sdp.media.filter((m) => m.port !== 0);
-    const first = media.find((m) => m.type === "audio" || m.type === "video");
+    const first = offer.sdp.media.find((m) => m.port !== 0 && (m.type === "audio" || m.type === "video"));
     const etag = `"${crypto.randomUUID().replaceAll("-", "")}"`;
     const args: StreamRequestArgs = {
       sessionId: `${kind}-${crypto.randomUUID()}`,
       mediaSessionId: crypto.randomUUID(),
-      sdp,
-      hasAudio: media.some((m) => m.type === "audio"),
-      hasVideo: media.some((m) => m.type === "video"),
+      sdp: offer.text,
+      hasAudio: offer.hasAudio,
+      hasVideo: offer.hasVideo,
       owner: "http",
       http: { etag, iceUfrag: first?.iceUfrag ?? offer.sdp.iceUfrag, icePwd: first?.icePwd ?? offer.sdp.icePwd },
     };

@@ -16,7 +16,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { checkOffer, Info, TERMINAL_STATUSES, StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
-import { activateBundleOnly } from "../protocol/whip.js";
 import {
   MAX_WS_EARLY_CANDIDATES,
   MAX_WS_FRAME_BYTES,
@@ -207,10 +206,8 @@ export class WsEndpointDO extends DurableObject<Env> {
   private async onOffer(ws: WebSocket, att: Attachment, text: string): Promise<void> {
     if (att.role === "player") return this.error(ws, "Unexpected offer: on /play the server sends the offer");
     if (att.phase !== "new") return this.error(ws, "Offer already received");
-    const sdp = activateBundleOnly(text);
-    const offer = checkOffer(sdp, "publisher");
+    const offer = checkOffer(text, "publisher");
     if (!offer.ok) return this.refuse(ws, att, `${Info.INVALID_SDP}: ${offer.reason}`);
-    const media = offer.sdp.media.filter((m) => m.port !== 0);
     att.phase = "negotiating";
     ws.serializeAttachment(att);
     await this.ctx.storage.deleteAlarm();
@@ -219,9 +216,9 @@ export class WsEndpointDO extends DurableObject<Env> {
       result = await this.stream(att.name).publish(att.name, {
         sessionId: att.id,
         mediaSessionId: att.mediaSessionId,
-        sdp,
-        hasAudio: media.some((m) => m.type === "audio"),
-        hasVideo: media.some((m) => m.type === "video"),
+        sdp: offer.text,
+        hasAudio: offer.hasAudio,
+        hasVideo: offer.hasVideo,
         owner: "ws",
       });
     } catch (err) {

@@ -1,13 +1,22 @@
+// @ts-check
 // Helpers shared by the demo pages (Streamer, Two Way Streaming, Player, Conference). The pages use our SDK
 // (/sdk/wcs-sdk.mjs, built from client/); this file only adds page-level things: readable error texts, status
 // outputs, the debug log behind `window.<page>.state()`, video statistics.
 
-import { ERROR_INFO, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO } from "/sdk/wcs-sdk.mjs";
+import { ERROR_INFO, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO, Session } from "/sdk/wcs-sdk.mjs";
 
-/** Stream statuses after which a stream is over. */
+/** @import { Platform, RoomSession, SessionStatus, Stream, StreamStatus } from "/sdk/wcs-sdk.mjs" */
+/** @typedef {ReturnType<typeof createLog>} Log */
+/** @typedef {ReturnType<typeof createErrorBox>} ErrorBox */
+/** @typedef {{ frames?: number }} FrameMemo */
+
+/** Stream statuses after which a stream is over. @type {ReadonlySet<StreamStatus>} */
 export const TERMINAL = new Set([STREAM_STATUS.UNPUBLISHED, STREAM_STATUS.STOPPED, STREAM_STATUS.FAILED]);
 
-/** true while `stream` exists and has not ended. */
+/**
+ * true while `stream` exists and has not ended.
+ * @param {Stream | null | undefined} stream
+ */
 export const isLive = (stream) => stream != null && !TERMINAL.has(stream.status());
 
 /** ws(s)://host/ of the page's own origin: the worker serving the page also speaks WCS signaling. */
@@ -23,12 +32,18 @@ export const random4 = () => Math.random().toString(16).slice(2, 6).padEnd(4, "0
 /** The page's query parameters (they prefill the forms). */
 export const params = new URLSearchParams(location.search);
 
-/** Prefills a server address input: ?server=…, else this page's own server. */
+/**
+ * Prefills a server address input: ?server=…, else this page's own server.
+ * @param {HTMLInputElement} input
+ */
 export function prefillServer(input) {
   input.value = params.get("server") ?? serverUrl();
 }
 
-/** Puts `values` into the address bar's query (without a reload), so the link reopens the same thing. */
+/**
+ * Puts `values` into the address bar's query (without a reload), so the link reopens the same thing.
+ * @param {Record<string, string>} values
+ */
 export function rememberInUrl(values) {
   const link = new URL(location.href);
   for (const [key, value] of Object.entries(values)) link.searchParams.set(key, value);
@@ -37,17 +52,27 @@ export function rememberInUrl(values) {
 
 // ---- sessions --------------------------------------------------------------------------------------------------
 
-/** The status to show for the page's session (none yet: DISCONNECTED). */
+/**
+ * The status to show for the page's session (none yet: DISCONNECTED).
+ * @param {Session | RoomSession | null} session
+ * @returns {SessionStatus}
+ */
 export const sessionStatus = (session) => session?.status() ?? "DISCONNECTED";
 
-/** true when there is no session or it has ended. */
+/**
+ * true when there is no session or it has ended.
+ * @param {Session | RoomSession | null} session
+ */
 export const sessionDown = (session) =>
   !session || session.status() === SESSION_STATUS.DISCONNECTED || session.status() === SESSION_STATUS.FAILED;
 
-/** Sessions the page closed on purpose (their DISCONNECTED is not an error). */
+/** Sessions the page closed on purpose (their DISCONNECTED is not an error). @type {WeakSet<Session | RoomSession>} */
 const closedByPage = new WeakSet();
 
-/** Disconnects a session of the page without reporting it as lost. */
+/**
+ * Disconnects a session of the page without reporting it as lost.
+ * @param {Session | RoomSession | null} session
+ */
 export function closeQuietly(session) {
   if (!session) return;
   closedByPage.add(session);
@@ -59,27 +84,46 @@ export function closeQuietly(session) {
  * the page closing it ({@link closeQuietly}) calls `onLost(status, everEstablished)`, by default showing
  * {@link describeSessionLoss} in `errors`; then `render()`. Events of a session that is no longer
  * `isCurrent(session)` are ignored.
+ * @template {Session | RoomSession} S
+ * @param {S} session
+ * @param {object} options
+ * @param {string} options.url the server's address, for the messages
+ * @param {Log} options.log
+ * @param {ErrorBox} options.errors
+ * @param {() => void} options.render
+ * @param {(session: S) => boolean} options.isCurrent
+ * @param {(status: "DISCONNECTED" | "FAILED", everEstablished: boolean) => void} [options.onLost]
+ * @returns {S}
  */
 export function watchSession(session, { url, log, errors, render, isCurrent, onLost }) {
   let everEstablished = false;
   const lost = onLost ?? ((status, established) => errors.show(describeSessionLoss(status, url, established)));
-  for (const status of [SESSION_STATUS.CONNECTED, SESSION_STATUS.ESTABLISHED, SESSION_STATUS.DISCONNECTED, SESSION_STATUS.FAILED]) {
-    session.on(status, () => {
-      if (!isCurrent(session)) return;
-      log.record(`session ${status}`);
-      if (status === SESSION_STATUS.ESTABLISHED) everEstablished = true;
-      if ((status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) && !closedByPage.has(session)) {
-        lost(status, everEstablished);
-      }
-      render();
-    });
+  /** @param {SessionStatus} status */
+  const follow = (status) => () => {
+    if (!isCurrent(session)) return;
+    log.record(`session ${status}`);
+    if (status === SESSION_STATUS.ESTABLISHED) everEstablished = true;
+    if ((status === SESSION_STATUS.DISCONNECTED || status === SESSION_STATUS.FAILED) && !closedByPage.has(session)) {
+      lost(status, everEstablished);
+    }
+    render();
+  };
+  const { CONNECTED, ESTABLISHED, DISCONNECTED, FAILED } = SESSION_STATUS;
+  if (session instanceof Session) {
+    for (const status of [CONNECTED, ESTABLISHED, DISCONNECTED, FAILED]) session.on(status, follow(status));
+  } else {
+    // a RoomSession has no CONNECTED (it reports ESTABLISHED first)
+    for (const status of [ESTABLISHED, DISCONNECTED, FAILED]) session.on(status, follow(status));
   }
   return session;
 }
 
-/** A sentence for a getUserMedia failure. */
+/**
+ * A sentence for a getUserMedia failure.
+ * @param {unknown} e what getUserMedia threw (a DOMException)
+ */
 export function describeMediaError(e) {
-  switch (e?.name) {
+  switch (e instanceof Error ? e.name : undefined) {
     case "NotAllowedError":
     case "SecurityError":
       return "Camera/microphone access was refused. Allow it in the browser's site settings and try again.";
@@ -90,13 +134,14 @@ export function describeMediaError(e) {
     case "AbortError":
       return "The camera or microphone is in use by another application.";
     default:
-      return `Could not open the camera/microphone: ${e?.message ?? e}`;
+      return `Could not open the camera/microphone: ${messageOf(e)}`;
   }
 }
 
 /**
  * Platform override for createSession/roomApi.connect: the browser's getUserMedia, with its errors turned into
  * sentences a person can act on (the SDK's `stream.getErrorInfo()` would give "NotAllowedError: Permission denied").
+ * @satisfies {Partial<Platform>}
  */
 export const pagePlatform = {
   async getUserMedia(constraints) {
@@ -111,7 +156,12 @@ export const pagePlatform = {
   },
 };
 
-/** A sentence for a session that went down (`everEstablished`: it had been connected). */
+/**
+ * A sentence for a session that went down (`everEstablished`: it had been connected).
+ * @param {SessionStatus} status
+ * @param {string} url
+ * @param {boolean} everEstablished
+ */
 export function describeSessionLoss(status, url, everEstablished) {
   if (!everEstablished) return `Could not connect to the server at ${url}.`;
   return status === SESSION_STATUS.FAILED
@@ -120,8 +170,8 @@ export function describeSessionLoss(status, url, everEstablished) {
 }
 
 /**
- * A sentence for a stream that ended FAILED (or undefined when there is nothing to tell the user).
- * @param {import("/sdk/wcs-sdk.mjs").Stream} stream
+ * A sentence for a stream that ended FAILED.
+ * @param {Stream} stream
  */
 export function describeStreamFailure(stream) {
   const name = stream.name();
@@ -142,29 +192,48 @@ export function describeStreamFailure(stream) {
   }
 }
 
-/** Shows `status` (and `info`) in an <output>; CSS colours it by `data-status`. */
+/**
+ * Shows `status` (and `info`) in an <output>; CSS colours it by `data-status`.
+ * @param {HTMLOutputElement} output
+ * @param {string} status
+ * @param {string} [info]
+ */
 export function showStatus(output, status, info) {
   output.textContent = info ? `${status} (${info})` : status;
   output.dataset.status = status;
 }
 
-/** Shows a stream's status (or "—" when there is none). */
+/**
+ * Shows a stream's status (or "—" when there is none).
+ * @param {HTMLOutputElement} output
+ * @param {Stream | null} stream
+ */
 export function showStreamStatus(output, stream) {
   if (!stream) showStatus(output, "—");
   else showStatus(output, stream.status(), stream.getInfo());
 }
 
-/** A start/stop button: red `activeText` while `active`, else the primary `idleText`. */
+/**
+ * A start/stop button: red `activeText` while `active`, else the primary `idleText`.
+ * @param {HTMLButtonElement} button
+ * @param {boolean} active
+ * @param {string} idleText
+ */
 export function showToggle(button, active, idleText, activeText = "Stop") {
   button.textContent = active ? activeText : idleText;
   button.className = active ? "danger" : "primary";
 }
 
-/** The page's debug log (kept for `state().history` and echoed to the console). */
+/**
+ * The page's debug log (kept for `state().history` and echoed to the console).
+ * @param {string} page
+ */
 export function createLog(page) {
+  /** @type {string[]} */
   const lines = [];
   return {
     lines,
+    /** @param {string} line */
     record(line) {
       lines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
       if (lines.length > 300) lines.shift();
@@ -173,15 +242,21 @@ export function createLog(page) {
   };
 }
 
-/** The text of a thrown value. */
+/**
+ * The text of a thrown value.
+ * @param {unknown} e
+ */
 export const messageOf = (e) => (e instanceof Error ? e.message : String(e));
 
 /**
  * The alert box of a page: `show("…")`, `show("")` hides it; `text()` is what is shown; `report(e)` shows a thrown
  * value unless something (e.g. the session's loss) is shown already.
+ * @param {HTMLElement} element
+ * @param {Log} log
  */
 export function createErrorBox(element, log) {
   const box = {
+    /** @param {string} message */
     show(message) {
       if (message) log.record(`error: ${message}`);
       element.textContent = message;
@@ -190,6 +265,7 @@ export function createErrorBox(element, log) {
     text() {
       return element.hidden ? "" : element.textContent;
     },
+    /** @param {unknown} e */
     report(e) {
       if (!box.text()) box.show(messageOf(e));
     },
@@ -200,8 +276,13 @@ export function createErrorBox(element, log) {
 /**
  * The trimmed values of `fields` ([input, message when empty] pairs); at the first empty one, shows its message,
  * focuses it and returns null.
+ * @template {[HTMLInputElement, string][]} F
+ * @param {ErrorBox} errors
+ * @param {F} fields
+ * @returns {{ [K in keyof F]: string } | null}
  */
 export function readFields(errors, ...fields) {
+  /** @type {string[]} */
   const values = [];
   for (const [input, message] of fields) {
     const value = input.value.trim();
@@ -212,16 +293,28 @@ export function readFields(errors, ...fields) {
     }
     values.push(value);
   }
-  return values;
+  return /** @type {{ [K in keyof F]: string }} */ (values);
 }
 
+/**
+ * A new element: `<tag>` with `props` assigned and `children` appended.
+ * @template {keyof HTMLElementTagNameMap} T
+ * @param {T} tag
+ * @param {Partial<HTMLElementTagNameMap[T]>} [props]
+ * @param {...(Node | string)} children
+ */
 export function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
   for (const child of children) node.append(child);
   return node;
 }
 
-/** Logs every status of `stream` and calls `onChange(stream)`. */
+/**
+ * Logs every status of `stream` and calls `onChange(stream)`.
+ * @param {Stream} stream
+ * @param {Log} log
+ * @param {(stream: Stream) => void} onChange
+ */
 export function watchStream(stream, log, onChange) {
   for (const status of Object.values(STREAM_STATUS)) {
     if (status === STREAM_STATUS.NEW) continue;
@@ -233,29 +326,44 @@ export function watchStream(stream, log, onChange) {
   return stream;
 }
 
-/** A stream as `state()` reports it. */
+/**
+ * A stream as `state()` reports it.
+ * @param {Stream | null} stream
+ */
 export function streamState(stream) {
   return stream
     ? { id: stream.id(), name: stream.name(), status: stream.status(), info: stream.getInfo() ?? "", error: stream.getErrorInfo() ?? "" }
     : null;
 }
 
-/** true when `stream` FAILED while its session is still up (a lost session's own message says it all). */
+/**
+ * true when `stream` FAILED while its session is still up (a lost session's own message says it all).
+ * @param {Stream} stream
+ * @param {Session | RoomSession | null} session
+ */
 export const failedOnItsOwn = (stream, session) =>
   stream.status() === STREAM_STATUS.FAILED && session?.status() === SESSION_STATUS.ESTABLISHED;
 
+/** @type {WeakMap<Stream, FrameMemo>} */
 const frameMemos = new WeakMap();
 
-/** The memo that keeps `stream`'s last frame counter for {@link videoState} ({} for no stream). */
+/**
+ * The memo that keeps `stream`'s last frame counter for {@link videoState} ({} for no stream).
+ * @param {Stream | null} stream
+ * @returns {FrameMemo}
+ */
 export function frameMemo(stream) {
   if (!stream) return {};
-  if (!frameMemos.has(stream)) frameMemos.set(stream, {});
-  return frameMemos.get(stream);
+  let memo = frameMemos.get(stream);
+  if (!memo) frameMemos.set(stream, (memo = {}));
+  return memo;
 }
 
 /**
  * Size of a stream's <video> and its frame counter (players: frames decoded; publishers: frames encoded), for
  * `state()`. The frame counter is kept from the last reading once the peer connection is gone.
+ * @param {Stream | null} stream
+ * @param {FrameMemo} [memo]
  */
 export async function videoState(stream, memo = {}) {
   const video = stream?.getVideoElement();
@@ -273,7 +381,10 @@ export async function videoState(stream, memo = {}) {
   return { videoWidth: video?.videoWidth ?? 0, videoHeight: video?.videoHeight ?? 0, frames: memo.frames ?? 0 };
 }
 
-/** "640×480" for a <video> that shows something, else "". */
+/**
+ * "640×480" for a <video> that shows something, else "".
+ * @param {HTMLVideoElement | undefined} video
+ */
 export function resolutionText(video) {
   return video && video.videoWidth > 0 ? `${video.videoWidth}×${video.videoHeight}` : "";
 }

@@ -1,7 +1,8 @@
+// @ts-check
 // Conference: the WCS Room API on our SDK (roomApi.connect → join → publish / play each participant's stream,
 // messages). /conference?room=NAME is an invite link; &login=NAME prefills the name.
 
-import { ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, roomApi } from "/sdk/wcs-sdk.mjs";
+import { ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, WcsError, roomApi } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, el, messageOf, readFields } from "/common.js";
 import { params, random4, rememberInUrl, serverUrl } from "/common.js";
 import { closeQuietly, describeSessionLoss, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
@@ -9,56 +10,76 @@ import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
 
+/** @import { ParticipantStream, Room, RoomSession, Stream } from "/sdk/wcs-sdk.mjs" */
+
+/** @param {string} id */
 const $ = (id) => document.getElementById(id);
+// the elements of conference.html (each one is there)
 const ui = {
-  joinForm: $("join-form"),
-  room: $("room"),
-  login: $("login"),
-  join: $("join"),
-  publish: $("publish"),
-  sessionStatus: $("session-status"),
-  roomStatus: $("room-status"),
-  publishStatus: $("publish-status"),
-  error: $("error"),
-  invite: $("invite"),
-  copyInvite: $("copy-invite"),
-  grid: $("grid"),
-  local: $("local"),
-  localCaption: $("local-caption"),
-  participants: $("participants"),
-  chatLog: $("chat-log"),
-  chatForm: $("chat-form"),
-  recipient: $("recipient"),
-  message: $("message"),
-  send: $("send"),
+  joinForm: /** @type {HTMLFormElement} */ ($("join-form")),
+  room: /** @type {HTMLInputElement} */ ($("room")),
+  login: /** @type {HTMLInputElement} */ ($("login")),
+  join: /** @type {HTMLButtonElement} */ ($("join")),
+  publish: /** @type {HTMLButtonElement} */ ($("publish")),
+  sessionStatus: /** @type {HTMLOutputElement} */ ($("session-status")),
+  roomStatus: /** @type {HTMLOutputElement} */ ($("room-status")),
+  publishStatus: /** @type {HTMLOutputElement} */ ($("publish-status")),
+  error: /** @type {HTMLParagraphElement} */ ($("error")),
+  invite: /** @type {HTMLInputElement} */ ($("invite")),
+  copyInvite: /** @type {HTMLButtonElement} */ ($("copy-invite")),
+  grid: /** @type {HTMLDivElement} */ ($("grid")),
+  local: /** @type {HTMLDivElement} */ ($("local")),
+  localCaption: /** @type {HTMLSpanElement} */ ($("local-caption")),
+  participants: /** @type {HTMLUListElement} */ ($("participants")),
+  chatLog: /** @type {HTMLDivElement} */ ($("chat-log")),
+  chatForm: /** @type {HTMLFormElement} */ ($("chat-form")),
+  recipient: /** @type {HTMLSelectElement} */ ($("recipient")),
+  message: /** @type {HTMLInputElement} */ ($("message")),
+  send: /** @type {HTMLButtonElement} */ ($("send")),
 };
 
 const log = createLog("conference");
 const errors = createErrorBox(ui.error, log);
 const url = serverUrl();
-/** @type {import("/sdk/wcs-sdk.mjs").RoomSession | null} */
+/** @type {RoomSession | null} */
 let roomSession = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Room | null} */
+/** @type {Room | null} */
 let room = null;
 /** The room we are in or joining. @type {{room: string, login: string, joined: boolean} | null} */
 let current = null;
 /** A join or leave is under way. */
 let busy = false;
-/** Our camera in the room. @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** Our camera in the room. @type {Stream | null} */
 let publisher = null;
 /**
- * Remote streams by stream name: the tile showing it and our player of it.
- * @type {Map<string, {login: string, name: string, source: import("/sdk/wcs-sdk.mjs").ParticipantStream, stream: import("/sdk/wcs-sdk.mjs").Stream | null, tile: HTMLElement, display: HTMLElement, status: HTMLOutputElement, retry: HTMLButtonElement}>}
+ * A remote stream: the tile showing it and our player of it.
+ * @typedef {object} Remote
+ * @property {string} login the participant's login
+ * @property {string} name the stream's name
+ * @property {ParticipantStream} source
+ * @property {Stream | null} stream our player of it
+ * @property {HTMLElement} tile
+ * @property {HTMLElement} display
+ * @property {HTMLOutputElement} status
+ * @property {HTMLButtonElement} retry
  */
+/** Remote streams by stream name. @type {Map<string, Remote>} */
 const remotes = new Map();
 /** Chat messages received. @type {{from: string, text: string, t: number}[]} */
 const messages = [];
-/** Room events as the page got them, in the wire's shape ({name, room, info}); for tests and debugging. */
+/**
+ * Room events as the page got them, in the wire's shape ({name, room, info}); for tests and debugging.
+ * @type {{name: string, room: string, info: unknown}[]}
+ */
 const roomEvents = [];
 
+/** @param {number} t */
 const time = (t) => new Date(t).toTimeString().slice(0, 5);
-/** The server's reason of an SDK error (its `info`), else its message. */
-const errorText = (e) => (e && typeof e.info === "string" && e.info) || messageOf(e);
+/**
+ * The server's reason of an SDK error (its `info`), else its message.
+ * @param {unknown} e
+ */
+const errorText = (e) => (e instanceof WcsError && e.info) || messageOf(e);
 
 // ---- rendering -------------------------------------------------------------------------------------------------
 
@@ -88,8 +109,8 @@ function render() {
   ui.send.disabled = !joined;
   ui.recipient.disabled = !joined;
   showStatus(ui.sessionStatus, sessionStatus(roomSession));
-  if (joined) showStatus(ui.roomStatus, "JOINED", current.room);
-  else if (inRoom) showStatus(ui.roomStatus, "JOINING", current.room);
+  if (current?.joined) showStatus(ui.roomStatus, "JOINED", current.room);
+  else if (current) showStatus(ui.roomStatus, "JOINING", current.room);
   else showStatus(ui.roomStatus, "—");
   showStreamStatus(ui.publishStatus, publisher);
   ui.localCaption.textContent = current ? `You (${current.login})` : "You";
@@ -121,7 +142,11 @@ function renderParticipants() {
   ui.recipient.value = logins.includes(selected) ? selected : "";
 }
 
-/** @param {"system" | "in" | "out"} kind */
+/**
+ * @param {"system" | "in" | "out"} kind
+ * @param {string} from the sender ("" for none)
+ * @param {string} text
+ */
 function addChatLine(kind, from, text, extraClass = "") {
   const line = el("p", { className: `${kind} ${extraClass}`.trim() }, el("time", { textContent: time(Date.now()) }));
   if (from) line.append(el("span", { className: "from", textContent: from }), ": ");
@@ -132,7 +157,10 @@ function addChatLine(kind, from, text, extraClass = "") {
 
 // ---- session ---------------------------------------------------------------------------------------------------
 
-/** The Room API session for `login` (connection custom {login}), reconnecting when it is down or for another login. */
+/**
+ * The Room API session for `login` (connection custom {login}), reconnecting when it is down or for another login.
+ * @param {string} login
+ */
 function ensureRoomSession(login) {
   if (roomSession && !sessionDown(roomSession) && roomSession.username() === login) return roomSession;
   dropRoomSession();
@@ -225,18 +253,26 @@ function resetRoom() {
 
 // ---- room events -----------------------------------------------------------------------------------------------
 
+/**
+ * @param {Room} r
+ * @param {string} name
+ * @param {unknown} info
+ */
 function recordEvent(r, name, info) {
   roomEvents.push({ name, room: r.name(), info });
   if (roomEvents.length > 500) roomEvents.shift();
   log.record(`room event ${name} ${JSON.stringify(info)}`);
 }
 
-/** @param {import("/sdk/wcs-sdk.mjs").Room} r */
+/** @param {Room} r */
 function wireRoom(r) {
   const mine = () => r === room;
   r.on(ROOM_EVENT.STATE, () => {
-    const info = r.getParticipants().flatMap((p) =>
-      p.getStreams().length ? p.getStreams().map((s) => ({ login: p.name(), name: s.streamName() })) : [p.name()],
+    // each participant's streams, or the login of one without any
+    const info = r.getParticipants().flatMap(
+      /** @returns {(string | {login: string, name: string})[]} */
+      (p) =>
+        p.getStreams().length ? p.getStreams().map((s) => ({ login: p.name(), name: s.streamName() })) : [p.name()],
     );
     recordEvent(r, "STATE", info);
     if (!mine()) return;
@@ -285,7 +321,11 @@ function wireRoom(r) {
 
 // ---- remote streams --------------------------------------------------------------------------------------------
 
-/** Plays a participant's stream in its tile (created on first use). */
+/**
+ * Plays a participant's stream in its tile (created on first use).
+ * @param {string} login
+ * @param {ParticipantStream} source
+ */
 function playRemote(login, source) {
   if (!current || !room || roomSession?.status() !== SESSION_STATUS.ESTABLISHED) return;
   const name = source.streamName();
@@ -320,12 +360,17 @@ function playRemote(login, source) {
   entry.stream = watchStream(source.play(entry.display), log, (s) => onRemoteStatus(entry, s));
 }
 
+/**
+ * @param {Remote} r
+ * @param {Stream} stream
+ */
 function onRemoteStatus(r, stream) {
   if (r.stream !== stream) return;
   showStreamStatus(r.status, stream);
   if (!isLive(stream) && remotes.get(r.name) === r) r.retry.hidden = false;
 }
 
+/** @param {string} name */
 function removeRemote(name) {
   const r = remotes.get(name);
   if (!r) return;
@@ -349,6 +394,7 @@ function publish() {
   render();
 }
 
+/** @param {Stream} stream */
 function onPublishStatus(stream) {
   if (stream !== publisher) return;
   if (stream.status() === STREAM_STATUS.FAILED && current && !sessionDown(roomSession)) {
@@ -394,7 +440,7 @@ ui.joinForm.addEventListener("submit", (event) => {
   else join();
 });
 ui.publish.addEventListener("click", () => {
-  if (isLive(publisher)) publisher.stop();
+  if (publisher && isLive(publisher)) publisher.stop();
   else publish();
   render();
 });
@@ -426,6 +472,7 @@ render();
 
 // ---- for tests and the curious: `await conference.state()` in the console -------------------------------------
 
+/** @param {Remote} r */
 async function remoteState(r) {
   const v = await videoState(r.stream, frameMemo(r.stream));
   return {

@@ -1,3 +1,4 @@
+// @ts-check
 // Player: play a stream by name (our SDK). URL parameters prefill the form: ?name=NAME&server=ws://…
 
 import { createSession } from "/sdk/wcs-sdk.mjs";
@@ -8,27 +9,31 @@ import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/com
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
 
+/** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
+
+/** @param {string} id */
 const $ = (id) => document.getElementById(id);
+// the elements of player.html (each one is there)
 const ui = {
-  form: $("play-form"),
-  url: $("url"),
-  name: $("name"),
-  play: $("play"),
-  sessionStatus: $("session-status"),
-  playStatus: $("play-status"),
-  resolution: $("resolution"),
-  error: $("error"),
-  display: $("display"),
-  caption: $("caption"),
-  unmute: $("unmute"),
-  fullscreen: $("fullscreen"),
+  form: /** @type {HTMLFormElement} */ ($("play-form")),
+  url: /** @type {HTMLInputElement} */ ($("url")),
+  name: /** @type {HTMLInputElement} */ ($("name")),
+  play: /** @type {HTMLButtonElement} */ ($("play")),
+  sessionStatus: /** @type {HTMLOutputElement} */ ($("session-status")),
+  playStatus: /** @type {HTMLOutputElement} */ ($("play-status")),
+  resolution: /** @type {HTMLOutputElement} */ ($("resolution")),
+  error: /** @type {HTMLParagraphElement} */ ($("error")),
+  display: /** @type {HTMLDivElement} */ ($("display")),
+  caption: /** @type {HTMLSpanElement} */ ($("caption")),
+  unmute: /** @type {HTMLButtonElement} */ ($("unmute")),
+  fullscreen: /** @type {HTMLButtonElement} */ ($("fullscreen")),
 };
 
 const log = createLog("player");
 const errors = createErrorBox(ui.error, log);
-/** @type {import("/sdk/wcs-sdk.mjs").Session | null} */
+/** @type {Session | null} */
 let session = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** @type {Stream | null} */
 let player = null;
 /** Connecting before playing. */
 let busy = false;
@@ -38,9 +43,12 @@ ui.name.value = params.get("name") ?? "";
 
 // ---- session ---------------------------------------------------------------------------------------------------
 
-/** The session to `url`, (re)connecting when there is none, it is down, or it goes to another server. */
+/**
+ * The session to `url`, (re)connecting when there is none, it is down, or it goes to another server.
+ * @param {string} url
+ */
 async function ensureSession(url) {
-  if (sessionDown(session) || session.getServerUrl() !== url) {
+  if (!session || sessionDown(session) || session.getServerUrl() !== url) {
     closeQuietly(session);
     session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
     log.record(`connect ${url}`);
@@ -72,6 +80,7 @@ async function play() {
   }
 }
 
+/** @param {Stream} stream */
 function onStatus(stream) {
   if (stream !== player) return;
   if (failedOnItsOwn(stream, session)) errors.show(describeStreamFailure(stream));
@@ -82,14 +91,14 @@ function render() {
   showStatus(ui.sessionStatus, sessionStatus(session));
   showStreamStatus(ui.playStatus, player);
   const playing = isLive(player);
-  const video = playing ? player.getVideoElement() : undefined;
+  const video = player && playing ? player.getVideoElement() : undefined;
   showToggle(ui.play, playing, busy ? "Connecting…" : "Play");
   ui.play.disabled = busy;
   ui.url.disabled = busy || playing;
   ui.name.disabled = busy || playing;
   const resolution = resolutionText(video);
   showStatus(ui.resolution, resolution || "—");
-  ui.caption.textContent = playing ? player.name() : "";
+  ui.caption.textContent = player && playing ? player.name() : "";
   ui.unmute.hidden = !(video && video.muted);
   ui.fullscreen.disabled = !video;
 }
@@ -99,7 +108,7 @@ function render() {
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (busy) return;
-  if (isLive(player)) {
+  if (player && isLive(player)) {
     player.stop();
     render();
   } else play();

@@ -1,3 +1,4 @@
+// @ts-check
 // Streamer: publish the camera under a name and play it back from the server as a preview (our SDK).
 
 import { createSession, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
@@ -8,31 +9,35 @@ import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
 
+/** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
+
+/** @param {string} id */
 const $ = (id) => document.getElementById(id);
+// the elements of index.html (each one is there)
 const ui = {
-  form: $("controls"),
-  name: $("name"),
-  publish: $("publish"),
-  stop: $("stop"),
-  stopPreview: $("stop-preview"),
-  sessionStatus: $("session-status"),
-  publishStatus: $("publish-status"),
-  playStatus: $("play-status"),
-  error: $("error"),
-  local: $("local"),
-  preview: $("preview"),
-  resolution: $("preview-resolution"),
-  playerLink: $("player-link"),
+  form: /** @type {HTMLFormElement} */ ($("controls")),
+  name: /** @type {HTMLInputElement} */ ($("name")),
+  publish: /** @type {HTMLButtonElement} */ ($("publish")),
+  stop: /** @type {HTMLButtonElement} */ ($("stop")),
+  stopPreview: /** @type {HTMLButtonElement} */ ($("stop-preview")),
+  sessionStatus: /** @type {HTMLOutputElement} */ ($("session-status")),
+  publishStatus: /** @type {HTMLOutputElement} */ ($("publish-status")),
+  playStatus: /** @type {HTMLOutputElement} */ ($("play-status")),
+  error: /** @type {HTMLParagraphElement} */ ($("error")),
+  local: /** @type {HTMLDivElement} */ ($("local")),
+  preview: /** @type {HTMLDivElement} */ ($("preview")),
+  resolution: /** @type {HTMLOutputElement} */ ($("preview-resolution")),
+  playerLink: /** @type {HTMLAnchorElement} */ ($("player-link")),
 };
 
 const log = createLog("streamer");
 const errors = createErrorBox(ui.error, log);
 const url = serverUrl();
-/** @type {import("/sdk/wcs-sdk.mjs").Session | null} */
+/** @type {Session | null} */
 let session = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** @type {Stream | null} */
 let publisher = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** @type {Stream | null} */
 let preview = null;
 /** Connecting or starting to publish. */
 let busy = false;
@@ -50,7 +55,7 @@ function connect() {
 
 /** The session, reconnecting first if it is down. */
 async function ensureSession() {
-  const s = sessionDown(session) ? connect() : session;
+  const s = session && !sessionDown(session) ? session : connect();
   await s.established(15_000);
   return s;
 }
@@ -76,6 +81,7 @@ async function publish() {
   }
 }
 
+/** @param {Stream} stream */
 function onPublishStatus(stream) {
   if (stream !== publisher) return;
   if (stream.status() === STREAM_STATUS.PUBLISHING && !preview) startPreview();
@@ -96,6 +102,7 @@ function startPreview() {
   render();
 }
 
+/** @param {Stream} stream */
 function onPreviewStatus(stream) {
   if (stream !== preview) return;
   // the preview ends with "Stopped by publisher stop" when we stop publishing: nothing to report then
@@ -114,7 +121,7 @@ function render() {
   ui.stop.className = publishing ? "danger" : "";
   ui.stopPreview.disabled = publisher?.status() !== STREAM_STATUS.PUBLISHING;
   ui.stopPreview.textContent = isLive(preview) ? "Stop preview" : "Play preview";
-  ui.resolution.textContent = isLive(preview) ? resolutionText(preview.getVideoElement()) : "";
+  ui.resolution.textContent = preview && isLive(preview) ? resolutionText(preview.getVideoElement()) : "";
   const name = ui.name.value.trim();
   ui.playerLink.href = name ? `/player?name=${encodeURIComponent(name)}` : "/player";
 }
@@ -131,7 +138,7 @@ ui.stop.addEventListener("click", () => {
   render();
 });
 ui.stopPreview.addEventListener("click", () => {
-  if (isLive(preview)) preview.stop();
+  if (preview && isLive(preview)) preview.stop();
   else startPreview();
   render();
 });

@@ -1,3 +1,4 @@
+// @ts-check
 // Two Way Streaming: connect, publish the camera under one name, play another name (our SDK).
 // URL parameters prefill the form: ?publish=NAME&play=NAME&server=ws://…
 
@@ -9,33 +10,37 @@ import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/com
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
 
+/** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
+
+/** @param {string} id */
 const $ = (id) => document.getElementById(id);
+// the elements of two-way.html (each one is there)
 const ui = {
-  connectForm: $("connect-form"),
-  url: $("url"),
-  connect: $("connect"),
-  sessionStatus: $("session-status"),
-  publishStatus: $("publish-status"),
-  playStatus: $("play-status"),
-  error: $("error"),
-  local: $("local"),
-  remote: $("remote"),
-  resolution: $("resolution"),
-  publishForm: $("publish-form"),
-  publishName: $("publish-name"),
-  publish: $("publish"),
-  playForm: $("play-form"),
-  playName: $("play-name"),
-  play: $("play"),
+  connectForm: /** @type {HTMLFormElement} */ ($("connect-form")),
+  url: /** @type {HTMLInputElement} */ ($("url")),
+  connect: /** @type {HTMLButtonElement} */ ($("connect")),
+  sessionStatus: /** @type {HTMLOutputElement} */ ($("session-status")),
+  publishStatus: /** @type {HTMLOutputElement} */ ($("publish-status")),
+  playStatus: /** @type {HTMLOutputElement} */ ($("play-status")),
+  error: /** @type {HTMLParagraphElement} */ ($("error")),
+  local: /** @type {HTMLDivElement} */ ($("local")),
+  remote: /** @type {HTMLDivElement} */ ($("remote")),
+  resolution: /** @type {HTMLOutputElement} */ ($("resolution")),
+  publishForm: /** @type {HTMLFormElement} */ ($("publish-form")),
+  publishName: /** @type {HTMLInputElement} */ ($("publish-name")),
+  publish: /** @type {HTMLButtonElement} */ ($("publish")),
+  playForm: /** @type {HTMLFormElement} */ ($("play-form")),
+  playName: /** @type {HTMLInputElement} */ ($("play-name")),
+  play: /** @type {HTMLButtonElement} */ ($("play")),
 };
 
 const log = createLog("two-way");
 const errors = createErrorBox(ui.error, log);
-/** @type {import("/sdk/wcs-sdk.mjs").Session | null} */
+/** @type {Session | null} */
 let session = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** @type {Stream | null} */
 let publisher = null;
-/** @type {import("/sdk/wcs-sdk.mjs").Stream | null} */
+/** @type {Stream | null} */
 let player = null;
 
 const defaultName = `stream-${random4()}`;
@@ -79,7 +84,7 @@ function disconnect() {
 function publish() {
   const [name] = readFields(errors, [ui.publishName, "Enter a name to publish under."]) ?? [];
   if (!name) return;
-  if (!established()) return;
+  if (!session || !established()) return;
   errors.show("");
   publisher = watchStream(session.createStream({ name, display: ui.local }), log, onStatus).publish();
   render();
@@ -88,12 +93,13 @@ function publish() {
 function play() {
   const [name] = readFields(errors, [ui.playName, "Enter the name of the stream to play."]) ?? [];
   if (!name) return;
-  if (!established()) return;
+  if (!session || !established()) return;
   errors.show("");
   player = watchStream(session.createStream({ name, display: ui.remote }), log, onStatus).play();
   render();
 }
 
+/** @param {Stream} stream */
 function onStatus(stream) {
   if (stream !== publisher && stream !== player) return;
   // a user's Disconnect fails the streams locally ("Session disconnected"): not worth an error message
@@ -116,7 +122,7 @@ function render() {
   showToggle(ui.play, playing, "Play");
   ui.play.disabled = !established() && !playing;
   ui.playName.disabled = playing || !established();
-  ui.resolution.textContent = playing ? resolutionText(player.getVideoElement()) : "";
+  ui.resolution.textContent = player && playing ? resolutionText(player.getVideoElement()) : "";
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
@@ -128,13 +134,13 @@ ui.connectForm.addEventListener("submit", (event) => {
 });
 ui.publishForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (isLive(publisher)) publisher.stop();
+  if (publisher && isLive(publisher)) publisher.stop();
   else publish();
   render();
 });
 ui.playForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (isLive(player)) player.stop();
+  if (player && isLive(player)) player.stop();
   else play();
   render();
 });

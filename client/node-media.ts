@@ -53,6 +53,43 @@ export function readFrameCounter(data: Uint8Array | Uint8ClampedArray, width: nu
   return check === checkByte(counter) ? counter : null;
 }
 
+/** Options of {@link pacedFrames}: what to do after a stall. */
+export interface PacedFramesOptions {
+  /** Most frames handed over at once when late (default 2); when more are due, the older ones are skipped. */
+  maxBurst?: number;
+  /** After such a skip, how many of the newest due frames are handed over (default 1: just the current one). */
+  afterSkip?: number;
+}
+
+/** A running frame clock started by {@link pacedFrames}. */
+export interface PacedFrames {
+  /** The index of the next frame: frames handed over so far, plus the ones skipped after stalls. */
+  next(): number;
+  /** Stops the clock; no `onFrame` call follows. */
+  stop(): void;
+}
+
+/**
+ * A wall-clock frame pacer: calls `onFrame(index)` for frames 0, 1, 2, … at `fps` frames per second, frame `i` being
+ * due `i * 1000 / fps` ms after the call (measured with `performance.now()`). A timer ticks every
+ * `max(2, floor(500 / fps))` ms and hands over, synchronously and in order, every frame that has come due since the
+ * previous tick. After a stall (a blocked event loop, a suspended machine) it skips ahead instead of bursting stale
+ * frames: when more than `maxBurst` frames are due, only the newest `afterSkip` are handed over and the indices in
+ * between are skipped. `onFrame` errors are not caught (they surface as uncaught exceptions of the timer).
+ */
+export function pacedFrames(fps: number, onFrame: (index: number) => void, options: PacedFramesOptions = {}): PacedFrames {
+  const maxBurst = options.maxBurst ?? 2;
+  const afterSkip = options.afterSkip ?? 1;
+  let next = 0;
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) * fps) / 1000);
+    if (due - next > maxBurst) next = due - afterSkip;
+    for (; next < due; next++) onFrame(next);
+  }, Math.max(2, Math.floor(500 / fps)));
+  return { next: () => next, stop: () => clearInterval(timer) };
+}
+
 /** Options of {@link createSyntheticVideoTrack}. */
 export interface SyntheticVideoOptions {
   /** Frame width in pixels, even, >= 80 (default 640). */
@@ -78,8 +115,8 @@ export interface SyntheticVideo {
 
 /**
  * A video track fed with I420 frames at `fps`: a scrolling pattern (so the encoder has motion to code) plus the
- * frame counter ({@link writeFrameCounter}). Frames are paced by the wall clock; after a stall it skips ahead rather
- * than bursting stale frames.
+ * frame counter ({@link writeFrameCounter}). Frames are paced by the wall clock ({@link pacedFrames}); after a stall it
+ * skips ahead rather than bursting stale frames.
  */
 export function createSyntheticVideoTrack(options: SyntheticVideoOptions = {}): SyntheticVideo {
   const width = options.width ?? 640;
@@ -97,27 +134,21 @@ export function createSyntheticVideoTrack(options: SyntheticVideoOptions = {}): 
   const frame = new Uint8ClampedArray((width * height * 3) / 2);
   frame.fill(128, width * height); // neutral chroma
   const yPlane = new Uint8Array(frame.buffer, 0, width * height);
-  let next = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - t0) * fps) / 1000);
-    if (due - next > 2) next = due - 1;
-    for (; next < due; next++) {
-      const off = (next * 4) % scroll;
-      for (let y = 0; y < height; y++) yPlane.set(tex.subarray(y * tw + off, y * tw + off + width), y * width);
-      writeFrameCounter(yPlane, width, next);
-      // wrtc wants a Uint8ClampedArray for I420 data; its .d.ts says Uint8Array
-      source.onFrame({ width, height, data: frame as unknown as Uint8Array });
-    }
-  }, Math.max(2, Math.floor(500 / fps)));
+  const clock = pacedFrames(fps, (index) => {
+    const off = (index * 4) % scroll;
+    for (let y = 0; y < height; y++) yPlane.set(tex.subarray(y * tw + off, y * tw + off + width), y * width);
+    writeFrameCounter(yPlane, width, index);
+    // wrtc wants a Uint8ClampedArray for I420 data; its .d.ts says Uint8Array
+    source.onFrame({ width, height, data: frame as unknown as Uint8Array });
+  });
   return {
     track,
     width,
     height,
     fps,
-    framesSent: () => next,
+    framesSent: () => clock.next(),
     stop() {
-      clearInterval(timer);
+      clock.stop();
       track.stop();
     },
   };
@@ -143,7 +174,10 @@ export interface ToneAudio {
   stop(): void;
 }
 
-/** A mono audio track playing a continuous sine tone, fed in 10 ms chunks paced by the wall clock. */
+/**
+ * A mono audio track playing a continuous sine tone, fed in 10 ms chunks paced by the wall clock ({@link pacedFrames}
+ * at 100 chunks/s; after a stall of more than 200 ms, only the newest 200 ms are sent).
+ */
 export function createToneAudioTrack(options: ToneOptions = {}): ToneAudio {
   const sampleRate = options.sampleRate ?? 48_000;
   const frequency = options.frequency ?? 440;
@@ -153,12 +187,10 @@ export function createToneAudioTrack(options: ToneOptions = {}): ToneAudio {
   const n = sampleRate / 100;
   const step = (2 * Math.PI * frequency) / sampleRate;
   let phase = 0;
-  let sent = 0;
-  const t0 = performance.now();
-  const timer = setInterval(() => {
-    const due = Math.floor((performance.now() - t0) / 10);
-    if (due - sent > 20) sent = due - 20;
-    for (; sent < due; sent++) {
+  // 100 chunks per second (a tick every 5 ms); after a stall of more than 200 ms, the newest 200 ms are sent
+  const clock = pacedFrames(
+    100,
+    () => {
       const samples = new Int16Array(n);
       for (let i = 0; i < n; i++) {
         samples[i] = Math.round(amplitude * Math.sin(phase));
@@ -166,13 +198,14 @@ export function createToneAudioTrack(options: ToneOptions = {}): ToneAudio {
       }
       phase %= 2 * Math.PI;
       source.onData({ samples, sampleRate, bitsPerSample: 16, channelCount: 1, numberOfFrames: n });
-    }
-  }, 5);
+    },
+    { maxBurst: 20, afterSkip: 20 },
+  );
   return {
     track,
-    chunksSent: () => sent,
+    chunksSent: () => clock.next(),
     stop() {
-      clearInterval(timer);
+      clock.stop();
       track.stop();
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The `wcs-edge` CLI (bin/wcs-edge.mjs → client/cli.ts, on the Node SDK) against a real cluster (wrangler dev + a
+ * The `wcs-edge` CLI (bin/wcs-edge.mjs → client/cli/main.ts, on the Node SDK) against a real cluster (wrangler dev + a
  * media node): a synthetic publisher played by `play --json` (640x480, > 20 fps), a .y4m file looped as the video
  * source and played at its own size, "Stream not found" for an unknown name, connection and command-line errors,
  * and Ctrl-C stopping a publisher cleanly. Every CLI runs as its own process (wrtc ends with process.exit()).

@@ -3,7 +3,7 @@
  * - "web":   a Chromium page on OUR SDK (a page routed on the worker's origin that imports /sdk/wcs-sdk.mjs and uses
  *            `roomApi`),
  * - "flash": a Chromium page on the OFFICIAL @flashphoner/websdk room API (flashphoner-room-api-webrtc-only.js),
- * - "node":  a Node participant, the `wcs-edge room` CLI (client/cli.ts on the Node SDK, @roamhq/wrtc), standing in
+ * - "node":  a Node participant, the `wcs-edge room` CLI (client/cli/ on the Node SDK, @roamhq/wrtc), standing in
  *            for a native mobile client.
  * All three publish; each Chromium page plays the other two (videoWidth > 0, frames advancing) and the CLI reports
  * frames from both pages; JOINED/PUBLISHED reach the pages; messages from the CLI (--say, then a line on its stdin)

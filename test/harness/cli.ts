@@ -1,5 +1,5 @@
 /**
- * Runs the `wcs-edge` CLI (bin/wcs-edge.mjs → client/cli.ts) as a child process for the e2e tests: collects its
+ * Runs the `wcs-edge` CLI (bin/wcs-edge.mjs → client/cli/main.ts) as a child process for the e2e tests: collects its
  * stdout lines (parsed when they are JSON), stderr and exit status; lets a test wait for a line, write to its stdin
  * and signal it.
  */

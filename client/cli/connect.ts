@@ -1,0 +1,65 @@
+/**
+ * Connecting to the WCS server: a ws WebSocket that remembers why it failed, a session established (or the command
+ * fails with exit code 1 and the socket's reason), and a watch that fails the command when the session drops.
+ */
+import { WebSocket as NodeWebSocket, type ClientOptions } from "ws";
+import { createSession, type Session, type WebSocketConstructor } from "../node.js";
+import { fail, isExiting, onExit } from "./lifecycle.js";
+import { out, sdkLogger } from "./output.js";
+
+/** How long the WebSocket handshake and the session's establishment may take (ms). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A WebSocket class for the SDK's platform, and the last socket error it saw (undefined before any). */
+export interface RecordingWebSocket {
+  WebSocket: WebSocketConstructor;
+  lastError: () => string | undefined;
+}
+
+/**
+ * A ws WebSocket that remembers why it failed (the SDK reports only FAILED/DISCONNECTED, not the socket's error), and
+ * times out a hanging handshake.
+ */
+export function recordingWebSocket(): RecordingWebSocket {
+  let lastError: string | undefined;
+  class RecordingWebSocket extends NodeWebSocket {
+    constructor(url: string) {
+      const options: ClientOptions = { handshakeTimeout: CONNECT_TIMEOUT_MS };
+      super(url, options);
+      this.on("error", (e: Error) => (lastError = e.message || String(e)));
+    }
+  }
+  return { WebSocket: RecordingWebSocket as unknown as WebSocketConstructor, lastError: () => lastError };
+}
+
+/** The error message of a session that could not be established: the socket's error, else the session status. */
+export function connectionError(url: string, status: string, socketError: string | undefined): string {
+  return `cannot connect to ${url}: ${socketError ?? `session ${status}`}`;
+}
+
+/**
+ * Connects a session to `url` and reports it (`session` event); it is disconnected at exit. Fails the command
+ * (exit 1) when it is not established within the connect timeout, or later when it drops.
+ */
+export async function openSession(url: string): Promise<Session> {
+  const ws = recordingWebSocket();
+  out.debug(`connecting to ${url}`);
+  const session = createSession({ urlServer: url, platform: { WebSocket: ws.WebSocket }, logger: sdkLogger, timeout: CONNECT_TIMEOUT_MS });
+  onExit(() => session.disconnect());
+  try {
+    await session.established(CONNECT_TIMEOUT_MS + 1000);
+  } catch {
+    return fail(connectionError(url, session.status(), ws.lastError()), { url, status: session.status(), info: ws.lastError() });
+  }
+  watchSession(session, url, ws.lastError);
+  out.event("session", { status: "ESTABLISHED", url, sessionId: session.getUserData()?.sessionId }, `connected to ${url}`);
+  return session;
+}
+
+/** A session that drops while the command runs ends it with an error. */
+export function watchSession(session: Session, url: string, lastError: () => string | undefined): void {
+  const lost = (s: Session): void => {
+    if (!isExiting()) void fail(`connection to ${url} lost (session ${s.status()}${lastError() ? `: ${lastError()}` : ""})`, { status: s.status() });
+  };
+  session.on("DISCONNECTED", lost).on("FAILED", lost);
+}

@@ -1,36 +1,27 @@
 /**
  * The one error type of the media node's control API. Anything thrown while handling a worker request that is a
- * {@link MediaNodeError} becomes an `ApiError` body (`protocol/media-node.ts`) with its HTTP status; anything else is
- * reported as `internal` / 500.
+ * {@link MediaNodeError} becomes an `ApiError` body (`protocol/media-node.ts`) with the HTTP status of its code
+ * (`API_HTTP_STATUS`); anything else is reported as `error` / 500.
  */
-import type { ApiError } from "../protocol/media-node.js";
-
-export type ApiErrorCode = ApiError["code"];
-
-/** Default HTTP status per error code. */
-const STATUS: Record<ApiErrorCode, number> = {
-  bad_request: 400,
-  unauthorized: 401,
-  not_found: 404,
-  conflict: 409,
-  no_common_codecs: 400,
-  invalid_sdp: 400,
-  internal: 500,
-};
+import { API_HTTP_STATUS, type ApiError } from "../protocol/media-node.js";
+import type { RefusalCode } from "../protocol/refusal.js";
 
 export class MediaNodeError extends Error {
   /**
-   * @param code machine-readable `ApiError.code`
+   * @param code machine-readable refusal code (protocol/refusal.ts); decides the HTTP status
    * @param info WCS-style text passed on to the client (e.g. "Stream not found", "Invalid SDP: no m-lines")
-   * @param status HTTP status; defaults per code (400, 401, 404, 409, 500)
    */
   constructor(
-    readonly code: ApiErrorCode,
+    readonly code: RefusalCode,
     readonly info: string,
-    readonly status: number = STATUS[code],
   ) {
     super(info);
     this.name = "MediaNodeError";
+  }
+
+  /** HTTP status of the refusal. */
+  get status(): number {
+    return API_HTTP_STATUS[this.code];
   }
 
   toBody(): ApiError {

@@ -4,7 +4,7 @@
  * and turns leg outcomes into lifecycle notices for logging and worker events.
  */
 import { isIP } from "node:net";
-import type { z } from "zod";
+import { candidateAddress } from "../protocol/ice.js";
 import type {
   AddCandidatesRequest,
   AddCandidatesResponse,
@@ -12,12 +12,13 @@ import type {
   ApplyAnswerResponse,
   CreateLegRequest,
   CreateLegResponse,
+  LegFailure,
   LegRole,
   LegStatus,
   NodeLoad,
 } from "../protocol/media-node.js";
 import { MediaNodeError } from "./errors.js";
-import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine.js";
+import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine/index.js";
 import {
   PULL_MIDS,
   checkPlayerAnswer,
@@ -29,8 +30,6 @@ import {
   pullOfferPlan,
   type MediaKind,
 } from "./sdp.js";
-
-type LegStatusT = z.infer<typeof LegStatus>;
 
 /**
  * Something that happened to a leg. `connected`, `failed` and `closed` are reported to the worker as LegEvents;
@@ -45,10 +44,16 @@ export type LegNotice = {
 } & (
   | { kind: "created"; answerMs: number }
   | { kind: "connected" }
-  | { kind: "failed"; failure: "ice" | "dtls" | "error"; detail: string }
+  | { kind: "failed"; failure: LegFailure; detail: string }
   | { kind: "closed"; detail: string }
-  | { kind: "removed"; reason: string }
+  | { kind: "removed"; cause: RemovalCause }
 );
+
+/**
+ * Why a leg was closed on purpose (a `removed` notice): the worker deleted it, its publisher leg went away, its
+ * creation failed, or the node is shutting down.
+ */
+export type RemovalCause = "deleted" | "publisher_gone" | "creation_failed" | "shutdown";
 
 export interface LegManagerOptions {
   engine: EngineOptions;
@@ -62,8 +67,8 @@ export interface LegManagerOptions {
  * Registry of the node's legs.
  *
  * Rules: a leg id is unique on the node (409 conflict); a stream name has at most one publisher leg on the node
- * (409); a player leg needs the stream's publisher leg on this node (404 "Stream not found"); with `maxLegs` > 0 a
- * further leg is refused (503). When a publisher leg goes away (deleted, failed, closed), all its player legs are
+ * (name_in_use); a player leg needs the stream's publisher leg on this node (not_found "Stream not found"); with
+ * `maxLegs` > 0 a further leg is refused (node_full). When a publisher leg goes away (deleted, failed, closed), all its player legs are
  * closed silently: the worker learns about the publisher and tells the players' clients itself.
  */
 export class LegManager {
@@ -77,19 +82,15 @@ export class LegManager {
   /**
    * Creates a leg and answers its offer, or (a player without `offer`) creates an offer-mode leg and returns its offer.
    * @returns the answer / offer (every local candidate included) and the negotiated / offered codecs
-   * @throws MediaNodeError bad_request | conflict | not_found | invalid_sdp | no_common_codecs | internal (503 when full)
+   * @throws MediaNodeError invalid_request | conflict | name_in_use | not_found | invalid_sdp | no_common_codecs |
+   *   node_full | stopped | error
    */
   async create(req: CreateLegRequest): Promise<CreateLegResponse> {
     const { legId, streamName, role, offer } = req;
-    if (this.legs.has(legId)) {
-      throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
-    }
     if (offer === undefined && role === "publisher") {
-      throw new MediaNodeError("bad_request", "Invalid request: a publisher leg needs the client's offer");
+      throw new MediaNodeError("invalid_request", "Invalid request: a publisher leg needs the client's offer");
     }
-    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
-      throw new MediaNodeError("internal", `Media node is full (${this.opts.maxLegs} legs)`, 503);
-    }
+    this.admit(legId, role === "publisher" ? streamName : undefined);
     const started = performance.now();
     // Checks, offer analysis and registration are synchronous: no other request interleaves until `answer()`.
     let leg: PublisherLeg | PlayerLeg;
@@ -104,9 +105,6 @@ export class LegManager {
       const parsed = parseOffer(offer);
       mids = parsed.media.map((m) => m.mid);
       if (role === "publisher") {
-        if (this.routers.has(streamName)) {
-          throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
-        }
         const plan = planPublisher(parsed);
         leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, plan));
         this.routers.set(streamName, leg.router);
@@ -125,10 +123,10 @@ export class LegManager {
     try {
       sdp = offer === undefined ? await (leg as PlayerLeg).offer() : await leg.answer(offer);
     } catch (e) {
-      if (this.legs.get(legId) === leg) this.remove(leg, "creation failed");
+      if (this.legs.get(legId) === leg) this.remove(leg, "creation_failed");
       throw e;
     }
-    if (leg.isEnded) throw new MediaNodeError("conflict", "Leg was closed while it was being created");
+    if (leg.isEnded) throw new MediaNodeError("stopped", "Leg was closed while it was being created");
     const media = leg.media;
     this.opts.onNotice({
       kind: "created",
@@ -141,15 +139,12 @@ export class LegManager {
   /**
    * Creates a relay pull leg: the stream's publisher leg, in offer mode (recvonly, every codec of `pullOfferPlan`);
    * the remote answer follows with {@link applyAnswer}, after which its RTP feeds the stream's router.
-   * @throws MediaNodeError conflict (leg id in use, stream already has a publisher here) | internal (503 when full)
+   * @throws MediaNodeError conflict (leg id in use) | name_in_use (stream already has a publisher here) | node_full |
+   *   stopped | error
    */
   async createPullLeg(req: { legId: string; streamName: string }): Promise<CreateLegResponse> {
     const { legId, streamName } = req;
-    if (this.legs.has(legId)) throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
-    if (this.routers.has(streamName)) throw new MediaNodeError("conflict", `Stream ${streamName} already has a publisher on this node`);
-    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
-      throw new MediaNodeError("internal", `Media node is full (${this.opts.maxLegs} legs)`, 503);
-    }
+    this.admit(legId, streamName);
     const started = performance.now();
     const leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, { inactive: [] }, pullOfferPlan()));
     this.routers.set(streamName, leg.router);
@@ -160,10 +155,10 @@ export class LegManager {
     try {
       offer = await leg.offer();
     } catch (e) {
-      if (this.legs.get(legId) === leg) this.remove(leg, "creation failed");
+      if (this.legs.get(legId) === leg) this.remove(leg, "creation_failed");
       throw e;
     }
-    if (leg.isEnded) throw new MediaNodeError("conflict", "Leg was closed while it was being created");
+    if (leg.isEnded) throw new MediaNodeError("stopped", "Leg was closed while it was being created");
     this.opts.onNotice({ kind: "created", ...this.describe(leg), answerMs: Math.round(performance.now() - started) });
     return { offer, media: {} };
   }
@@ -201,7 +196,7 @@ export class LegManager {
   delete(legId: string): boolean {
     const leg = this.legs.get(legId);
     if (!leg) return false;
-    this.remove(leg, "deleted by the worker");
+    this.remove(leg, "deleted");
     return true;
   }
 
@@ -220,8 +215,7 @@ export class LegManager {
       // `candidate:<foundation> <component> <transport> <priority> <address> <port> typ …`: only IP literals; host
       // names (mDNS `*.local` of browsers) would make the engine query DNS, and the client's STUN checks teach us its
       // address anyway (peer-reflexive).
-      const address = candidate.split(/\s+/)[4] ?? "";
-      if (isIP(address) === 0) {
+      if (isIP(candidateAddress(candidate)) === 0) {
         res.rejected.push({ candidate, reason: "address is not an IP literal (host names are not resolved)" });
         continue;
       }
@@ -237,7 +231,7 @@ export class LegManager {
   }
 
   /** Per-leg counters for GET /v1/status. */
-  status(): LegStatusT[] {
+  status(): LegStatus[] {
     return [...this.legs.values()].map((l) => ({
       legId: l.legId,
       streamName: l.streamName,
@@ -264,16 +258,31 @@ export class LegManager {
     return [...this.legs.values()].filter((l): l is PublisherLeg => l instanceof PublisherLeg);
   }
 
-  /** Closes every leg silently. */
-  closeAll(reason: string): void {
-    for (const leg of [...this.legs.values()]) if (this.legs.has(leg.legId)) this.remove(leg, reason);
+  /** Closes every leg silently (shutdown). */
+  closeAll(): void {
+    for (const leg of [...this.legs.values()]) if (this.legs.has(leg.legId)) this.remove(leg, "shutdown");
+  }
+
+  /**
+   * The rules every new leg passes before anything is built: a unique leg id, room under `maxLegs`, and for a
+   * publisher (`publishes` = its stream name) no other publisher of that stream here.
+   * @throws MediaNodeError conflict | node_full | name_in_use
+   */
+  private admit(legId: string, publishes?: string): void {
+    if (this.legs.has(legId)) throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
+    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
+      throw new MediaNodeError("node_full", `Media node is full (${this.opts.maxLegs} legs)`);
+    }
+    if (publishes !== undefined && this.routers.has(publishes)) {
+      throw new MediaNodeError("name_in_use", `Stream ${publishes} already has a publisher on this node`);
+    }
   }
 
   private construct<T extends Leg>(make: () => T): T {
     try {
       return make();
     } catch (e) {
-      throw new MediaNodeError("internal", `WebRTC engine error: ${(e as Error).message}`);
+      throw new MediaNodeError("error", `WebRTC engine error: ${(e as Error).message}`);
     }
   }
 
@@ -295,10 +304,10 @@ export class LegManager {
   }
 
   /** Closes a leg silently and forgets it. */
-  private remove(leg: Leg, reason: string): void {
+  private remove(leg: Leg, cause: RemovalCause): void {
     leg.close();
     this.forget(leg);
-    this.opts.onNotice({ kind: "removed", ...this.describe(leg), reason });
+    this.opts.onNotice({ kind: "removed", ...this.describe(leg), cause });
   }
 
   private forget(leg: Leg): void {
@@ -306,7 +315,7 @@ export class LegManager {
     if (leg instanceof PublisherLeg) {
       if (this.routers.get(leg.streamName) === leg.router) this.routers.delete(leg.streamName);
       for (const p of [...leg.router.players]) {
-        if (this.legs.get(p.legId) === p) this.remove(p, "publisher leg gone");
+        if (this.legs.get(p.legId) === p) this.remove(p, "publisher_gone");
       }
     }
   }

@@ -1,8 +1,8 @@
 /**
  * Media node entry point: `tsx media-node/main.ts` (npm run media-node), configured by the environment (config.ts).
  *
- * Wires the leg registry (legs.ts, engine.ts), the signed HTTP control API (server.ts) and the worker link
- * (worker-link.ts); logs JSON lines with pino. {@link startMediaNode} starts one node in-process (tests, benches).
+ * Wires the leg registry (legs.ts, engine/), the relays (relay.ts), the signed HTTP control API (server.ts) and the
+ * worker link (worker-link.ts); logs JSON lines with pino.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -10,13 +10,13 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
-import { initEngineLogging, shutdownEngine } from "./engine.js";
+import { initEngineLogging, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
-import { RelayManager, mountRelayRoutes } from "./relay.js";
+import { RelayManager } from "./relay.js";
 import { createControlApp, listenControlApi } from "./server.js";
 import { WorkerLink } from "./worker-link.js";
 
-export interface MediaNodeHandle {
+interface MediaNodeHandle {
   /** URL the worker calls (announced in heartbeats). */
   controlUrl: string;
   nodeId: string;
@@ -42,7 +42,7 @@ function hostForUrl(host: string): string {
  * @param logger defaults to a pino logger at `config.logLevel`
  * @throws the control API's listen error (e.g. EADDRINUSE)
  */
-export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise<MediaNodeHandle> {
+async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise<MediaNodeHandle> {
   const log = logger ?? pino({ level: config.logLevel, base: { svc: "media-node" } });
   const bootId = randomUUID();
   if (!engineLoggingReady) {
@@ -103,16 +103,16 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
     },
   });
 
+  relays = new RelayManager({ manager, report: (ev) => link?.sendRelayEvent(ev), log });
   const app = createControlApp({
     secret: config.secret,
     manager,
+    relays,
     nodeId: () => nodeId,
     bootId,
     load: () => link?.load() ?? { ...manager.counts(), cpuPercent: 0 },
     log,
   });
-  relays = new RelayManager({ manager, report: (ev) => link?.sendRelayEvent(ev), log });
-  mountRelayRoutes(app, relays);
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;
   const controlUrl = config.publicUrl ?? `http://${hostForUrl(config.listenHost)}:${server.port}`;
@@ -168,7 +168,7 @@ export async function startMediaNode(config: MediaNodeConfig, logger?: Logger): 
         }
       }
       relays?.closeAll("Failed by error: media node shutting down");
-      manager.closeAll("media node shutting down");
+      manager.closeAll();
       await server.close();
       await link.flush(1500);
       log.info({ nodeId, bootId }, "media node stopped");

@@ -14,16 +14,11 @@
  * when the socket is still open, socket closed, leg deleted, relay event `failed` with the reason. A relay stopped by
  * the worker (DELETE) ends the same way without an event.
  */
-import type { Hono } from "hono";
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import {
-  RelayInfo,
-  RelayPaths,
-  StartRelayRequest,
-  type RelayEvent,
-  type StartRelayResponse,
-} from "../protocol/relay.js";
+import { LEG_FAILURE_INFO } from "../protocol/media-node.js";
+import type { RefusalCode } from "../protocol/refusal.js";
+import { RelayInfo, type RelayEvent, type StartRelayRequest, type StartRelayResponse } from "../protocol/relay.js";
 import { MediaNodeError } from "./errors.js";
 import type { LegManager, LegNotice } from "./legs.js";
 
@@ -64,8 +59,9 @@ export class RelayManager {
 
   /**
    * Starts a relay and resolves once the remote accepted its offer (answer applied).
-   * @throws MediaNodeError conflict (relay id in use), not_found (push: no local stream), internal 502 (the remote
-   *   refused: its `info`), internal 504 (no answer within `timeoutMs`), and the leg's creation errors
+   * @throws MediaNodeError conflict (relay id in use), not_found (push: no local stream), remote_error (the remote
+   *   refused: its `info`, or cannot be reached), timeout (no answer within `timeoutMs`), and the leg's creation
+   *   errors
    */
   async start(req: StartRelayRequest): Promise<StartRelayResponse> {
     if (this.relays.has(req.relayId)) throw new MediaNodeError("conflict", `Relay ${req.relayId} already exists`);
@@ -79,17 +75,17 @@ export class RelayManager {
         req.direction === "push"
           ? await this.o.manager.create({ legId: req.legId, streamName: req.localStreamName, role: "player" })
           : await this.o.manager.createPullLeg({ legId: req.legId, streamName: req.localStreamName });
-      if (!("offer" in res)) throw new MediaNodeError("internal", "relay leg made no offer");
+      if (!("offer" in res)) throw new MediaNodeError("error", "relay leg made no offer");
       created = res;
     } catch (e) {
       this.forget(relay);
       throw e;
     }
-    if (relay.ended) throw new MediaNodeError("conflict", "Relay was stopped while it was being created");
+    if (relay.ended) throw new MediaNodeError("stopped", "Relay was stopped while it was being created");
     log.info({ leg: req.legId, media: created.media }, "relay offer made, connecting to the remote server");
 
     const done = new Promise<MediaNodeError | undefined>((resolve) => (relay.settle = resolve));
-    const timer = setTimeout(() => this.end(relay, RelayInfo.REMOTE_TIMEOUT, 504), req.timeoutMs);
+    const timer = setTimeout(() => this.end(relay, RelayInfo.REMOTE_TIMEOUT, { code: "timeout" }), req.timeoutMs);
     this.connect(relay, created.offer, created.media, log);
     const err = await done;
     clearTimeout(timer);
@@ -102,7 +98,7 @@ export class RelayManager {
   stop(relayId: string): boolean {
     const relay = this.relays.get(relayId);
     if (!relay) return false;
-    this.end(relay, RelayInfo.TERMINATED, 500);
+    this.end(relay, RelayInfo.TERMINATED, { byWorker: true, code: "stopped" });
     return true;
   }
 
@@ -110,9 +106,9 @@ export class RelayManager {
   onLegNotice(n: LegNotice): void {
     const relay = this.byLeg.get(n.legId);
     if (!relay || relay.ended) return;
-    if (n.kind === "failed") this.end(relay, n.failure === "dtls" ? "Failed by DTLS error" : n.failure === "ice" ? "Failed by ICE error" : `Failed by error: ${n.detail}`);
+    if (n.kind === "failed") this.end(relay, n.failure === "error" ? `${LEG_FAILURE_INFO.error}: ${n.detail}` : LEG_FAILURE_INFO[n.failure]);
     else if (n.kind === "closed") this.end(relay, `${RelayInfo.REMOTE_CLOSED} (media: ${n.detail})`);
-    else if (n.kind === "removed") this.end(relay, n.reason === "publisher leg gone" ? RelayInfo.LOCAL_STREAM_STOPPED : `Relay leg removed: ${n.reason}`);
+    else if (n.kind === "removed") this.end(relay, n.cause === "publisher_gone" ? RelayInfo.LOCAL_STREAM_STOPPED : `Relay leg removed (${n.cause})`);
   }
 
   /** Ends every relay (shutdown), reporting each as failed. */
@@ -126,7 +122,7 @@ export class RelayManager {
     try {
       ws = new WebSocket(req.uri, { handshakeTimeout: Math.min(req.timeoutMs, 10_000) });
     } catch (e) {
-      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${(e as Error).message}`, 502);
+      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${(e as Error).message}`);
       return;
     }
     relay.ws = ws;
@@ -178,7 +174,7 @@ export class RelayManager {
           } catch (e) {
             const info = e instanceof MediaNodeError ? e.info : String(e);
             log.warn({ info }, "remote answer refused");
-            this.end(relay, `Remote answer refused: ${info}`, 502);
+            this.end(relay, `Remote answer refused: ${info}`);
             return;
           }
           relay.accepted = true;
@@ -195,7 +191,7 @@ export class RelayManager {
           if (status === "PUBLISHING" || status === "PLAYING") {
             if (relay.accepted) this.o.report({ relayId: req.relayId, state: "active" });
           } else if (status === "FAILED" || status === "UNPUBLISHED" || status === "STOPPED") {
-            this.end(relay, info ? `${info}` : `Remote stream ${status}`, 502, false);
+            this.end(relay, info ?? `Remote stream ${status}`, { tellRemote: false });
           }
           return;
         }
@@ -210,20 +206,21 @@ export class RelayManager {
     });
     ws.on("close", (code, reason) => {
       if (relay.ended) return;
-      this.end(relay, `${RelayInfo.REMOTE_CLOSED} (${code}${reason.length ? ` ${reason.toString()}` : ""})`, 502);
+      this.end(relay, `${RelayInfo.REMOTE_CLOSED} (${code}${reason.length ? ` ${reason.toString()}` : ""})`);
     });
     ws.on("error", (err) => {
       if (relay.ended) return;
-      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${err.message}`, 502);
+      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${err.message}`);
     });
   }
 
   /**
    * Ends a relay once: tells the remote (unPublishStream/stopStream, unless it already ended the stream), closes the
-   * socket, deletes the leg. Before acceptance the pending start() fails with `info` (HTTP `status`); after it, a
-   * `failed` event goes to the worker unless the worker asked for the end.
+   * socket, deletes the leg. Before acceptance the pending start() fails with `info` and `code` (default
+   * remote_error); after it, a `failed` event goes to the worker unless the worker asked for the end (`byWorker`).
+   * `tellRemote: false`: the remote ended the stream itself.
    */
-  private end(relay: Relay, info: string, status = 502, tellRemote = true): void {
+  private end(relay: Relay, info: string, o: { code?: RefusalCode; tellRemote?: boolean; byWorker?: boolean } = {}): void {
     if (relay.ended) return;
     relay.ended = true;
     const { req } = relay;
@@ -231,7 +228,7 @@ export class RelayManager {
     const ws = relay.ws;
     if (ws) {
       if (ws.readyState === WebSocket.OPEN) {
-        if (tellRemote && relay.accepted) {
+        if (o.tellRemote !== false && relay.accepted) {
           ws.send(JSON.stringify({ message: req.direction === "push" ? "unPublishStream" : "stopStream", data: [{ mediaSessionId: req.remoteMediaSessionId, name: req.remoteStreamName }] }));
         }
         ws.close(1000, "relay ended");
@@ -243,42 +240,17 @@ export class RelayManager {
     }
     this.o.manager.delete(req.legId);
     if (relay.settle) {
-      relay.settle(new MediaNodeError("internal", info, status));
+      relay.settle(new MediaNodeError(o.code ?? "remote_error", info));
       relay.settle = undefined;
       this.o.log.warn({ relayId: req.relayId, info }, "relay refused");
       return;
     }
     this.o.log.info({ relayId: req.relayId, info }, "relay ended");
-    if (info !== RelayInfo.TERMINATED) this.o.report({ relayId: req.relayId, state: "failed", info });
+    if (!o.byWorker) this.o.report({ relayId: req.relayId, state: "failed", info });
   }
 
   private forget(relay: Relay): void {
     if (this.relays.get(relay.req.relayId) === relay) this.relays.delete(relay.req.relayId);
     if (this.byLeg.get(relay.req.legId) === relay) this.byLeg.delete(relay.req.legId);
   }
-}
-
-/**
- * Mounts the relay routes on the control app (after its signature middleware, which covers every route):
- * `POST /v1/relays`, `DELETE /v1/relays/:relayId`.
- */
-export function mountRelayRoutes(app: Hono<{ Variables: { rawBody: string } }>, relays: RelayManager): void {
-  app.post(RelayPaths.relays, async (c) => {
-    let json: unknown;
-    try {
-      json = JSON.parse(c.get("rawBody"));
-    } catch {
-      throw new MediaNodeError("bad_request", "Malformed JSON body");
-    }
-    const parsed = StartRelayRequest.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-      throw new MediaNodeError("bad_request", `Invalid request: ${issues}`);
-    }
-    return c.json(await relays.start(parsed.data), 200);
-  });
-  app.delete("/v1/relays/:relayId", (c) => {
-    relays.stop(c.req.param("relayId"));
-    return c.json({ ok: true as const }, 200);
-  });
 }

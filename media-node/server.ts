@@ -6,13 +6,15 @@
  *   DELETE /v1/legs/:legId                    → 200 {ok:true} (also when the leg is already gone)
  *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 not_found
  *   GET    /v1/status                         → 200 NodeStatus
+ *   POST   /v1/relays         StartRelayRequest → 200 StartRelayResponse (protocol/relay.ts; media-node/relay.ts)
+ *   DELETE /v1/relays/:relayId                → 200 {ok:true}
  *
  * Every request must be signed with the shared secret (`protocol/signing.ts`): the raw body text is verified first,
- * then parsed as JSON and validated with zod. Errors are `ApiError` bodies:
- * 401 unauthorized (missing/bad signature or clock skew), 400 bad_request (malformed JSON, schema errors),
- * 400 invalid_sdp / no_common_codecs, 404 not_found ("Stream not found", unknown route), 409 conflict (duplicate leg
- * id, second publisher of a stream), 413 bad_request (body over {@link MAX_BODY_BYTES}), 503 internal (node full),
- * 500 internal (anything else).
+ * then parsed as JSON and validated with zod (`protocol/json-body.ts`). Errors are `ApiError` bodies `{code, info}`
+ * with the HTTP status of their code (`API_HTTP_STATUS`): unauthorized (missing/bad signature or clock skew),
+ * invalid_request (malformed JSON, schema errors, body over {@link MAX_BODY_BYTES}), invalid_sdp, no_common_codecs,
+ * not_found ("Stream not found", unknown route), conflict (duplicate leg id), name_in_use (second publisher of a
+ * stream), node_full, remote_error / timeout (relays), error (anything else).
  */
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
@@ -21,6 +23,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { parseJsonBody } from "../protocol/json-body.js";
 import {
   AddCandidatesRequest,
   type AddCandidatesResponse,
@@ -36,14 +39,17 @@ import {
 import { verifyRequest } from "../protocol/signing.js";
 import { MediaNodeError } from "./errors.js";
 import type { LegManager } from "./legs.js";
+import type { RelayManager } from "./relay.js";
+import { RelayPaths, StartRelayRequest, type StartRelayResponse } from "../protocol/relay.js";
 
 /** Largest accepted request body, bytes (an offer may be up to 64 KiB, plus JSON overhead). */
-export const MAX_BODY_BYTES = 128 * 1024;
+const MAX_BODY_BYTES = 128 * 1024;
 
 export interface ControlApiDeps {
   /** Shared HMAC secret (MEDIA_NODE_SECRET). */
   secret: string;
   manager: LegManager;
+  relays: RelayManager;
   nodeId: () => string;
   bootId: string;
   load: () => NodeLoad;
@@ -65,7 +71,7 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     "*",
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorJson(c, new MediaNodeError("bad_request", `Request body exceeds ${MAX_BODY_BYTES} bytes`, 413)),
+      onError: (c) => errorJson(c, new MediaNodeError("invalid_request", `Request body exceeds ${MAX_BODY_BYTES} bytes`)),
     }),
   );
 
@@ -82,20 +88,11 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     await next();
   });
 
-  /** The request's JSON body validated with `schema`; throws MediaNodeError bad_request. */
+  /** The request's JSON body validated with `schema`; throws MediaNodeError invalid_request. */
   const body = <S extends z.ZodTypeAny>(c: Context<Env>, schema: S): z.infer<S> => {
-    let json: unknown;
-    try {
-      json = JSON.parse(c.get("rawBody"));
-    } catch {
-      throw new MediaNodeError("bad_request", "Malformed JSON body");
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-      throw new MediaNodeError("bad_request", `Invalid request: ${issues}`);
-    }
-    return parsed.data;
+    const parsed = parseJsonBody(c.get("rawBody"), schema);
+    if (!parsed.ok) throw new MediaNodeError(parsed.code, parsed.info);
+    return parsed.value;
   };
 
   app.post(MediaNodePaths.legs, async (c) => {
@@ -133,12 +130,22 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     return c.json(status, 200);
   });
 
+  app.post(RelayPaths.relays, async (c) => {
+    const res: StartRelayResponse = await deps.relays.start(body(c, StartRelayRequest));
+    return c.json(res, 200);
+  });
+
+  app.delete("/v1/relays/:relayId", (c) => {
+    deps.relays.stop(c.req.param("relayId"));
+    return c.json({ ok: true as const }, 200);
+  });
+
   app.notFound((c) => errorJson(c, new MediaNodeError("not_found", "Not found")));
 
   app.onError((err, c) => {
     if (err instanceof MediaNodeError) return errorJson(c, err);
     log.error({ err, method: c.req.method, path: c.req.path }, "control request failed");
-    return errorJson(c, new MediaNodeError("internal", "Internal error"));
+    return errorJson(c, new MediaNodeError("error", "Internal error"));
   });
 
   return app;

@@ -12,7 +12,7 @@
 import type { Logger } from "pino";
 import { type LegEvent, MediaNodePaths, type NodeHeartbeat, type NodeLoad } from "../protocol/media-node.js";
 import { RelayPaths, type RelayEvent } from "../protocol/relay.js";
-import { signRequest } from "../protocol/signing.js";
+import { isTimeout, signedFetch } from "../protocol/signing.js";
 
 export interface WorkerLinkOptions {
   /** Base URL of the worker, without trailing slash. */
@@ -43,28 +43,19 @@ class HttpStatusError extends Error {
 }
 
 /**
- * Signed JSON POST with a timeout. Same signature scheme as `signedFetch` (protocol/signing.ts), plus an abort
- * signal so a hanging worker cannot stall the heartbeat loop.
- * @throws HttpStatusError on non-2xx; fetch's errors on network failure or timeout
+ * A signed JSON POST (`signedFetch`, protocol/signing.ts) whose answer is drained (so the connection is reused).
+ * @throws HttpStatusError on non-2xx; signedFetch's errors on network failure or timeout
  */
 async function signedPost(secret: string, url: string, body: unknown, timeoutMs: number): Promise<void> {
-  const u = new URL(url);
-  const text = JSON.stringify(body);
-  const headers = await signRequest(secret, "POST", u.pathname + u.search, text);
-  const res = await fetch(u, {
-    method: "POST",
-    headers: { ...headers, "content-type": "application/json" },
-    body: text,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused
+  const res = await signedFetch(secret, url, "POST", body, timeoutMs);
+  await res.arrayBuffer().catch(() => undefined);
   if (!res.ok) throw new HttpStatusError(res.status);
 }
 
 function describeError(e: unknown): string {
   if (e instanceof HttpStatusError) return `rejected with HTTP ${e.status}`;
   const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === "TimeoutError") return "timed out";
+  if (isTimeout(e)) return "timed out";
   return `unreachable (${err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e)})`;
 }
 

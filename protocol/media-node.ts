@@ -3,22 +3,24 @@
  * (see `./signing.ts`) and its JSON body validated with these schemas on arrival.
  *
  * Worker → media node (base URL = the node's `controlUrl`):
- *   POST   /v1/legs           CreateLegRequest   → 200 CreateLegResponse | 4xx/5xx ApiError
- *   POST   /v1/legs/:legId/answer ApplyAnswerRequest → 200 ApplyAnswerResponse | 404 / 409 / 400 ApiError
+ *   POST   /v1/legs           CreateLegRequest   → 200 CreateLegResponse | ApiError
+ *   POST   /v1/legs/:legId/answer ApplyAnswerRequest → 200 ApplyAnswerResponse | ApiError
  *   DELETE /v1/legs/:legId                        → 200 {ok:true} (also when the leg is already gone)
- *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 ApiError (no such leg)
+ *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | ApiError not_found (no such leg)
  *   GET    /v1/status                             → 200 NodeStatus
  * Media node → worker (base URL = WORKER_URL):
  *   POST   /internal/nodes/heartbeat  NodeHeartbeat → 200 HeartbeatResponse   (registers on first call)
  *   POST   /internal/nodes/events     LegEvent      → 200 {ok:true}
+ * A refused call answers an {@link ApiError} `{code, info}` with the HTTP status {@link API_HTTP_STATUS}[code].
  */
 import { z } from "zod";
+import { MAX_CANDIDATES } from "./ice.js";
+import { REFUSAL_CODES, type RefusalCode } from "./refusal.js";
+import { MAX_SDP_BYTES } from "./sdp.js";
+import { Info } from "./wcs-types.js";
 
 export const LegRole = z.enum(["publisher", "player"]);
 export type LegRole = z.infer<typeof LegRole>;
-
-/** Largest SDP (offer or answer) on the control API. */
-export const MAX_LEG_SDP_BYTES = 64 * 1024;
 
 /**
  * Create one WebRTC leg on a media node. A publisher leg answers the client's sendonly offer and receives RTP; a
@@ -29,22 +31,22 @@ export const MAX_LEG_SDP_BYTES = 64 * 1024;
  *   the remote answer comes later with `POST /v1/legs/:legId/answer`. A leg that feeds another server (a relay's
  *   publishStream offer) is the same kind of leg: the offer is what the remote side must accept unchanged.
  * The SDP returned carries every local candidate (`a=end-of-candidates`; the node never trickles).
- * A publisher leg without an offer is refused (400 bad_request).
+ * A publisher leg without an offer is refused (invalid_request).
  */
 export const CreateLegRequest = z.object({
   legId: z.string().min(1).max(128),
   streamName: z.string().min(1).max(256),
   role: LegRole,
-  offer: z.string().min(1).max(MAX_LEG_SDP_BYTES).optional(),
+  offer: z.string().min(1).max(MAX_SDP_BYTES).optional(),
 });
 export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
 
 /**
- * The remote answer to an offer-mode leg's offer. Refused with 404 not_found (no such leg), 409 conflict (the leg
- * is not an offer-mode leg waiting for its answer), 400 invalid_sdp (unparseable, or accepts none of the offered
- * m-lines), 400 no_common_codecs (an accepted m-line without the offered payload type).
+ * The remote answer to an offer-mode leg's offer. Refused with not_found (no such leg), conflict (the leg is not an
+ * offer-mode leg waiting for its answer), invalid_sdp (unparseable, or accepts none of the offered m-lines),
+ * no_common_codecs (an accepted m-line without the offered payload type).
  */
-export const ApplyAnswerRequest = z.object({ answer: z.string().min(1).max(MAX_LEG_SDP_BYTES) });
+export const ApplyAnswerRequest = z.object({ answer: z.string().min(1).max(MAX_SDP_BYTES) });
 export type ApplyAnswerRequest = z.infer<typeof ApplyAnswerRequest>;
 
 /**
@@ -57,7 +59,7 @@ export type ApplyAnswerRequest = z.infer<typeof ApplyAnswerRequest>;
 export const AddCandidatesRequest = z.object({
   candidates: z
     .array(z.object({ candidate: z.string().min(1).max(1024), mid: z.string().max(64).optional() }))
-    .max(64),
+    .max(MAX_CANDIDATES),
 });
 export type AddCandidatesRequest = z.infer<typeof AddCandidatesRequest>;
 
@@ -75,11 +77,12 @@ export const LegMedia = z.object({
 });
 export type LegMedia = z.infer<typeof LegMedia>;
 
+/** A leg created from the client's offer: the node's answer (every local candidate) and the negotiated codecs. */
+export const LegAnswerResponse = z.object({ answer: z.string(), media: LegMedia });
+/** An offer-mode leg: the node's offer (every local candidate) and the offered codecs. */
+export const LegOfferResponse = z.object({ offer: z.string(), media: LegMedia });
 /** `{answer}` for a leg created from an offer, `{offer}` for an offer-mode leg (see {@link CreateLegRequest}). */
-export const CreateLegResponse = z.union([
-  z.object({ answer: z.string(), media: LegMedia }),
-  z.object({ offer: z.string(), media: LegMedia }),
-]);
+export const CreateLegResponse = z.union([LegAnswerResponse, LegOfferResponse]);
 export type CreateLegResponse = z.infer<typeof CreateLegResponse>;
 
 /** The media the remote answer accepted (kinds it rejected are absent). */
@@ -87,14 +90,30 @@ export const ApplyAnswerResponse = z.object({ ok: z.literal(true), media: LegMed
 export type ApplyAnswerResponse = z.infer<typeof ApplyAnswerResponse>;
 
 /**
- * Error body of a refused call. `code` is machine-readable; `info` is the WCS-style text the worker passes to the
- * client (e.g. "Stream not found", "No common codecs", "Invalid SDP: …").
+ * Error body of a refused call: `code` decides what the worker does and which status its client gets
+ * (protocol/refusal.ts); `info` is the WCS-style text passed on to the client (e.g. "Stream not found", "No common
+ * codecs", "Invalid SDP: …"). The HTTP status of the answer is {@link API_HTTP_STATUS}[code].
  */
-export const ApiError = z.object({
-  code: z.enum(["bad_request", "unauthorized", "not_found", "conflict", "no_common_codecs", "invalid_sdp", "internal"]),
-  info: z.string(),
-});
+export const ApiError = z.object({ code: z.enum(REFUSAL_CODES), info: z.string() });
 export type ApiError = z.infer<typeof ApiError>;
+
+/** HTTP status of a refused media-node API call (and of a refused node → worker call), per code. */
+export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 404 | 409 | 500 | 502 | 503 | 504> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  name_in_use: 409,
+  conflict: 409,
+  invalid_sdp: 400,
+  no_common_codecs: 400,
+  no_media_node: 503,
+  node_full: 503,
+  node_lost: 503,
+  timeout: 504,
+  remote_error: 502,
+  stopped: 409,
+  error: 500,
+};
 
 /** Leg transport state reported by the node: connected = ICE + DTLS up; failed = ICE or DTLS failed; closed = gone. */
 export const LegState = z.enum(["connected", "failed", "closed"]);
@@ -103,6 +122,13 @@ export type LegState = z.infer<typeof LegState>;
 /** Why a leg failed, when it did. */
 export const LegFailure = z.enum(["ice", "dtls", "error"]);
 export type LegFailure = z.infer<typeof LegFailure>;
+
+/** The WCS `info` of a leg failure (Web SDK constants.js STREAM_STATUS_INFO), for its stream status or relay. */
+export const LEG_FAILURE_INFO: Record<LegFailure, string> = {
+  ice: Info.FAILED_BY_ICE_ERROR,
+  dtls: Info.FAILED_BY_DTLS_ERROR,
+  error: Info.FAILED_BY_ERROR,
+};
 
 export const LegEvent = z.object({
   nodeId: z.string(),
@@ -151,6 +177,7 @@ export const LegStatus = z.object({
   packetsIn: z.number(),
   packetsOut: z.number(),
 });
+export type LegStatus = z.infer<typeof LegStatus>;
 export const NodeStatus = z.object({ nodeId: z.string(), bootId: z.string(), legs: z.array(LegStatus), load: NodeLoad });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 

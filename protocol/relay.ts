@@ -1,5 +1,5 @@
 /**
- * Server-to-server relays (WCS `/rest-api/pull/*`, shared/reference/wcs-protocol.md §4.2): REST bodies and the
+ * Server-to-server relays (WCS `/rest-api/pull/*`, docs/protocols.md "Server-to-server relays"): REST bodies and the
  * relay records of `find_all`, plus the worker ↔ media-node relay API (signed like every other call,
  * protocol/signing.ts).
  *
@@ -11,8 +11,8 @@
  *
  * Worker → media node:
  *   POST   /v1/relays            StartRelayRequest → 200 StartRelayResponse once the remote accepted (setRemoteSDP
- *                                answer applied) | 404 not_found (push: no local stream) | 409 conflict (relay id in
- *                                use) | 502 internal with the remote's refusal `info` | 504 internal (no answer in time)
+ *                                answer applied) | ApiError: not_found (push: no local stream), conflict (relay id in
+ *                                use), remote_error (the remote's refusal `info`), timeout (no answer in time)
  *   DELETE /v1/relays/:relayId                      → 200 {ok:true} (also when already gone): unPublishStream /
  *                                stopStream on the remote, socket closed, leg deleted
  * Media node → worker:

@@ -1,9 +1,10 @@
 /**
- * The WCS REST API under `/rest-api/` (shared/reference/wcs-protocol.md §4; Web SDK src/rest-module.js): JSON bodies,
+ * The WCS REST API under `/rest-api/` (docs/protocols.md "REST API"; Web SDK src/rest-module.js): JSON bodies,
  * POST (GET accepted for body-less calls), CORS `*`, a bearer token when REST_API_TOKEN is configured. Only HTTP 200
  * means success to WCS clients; an empty `find_all` is 404.
  */
 import { z } from "zod";
+import type { RefusalCode } from "./refusal.js";
 
 /**
  * `/stream/find` and `/stream/terminate` filter: every given field must match; `mediaSessionIds` matches any of the
@@ -24,3 +25,25 @@ export type StreamFilter = z.infer<typeof StreamFilter>;
 export interface RestError {
   error: string;
 }
+
+/**
+ * HTTP status of a refused REST call (`/stream/*`, `/pull/*`), per refusal code. WCS clients treat anything but 200
+ * as failure; the codes follow the WCS docs where they say one (404 nothing found, 409 relay exists, 500 the remote
+ * server refused a relay).
+ */
+export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 404 | 409 | 500 | 503> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  name_in_use: 409,
+  conflict: 409,
+  invalid_sdp: 400,
+  no_common_codecs: 400,
+  no_media_node: 503,
+  node_full: 503,
+  node_lost: 500,
+  timeout: 500,
+  remote_error: 500,
+  stopped: 500,
+  error: 500,
+};

@@ -1,14 +1,16 @@
 /**
  * SDP offer checks of the worker (early, clear refusal before a name is reserved); the media node parses again for its
  * own planning (media-node/sdp.ts).
- * Parsing is sdp-transform's (RFC 8866 grammar); this module only states what an acceptable WCS offer is
- * (shared/reference/wcs-protocol.md §1.7): at least one audio/video m-line, ICE credentials and a DTLS fingerprint
+ * Parsing is sdp-transform's (RFC 8866 grammar); this module only states what an acceptable offer is
+ * (docs/protocols.md, "SDP offers"): at least one audio/video m-line, ICE credentials and a DTLS fingerprint
  * (session- or media-level), and a direction that fits the role — publish offers send (sendonly/sendrecv), play
  * offers receive (recvonly/sendrecv).
  */
 import { parse, type SessionDescription } from "sdp-transform";
+import type { LegRole } from "./media-node.js";
 
-export type OfferRole = "publisher" | "player";
+/** Largest SDP (offer or answer) accepted on every wire: WCS, WHIP/WHEP, the WebSocket endpoint, the media-node API. */
+export const MAX_SDP_BYTES = 64 * 1024;
 
 /**
  * A checked offer: `text` is what to hand on (bundle-only m-lines activated, see {@link activateBundleOnly}), `sdp`
@@ -22,7 +24,7 @@ export type OfferCheck =
  * Parses and checks an SDP offer, the one check of every entry point (WCS publishStream/playStream, WHIP/WHEP, the
  * WebSocket endpoint). Never throws; `reason` is short and human-readable (used after "Invalid SDP: ").
  */
-export function checkOffer(original: string, role: OfferRole): OfferCheck {
+export function checkOffer(original: string, role: LegRole): OfferCheck {
   if (!/^v=0\r?\n/.test(original)) return { ok: false, reason: "does not start with v=0" };
   const text = activateBundleOnly(original);
   let sdp: SessionDescription;

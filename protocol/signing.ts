@@ -77,11 +77,21 @@ export async function verifyRequest(
   return ok ? null : "bad signature";
 }
 
-/** `fetch` with a signed JSON body (or none). Throws only on network errors, like fetch. */
-export async function signedFetch(secret: string, url: string, method: string, body?: unknown): Promise<Response> {
+/**
+ * The one signed call of the worker ↔ media-node API, both directions: `fetch` with a signed JSON body (or none),
+ * aborted after `timeoutMs` (the request is cancelled, not just abandoned).
+ * @throws fetch's errors: a network failure, or an error named "TimeoutError" ({@link isTimeout}) when no answer
+ *   came within `timeoutMs`
+ */
+export async function signedFetch(secret: string, url: string, method: string, body: unknown, timeoutMs: number): Promise<Response> {
   const u = new URL(url);
   const text = body === undefined ? "" : JSON.stringify(body);
   const headers: Record<string, string> = await signRequest(secret, method, u.pathname + u.search, text);
   if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(u, { method, headers, body: body === undefined ? undefined : text });
+  return fetch(u, { method, headers, body: body === undefined ? undefined : text, signal: AbortSignal.timeout(timeoutMs) });
+}
+
+/** Whether an error thrown by {@link signedFetch} is its timeout. */
+export function isTimeout(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === "TimeoutError";
 }

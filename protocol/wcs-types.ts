@@ -11,8 +11,6 @@
 
 /** Largest text frame the signaling accepts, in bytes (UTF-16 code units as received). Larger frames get `fail`. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
-/** Largest SDP accepted in publishStream/playStream, in characters. */
-export const MAX_SDP_BYTES = 64 * 1024;
 
 /** Stream statuses (Web SDK `src/constants.js` STREAM_STATUS). Only the server-sent ones are used by the server. */
 export const StreamStatus = {

@@ -11,7 +11,7 @@
  * browser SDK can import it.
  */
 import { z } from "zod";
-import { MAX_SDP_BYTES } from "./wcs-types.js";
+import { MAX_SDP_BYTES } from "./sdp.js";
 
 export * from "./wcs-types.js";
 

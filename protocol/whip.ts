@@ -1,18 +1,40 @@
 /**
  * WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) wire details shared by the worker and the tests
- * (shared/reference/wcs-protocol.md §6): media types, headers, and the trickle-ICE SDP fragment of a PATCH
+ * (docs/protocols.md, "WHIP and WHEP"): media types, headers, and the trickle-ICE SDP fragment of a PATCH
  * (RFC 8840 `application/trickle-ice-sdpfrag`).
  */
+import { MAX_CANDIDATES, isCandidate } from "./ice.js";
+import type { RefusalCode } from "./refusal.js";
 
 export const SDP_CONTENT_TYPE = "application/sdp";
 export const TRICKLE_CONTENT_TYPE = "application/trickle-ice-sdpfrag";
 
-/** Largest SDP offer accepted (same bound as the media node's CreateLegRequest.offer). */
-export const MAX_OFFER_BYTES = 64 * 1024;
+/** Seconds a client should wait before retrying a 503 (no media node) or a WHEP 409 (stream not publishing yet). */
+const RETRY_AFTER_S = { unavailable: 5, notPublishing: 2 } as const;
+
+/**
+ * HTTP status of a refused WHIP/WHEP request, per refusal code, and the `Retry-After` seconds to send with it
+ * (RFC 9725 §4.2; the WHEP draft answers a stream that is not available yet with 409 + Retry-After).
+ */
+export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 404 | 409 | 422 | 500 | 503 | 504; retryAfter?: number }> = {
+  invalid_request: { status: 400 },
+  unauthorized: { status: 401 },
+  not_found: { status: 409, retryAfter: RETRY_AFTER_S.notPublishing },
+  name_in_use: { status: 409 },
+  conflict: { status: 409 },
+  invalid_sdp: { status: 400 },
+  no_common_codecs: { status: 422 },
+  no_media_node: { status: 503, retryAfter: RETRY_AFTER_S.unavailable },
+  node_full: { status: 503, retryAfter: RETRY_AFTER_S.unavailable },
+  node_lost: { status: 503, retryAfter: RETRY_AFTER_S.unavailable },
+  timeout: { status: 504 },
+  remote_error: { status: 500 },
+  stopped: { status: 409 },
+  error: { status: 500 },
+};
+
 /** Largest trickle fragment accepted. */
 export const MAX_FRAGMENT_BYTES = 16 * 1024;
-/** Most candidates in one fragment. */
-export const MAX_FRAGMENT_CANDIDATES = 64;
 
 /** One trickled candidate: the attribute value without `a=` (`candidate:…`) and the mid of its media section. */
 export interface TrickleCandidate {
@@ -28,9 +50,6 @@ export interface TrickleFragment {
   candidates: TrickleCandidate[];
   endOfCandidates: boolean;
 }
-
-/** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …` (RFC 8839 §5.1). */
-const CANDIDATE = /^candidate:\S{1,32} \d{1,3} (udp|tcp) \d{1,10} \S{1,255} \d{1,5} typ (host|srflx|prflx|relay)( .*)?$/i;
 
 /**
  * Parses an `application/trickle-ice-sdpfrag` body (RFC 8840 §9): optional session-level lines, then media sections
@@ -57,13 +76,13 @@ export function parseTrickleFragment(text: string): { ok: true; frag: TrickleFra
     else if (attr.startsWith("mid:")) section.mid = attr.slice(4);
     else if (attr === "end-of-candidates") frag.endOfCandidates = true;
     else if (attr.startsWith("candidate:")) {
-      if (!CANDIDATE.test(attr)) return { ok: false, reason: `malformed candidate line: ${line.slice(0, 120)}` };
+      if (!isCandidate(attr)) return { ok: false, reason: `malformed candidate line: ${line.slice(0, 120)}` };
       section.candidates.push(attr);
     }
   }
   flush();
-  if (frag.candidates.length > MAX_FRAGMENT_CANDIDATES) {
-    return { ok: false, reason: `more than ${MAX_FRAGMENT_CANDIDATES} candidates in one fragment` };
+  if (frag.candidates.length > MAX_CANDIDATES) {
+    return { ok: false, reason: `more than ${MAX_CANDIDATES} candidates in one fragment` };
   }
   return { ok: true, frag };
 }

@@ -25,19 +25,14 @@
  *   "Stopped by publisher stop").
  */
 import { z } from "zod";
-import { Info } from "./wcs-types.js";
+import { isCandidate } from "./ice.js";
+import type { RefusalCode } from "./refusal.js";
+import { MAX_SDP_BYTES } from "./sdp.js";
 
-/** Largest text frame accepted, in characters (an SDP of up to {@link MAX_WS_SDP_BYTES} plus JSON). */
+/** Largest text frame accepted, in characters (an SDP of up to MAX_SDP_BYTES plus JSON). */
 export const MAX_WS_FRAME_BYTES = 80 * 1024;
-/** Largest SDP accepted. */
-export const MAX_WS_SDP_BYTES = 64 * 1024;
 /** A publisher socket that sends no offer within this time is closed ({@link WsCloseCode.TIMEOUT}). */
 export const WS_OFFER_TIMEOUT_MS = 30_000;
-/** Most client candidates kept while the media node cannot take them yet. */
-export const MAX_WS_EARLY_CANDIDATES = 64;
-
-/** Path suffixes of the endpoint: `/NAME/webrtc/publish`, `/NAME/webrtc/play`. */
-export type WsEndpointAction = "publish" | "play";
 
 /** Close codes of the endpoint (reason = the `info` of the last error or status, cut to 123 bytes). */
 export const WsCloseCode = {
@@ -47,15 +42,17 @@ export const WsCloseCode = {
   FAILED: 4000,
   /** Refused: invalid SDP, no common codecs, bad stream name. */
   BAD_REQUEST: 4400,
+  /** Refused: missing or bad credentials. */
+  UNAUTHORIZED: 4401,
   /** Refused: "Stream not found" (play of a name that is not publishing). */
   NOT_FOUND: 4404,
-  /** No offer within {@link WS_OFFER_TIMEOUT_MS} (publish). */
+  /** No offer within {@link WS_OFFER_TIMEOUT_MS} (publish), or the media node did not answer in time. */
   TIMEOUT: 4408,
-  /** Refused: "Stream name is already in use" (publish). */
+  /** Refused: "Stream name is already in use" (publish), or a request that conflicts with the leg's state. */
   CONFLICT: 4409,
   /** Refused for another reason ("Failed by error…"). */
   ERROR: 4500,
-  /** Refused: no media node available / media node lost; retry later. */
+  /** Refused: no media node available / node full / media node lost; retry later. */
   UNAVAILABLE: 4503,
 } as const;
 export type WsCloseCode = (typeof WsCloseCode)[keyof typeof WsCloseCode];
@@ -73,8 +70,8 @@ export type WsCandidateInit = z.infer<typeof WsCandidateInit>;
 
 /** Client → server frames. */
 export const WsClientMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("offer"), sdp: z.string().min(1).max(MAX_WS_SDP_BYTES) }).passthrough(),
-  z.object({ type: z.literal("answer"), sdp: z.string().min(1).max(MAX_WS_SDP_BYTES) }).passthrough(),
+  z.object({ type: z.literal("offer"), sdp: z.string().min(1).max(MAX_SDP_BYTES) }).passthrough(),
+  z.object({ type: z.literal("answer"), sdp: z.string().min(1).max(MAX_SDP_BYTES) }).passthrough(),
   z.object({ type: z.literal("candidate"), candidate: z.union([z.string().max(1024), WsCandidateInit, z.null()]) }).passthrough(),
 ]);
 export type WsClientMessage = z.infer<typeof WsClientMessage>;
@@ -94,9 +91,6 @@ export interface WsCandidate {
   mLineIndex?: number;
 }
 
-/** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …` (RFC 8839 §5.1). */
-const CANDIDATE = /^candidate:\S{1,32} \d{1,3} (udp|tcp) \d{1,10} \S{1,255} \d{1,5} typ (host|srflx|prflx|relay)( .*)?$/i;
-
 /**
  * Normalizes the `candidate` field of a `candidate` message (either form, see the file header).
  * @returns null for end-of-candidates (empty string / null), an error reason for a malformed candidate
@@ -106,7 +100,7 @@ export function normalizeCandidate(c: string | WsCandidateInit | null): { ok: tr
   const init: WsCandidateInit = typeof c === "string" ? { candidate: c } : c;
   const line = init.candidate.trim().replace(/^a=/, "");
   if (line === "") return { ok: true, candidate: null };
-  if (!CANDIDATE.test(line)) return { ok: false, reason: `malformed candidate: ${line.slice(0, 120)}` };
+  if (!isCandidate(line)) return { ok: false, reason: `malformed candidate: ${line.slice(0, 120)}` };
   return {
     ok: true,
     candidate: {
@@ -117,11 +111,20 @@ export function normalizeCandidate(c: string | WsCandidateInit | null): { ok: tr
   };
 }
 
-/** The close code for a refusal `info` (see {@link WsCloseCode}). */
-export function closeCodeFor(info: string): WsCloseCode {
-  if (info === Info.STREAM_NAME_ALREADY_IN_USE) return WsCloseCode.CONFLICT;
-  if (info === Info.STREAM_NOT_FOUND) return WsCloseCode.NOT_FOUND;
-  if (info.startsWith(Info.INVALID_SDP) || info === Info.NO_COMMON_CODECS || info.startsWith(Info.INVALID_REQUEST)) return WsCloseCode.BAD_REQUEST;
-  if (info === Info.NO_MEDIA_NODE || info === Info.MEDIA_NODE_LOST || info.startsWith("Media node is full")) return WsCloseCode.UNAVAILABLE;
-  return WsCloseCode.ERROR;
-}
+/** Close code of a refused request, per refusal code (see {@link WsCloseCode}). */
+export const WS_CLOSE_CODE: Record<RefusalCode, WsCloseCode> = {
+  invalid_request: WsCloseCode.BAD_REQUEST,
+  unauthorized: WsCloseCode.UNAUTHORIZED,
+  not_found: WsCloseCode.NOT_FOUND,
+  name_in_use: WsCloseCode.CONFLICT,
+  conflict: WsCloseCode.CONFLICT,
+  invalid_sdp: WsCloseCode.BAD_REQUEST,
+  no_common_codecs: WsCloseCode.BAD_REQUEST,
+  no_media_node: WsCloseCode.UNAVAILABLE,
+  node_full: WsCloseCode.UNAVAILABLE,
+  node_lost: WsCloseCode.UNAVAILABLE,
+  timeout: WsCloseCode.TIMEOUT,
+  remote_error: WsCloseCode.ERROR,
+  stopped: WsCloseCode.ERROR,
+  error: WsCloseCode.ERROR,
+};

@@ -37,8 +37,16 @@ export interface Env {
 }
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false"], { message: 'expected "true" or "false"' })
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true");
 
-/** Tunables from `[vars]`, validated; a bad value fails loudly at first use rather than acting strangely. */
+/**
+ * Tunables from `[vars]`, validated: a bad value fails loudly (the Durable Object or request that reads it throws
+ * with the variable's name) rather than acting strangely.
+ */
 const Config = z.object({
   /** Server `ping` period, ms (WCS keep_alive.server_interval, default 5000). */
   PING_INTERVAL_MS: int(5000, 200, 60_000),
@@ -49,15 +57,30 @@ const Config = z.object({
   MAX_STREAMS_PER_SESSION: int(16, 1, 1000),
   /** Timeout of one call to a media node, ms. */
   MEDIA_NODE_TIMEOUT_MS: int(10_000, 500, 60_000),
+  /** Default `retry` of a relay: a failed relay is started again with backoff. */
+  RELAY_RETRY: bool(false),
+  /** Longest wait between relay retries, ms (the backoff starts at 1 s and doubles). */
+  RELAY_RETRY_MAX_MS: int(30_000, 1000, 3_600_000),
 });
 export type Config = z.infer<typeof Config>;
 
+/**
+ * The validated tunables of `env` (each Durable Object reads them once: env does not change for its lifetime).
+ * @throws Error naming every bad variable and why
+ */
 export function config(env: Env): Config {
-  return Config.parse({
-    PING_INTERVAL_MS: env.PING_INTERVAL_MS,
-    MISSED_PONGS_LIMIT: env.MISSED_PONGS_LIMIT,
-    ICE_TIMEOUT_MS: env.ICE_TIMEOUT_MS,
-    MAX_STREAMS_PER_SESSION: env.MAX_STREAMS_PER_SESSION,
-    MEDIA_NODE_TIMEOUT_MS: env.MEDIA_NODE_TIMEOUT_MS,
-  });
+  const r = Config.safeParse(env);
+  if (r.success) return r.data;
+  throw new Error(`Invalid worker configuration: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
 }
+
+/** The one NodeRegistryDO (media nodes, placement). */
+export const registryOf = (env: Env) => env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName("global"));
+/** The one RelayDO (`/rest-api/pull/*`). */
+export const relaysOf = (env: Env) => env.RELAY.get(env.RELAY.idFromName("global"));
+/** The StreamDO of a stream name. */
+export const streamOf = (env: Env, name: string) => env.STREAM.get(env.STREAM.idFromName(name));
+/** The RoomDO of a room name. */
+export const roomOf = (env: Env, name: string) => env.ROOM.get(env.ROOM.idFromName(name));
+/** The SessionDO of a WCS session id. */
+export const sessionOf = (env: Env, sessionId: string) => env.SESSION.get(env.SESSION.idFromString(sessionId));

@@ -15,8 +15,8 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { LegEvent, NodeHeartbeat, RelayEvent, verifyRequest } from "../protocol/index.js";
-import type { Env } from "./env.js";
+import { API_HTTP_STATUS, LegEvent, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
+import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { rest } from "./rest.js";
 import { whipWhep } from "./whip.js";
@@ -35,61 +35,54 @@ app.use("*", async (c, next) => {
   await next();
 });
 
+/** A refused media-node call: the ApiError body `{code, info}` with the status of its code. */
+function refused(c: Context<App>, r: Refusal): Response {
+  return c.json({ code: r.code, info: r.info }, API_HTTP_STATUS[r.code]);
+}
+
 /** Verifies the signature of a media node's call and parses its JSON body; returns a Response on refusal. */
 async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Promise<z.infer<S> | Response> {
   const secret = c.env.MEDIA_NODE_SECRET;
   if (!secret) {
     log("error", "media_node_secret_missing", { path: c.req.path });
-    return c.json({ code: "internal", info: "MEDIA_NODE_SECRET is not configured on the worker" }, 503);
+    return refused(c, refusal("error", "MEDIA_NODE_SECRET is not configured on the worker"));
   }
   const body = await c.req.text();
   const url = new URL(c.req.url);
   const why = await verifyRequest(secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
   if (why) {
     log("warn", "media_node_call_rejected", { path: url.pathname, why });
-    return c.json({ code: "unauthorized", info: "Bad or missing request signature" }, 401);
+    return refused(c, refusal("unauthorized", "Bad or missing request signature"));
   }
-  let json: unknown;
-  try {
-    json = body ? JSON.parse(body) : undefined;
-  } catch {
-    return c.json({ code: "bad_request", info: "Malformed JSON" }, 400);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return c.json({ code: "bad_request", info: `Invalid body: ${issue?.path.join(".")} ${issue?.message}` }, 400);
-  }
-  return parsed.data;
+  const parsed = parseJsonBody(body, schema);
+  return parsed.ok ? parsed.value : refused(c, parsed);
 }
-
-const registry = (env: Env) => env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName("global"));
 
 app.post("/internal/nodes/heartbeat", async (c) => {
   const hb = await nodeCall(c, NodeHeartbeat);
   if (hb instanceof Response) return hb;
-  await registry(c.env).heartbeat(hb);
+  await registryOf(c.env).heartbeat(hb);
   return c.json({ ok: true as const });
 });
 
 app.post("/internal/nodes/events", async (c) => {
   const ev = await nodeCall(c, LegEvent);
   if (ev instanceof Response) return ev;
-  await c.env.STREAM.get(c.env.STREAM.idFromName(ev.streamName)).onLegEvent(ev);
+  await streamOf(c.env, ev.streamName).onLegEvent(ev);
   return c.json({ ok: true as const });
 });
 
 app.post("/internal/nodes/relay-events", async (c) => {
   const ev = await nodeCall(c, RelayEvent);
   if (ev instanceof Response) return ev;
-  await c.env.RELAY.get(c.env.RELAY.idFromName("global")).onRelayEvent(ev);
+  await relaysOf(c.env).onRelayEvent(ev);
   return c.json({ ok: true as const });
 });
 
 app.get("/internal/nodes", async (c) => {
   const ok = await nodeCall(c, z.undefined());
   if (ok instanceof Response) return ok;
-  return c.json(await registry(c.env).list());
+  return c.json(await registryOf(c.env).list());
 });
 
 app.route("/rest-api", rest);
@@ -114,7 +107,7 @@ app.all("*", async (c) => {
 app.onError((err, c) => {
   if (err instanceof HTTPException) return err.getResponse(); // e.g. bearerAuth's 401
   log("error", "unhandled_error", { path: c.req.path, error: String(err), stack: err.stack });
-  return c.json({ code: "internal", info: "Internal error" }, 500);
+  return refused(c, refusal("error", "Internal error"));
 });
 
 export default app;

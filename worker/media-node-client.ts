@@ -1,184 +1,131 @@
 /**
- * Calls from the worker to a media node's control API (protocol/media-node.ts), signed with the shared secret.
+ * The worker's client of one media node's control API (protocol/media-node.ts, protocol/relay.ts): every call is
+ * signed (protocol/signing.ts `signedFetch`), cancelled after the timeout, and its answer validated. Calls never throw;
+ * they return a `Result` whose refusal code says what happened:
+ * - the node's own refusal: its `ApiError` code and `info` (e.g. invalid_sdp "Invalid SDP: …", not_found);
+ * - no connection: `node_lost` with {@link Info.MEDIA_NODE_LOST} (the caller reports the node unreachable, which ends
+ *   its streams at once);
+ * - no answer in time: `timeout` (the node may only be slow; the heartbeats tell a slow node from a dead one);
+ * - an answer that breaks the API: `error`.
  */
+import type { z } from "zod";
 import {
   AddCandidatesResponse,
   ApiError,
   ApplyAnswerResponse,
-  CreateLegResponse,
   Info,
+  isTimeout,
+  LegAnswerResponse,
+  LegOfferResponse,
   MediaNodePaths,
+  RelayPaths,
+  refusal,
   signedFetch,
+  StartRelayResponse,
   type AddCandidatesRequest,
-  type ApplyAnswerRequest,
   type CreateLegRequest,
-  type LegMedia,
+  type Result,
+  type StartRelayRequest,
 } from "../protocol/index.js";
+import type { Env } from "./env.js";
 import { log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
 
-export type CreateLegResult =
-  | { ok: true; answer: string; videoCodec?: string; audioCodec?: string }
-  | { ok: false; info: string; unreachable: boolean };
+export class MediaNodeClient {
+  /**
+   * @param secret the shared MEDIA_NODE_SECRET
+   * @param node the node to call
+   * @param timeoutMs how long one call may take, ms (MEDIA_NODE_TIMEOUT_MS)
+   */
+  constructor(
+    private readonly secret: string,
+    readonly node: NodeRef,
+    private readonly timeoutMs: number,
+  ) {}
 
-export type CreateOfferLegResult =
-  | { ok: true; offer: string; videoCodec?: string; audioCodec?: string }
-  | { ok: false; info: string; unreachable: boolean };
-
-/**
- * Asks `node` to create a leg and answer its offer. Never throws: a refused call returns the node's WCS-style
- * `info`; a failed connection returns {@link Info.MEDIA_NODE_LOST} with `unreachable: true`, a timeout a FAILED info
- * with `unreachable: false` (see `unreachable()`).
- */
-export async function createLeg(
-  secret: string,
-  node: NodeRef,
-  req: CreateLegRequest & { offer: string },
-  timeoutMs: number,
-): Promise<CreateLegResult> {
-  const res = await postLeg(secret, node, req, timeoutMs);
-  if (!res.ok) return res;
-  if ("answer" in res.body) return { ok: true, answer: res.body.answer, ...res.body.media };
-  log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId, why: "no answer" });
-  return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
-}
-
-/**
- * Asks `node` to create an offer-mode player leg (no client offer): the node's offer comes back, its answer goes
- * later with {@link applyAnswer}. Errors as {@link createLeg}.
- */
-export async function createOfferLeg(
-  secret: string,
-  node: NodeRef,
-  req: Omit<CreateLegRequest, "offer" | "role"> & { role: "player" },
-  timeoutMs: number,
-): Promise<CreateOfferLegResult> {
-  const res = await postLeg(secret, node, req, timeoutMs);
-  if (!res.ok) return res;
-  if ("offer" in res.body) return { ok: true, offer: res.body.offer, ...res.body.media };
-  log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId, why: "no offer" });
-  return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
-}
-
-async function postLeg(
-  secret: string,
-  node: NodeRef,
-  req: CreateLegRequest,
-  timeoutMs: number,
-): Promise<{ ok: true; body: CreateLegResponse } | { ok: false; info: string; unreachable: boolean }> {
-  let res: Response;
-  try {
-    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.legs, "POST", req), timeoutMs);
-  } catch (err) {
-    return unreachable(node, req.legId, err);
+  /** A client of `node` with the worker's secret. @throws Error when MEDIA_NODE_SECRET is not configured */
+  static of(env: Env, node: NodeRef, timeoutMs: number): MediaNodeClient {
+    const secret = env.MEDIA_NODE_SECRET;
+    if (!secret) throw new Error("MEDIA_NODE_SECRET is not configured");
+    return new MediaNodeClient(secret, node, timeoutMs);
   }
-  const body: unknown = await res.json().catch(() => null);
-  if (res.ok) {
-    const parsed = CreateLegResponse.safeParse(body);
-    if (parsed.success) return { ok: true, body: parsed.data };
-    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId: req.legId });
-    return { ok: false, info: Info.FAILED_BY_ERROR, unreachable: false };
+
+  /** Creates a leg that answers the client's `offer`: the node's answer and the negotiated codecs. */
+  async createLeg(req: CreateLegRequest & { offer: string }): Promise<Result<z.infer<typeof LegAnswerResponse>>> {
+    const res = await this.call("POST", MediaNodePaths.legs, req, LegAnswerResponse);
+    return res.ok ? { ok: true, ...res.value } : res;
   }
-  const err = ApiError.safeParse(body);
-  const info = err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`;
-  log("warn", "media_node_refused_leg", { nodeId: node.nodeId, legId: req.legId, status: res.status, info });
-  return { ok: false, info, unreachable: false };
-}
 
-export type ApplyAnswerResult =
-  | { ok: true; media: LegMedia }
-  | { ok: false; status: number; info: string; unreachable: boolean };
-
-/**
- * Gives an offer-mode leg on `node` its remote answer. Never throws: a refused call returns the node's HTTP status
- * and WCS-style `info` ("Invalid SDP: …", "No common codecs", 404 no such leg, 409 not waiting for an answer); a
- * failed connection returns `unreachable: true` (a timeout does not).
- */
-export async function applyAnswer(
-  secret: string,
-  node: NodeRef,
-  legId: string,
-  req: ApplyAnswerRequest,
-  timeoutMs: number,
-): Promise<ApplyAnswerResult> {
-  let res: Response;
-  try {
-    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.answer(legId), "POST", req), timeoutMs);
-  } catch (err) {
-    return { status: 503, ...unreachable(node, legId, err) };
+  /** Creates an offer-mode player leg: the node's offer; its answer goes later with {@link applyAnswer}. */
+  async createOfferLeg(req: Omit<CreateLegRequest, "offer" | "role">): Promise<Result<z.infer<typeof LegOfferResponse>>> {
+    const res = await this.call("POST", MediaNodePaths.legs, { ...req, role: "player" }, LegOfferResponse);
+    return res.ok ? { ok: true, ...res.value } : res;
   }
-  const body: unknown = await res.json().catch(() => null);
-  if (res.ok) {
-    const parsed = ApplyAnswerResponse.safeParse(body);
-    if (parsed.success) return { ok: true, media: parsed.data.media };
-    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId });
-    return { ok: false, status: 500, info: Info.FAILED_BY_ERROR, unreachable: false };
+
+  /** Gives an offer-mode leg its remote answer: the media the answer accepted. */
+  async applyAnswer(legId: string, answer: string): Promise<Result<z.infer<typeof ApplyAnswerResponse>>> {
+    const res = await this.call("POST", MediaNodePaths.answer(legId), { answer }, ApplyAnswerResponse);
+    return res.ok ? res.value : res;
   }
-  const err = ApiError.safeParse(body);
-  return { ok: false, status: res.status, info: err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`, unreachable: false };
-}
 
-/** Deletes a leg (idempotent on the node). Errors are logged, never thrown: a dead node has no legs anyway. */
-export async function deleteLeg(secret: string, node: NodeRef, legId: string, timeoutMs: number): Promise<void> {
-  try {
-    const res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.leg(legId), "DELETE"), timeoutMs);
-    await res.body?.cancel();
-  } catch (err) {
-    log("warn", "media_node_delete_failed", { nodeId: node.nodeId, legId, error: String(err) });
+  /** Hands trickled remote candidates to a leg: how many were taken, and the refused ones with reasons. */
+  async addCandidates(legId: string, candidates: AddCandidatesRequest["candidates"]): Promise<Result<AddCandidatesResponse>> {
+    const res = await this.call("POST", MediaNodePaths.candidates(legId), { candidates }, AddCandidatesResponse);
+    return res.ok ? { ok: true, ...res.value } : res;
   }
-}
 
-export type AddCandidatesResult =
-  | ({ ok: true } & AddCandidatesResponse)
-  | { ok: false; status: number; info: string; unreachable: boolean };
-
-/**
- * Hands trickled remote candidates to a leg on `node`. Never throws: a refused call returns the node's HTTP status
- * and `info` (404 when the node has no such leg); a failed connection returns `unreachable: true` (a timeout does not).
- */
-export async function addCandidates(
-  secret: string,
-  node: NodeRef,
-  legId: string,
-  req: AddCandidatesRequest,
-  timeoutMs: number,
-): Promise<AddCandidatesResult> {
-  let res: Response;
-  try {
-    res = await withTimeout(signedFetch(secret, node.controlUrl + MediaNodePaths.candidates(legId), "POST", req), timeoutMs);
-  } catch (err) {
-    return { status: 503, ...unreachable(node, legId, err) };
+  /** Deletes a leg (idempotent on the node). Failures are logged only: a dead node has no legs anyway. */
+  async deleteLeg(legId: string): Promise<void> {
+    const res = await this.call("DELETE", MediaNodePaths.leg(legId), undefined, null);
+    if (!res.ok) log("warn", "media_node_delete_failed", { nodeId: this.node.nodeId, legId, code: res.code, info: res.info });
   }
-  const body: unknown = await res.json().catch(() => null);
-  if (res.ok) {
-    const parsed = AddCandidatesResponse.safeParse(body);
-    if (parsed.success) return { ok: true, ...parsed.data };
-    log("error", "media_node_bad_response", { nodeId: node.nodeId, legId });
-    return { ok: false, status: 500, info: Info.FAILED_BY_ERROR, unreachable: false };
+
+  /** Starts a relay on the node; answers once the remote accepted it. `timeoutMs` overrides the client's timeout. */
+  async startRelay(req: StartRelayRequest, timeoutMs: number): Promise<Result<StartRelayResponse>> {
+    const res = await this.call("POST", RelayPaths.relays, req, StartRelayResponse, timeoutMs);
+    return res.ok ? res.value : res;
   }
-  const err = ApiError.safeParse(body);
-  return { ok: false, status: res.status, info: err.success ? err.data.info : `media node answered ${res.status}`, unreachable: false };
-}
 
-/** A call that got no answer in time: the node may just be slow, so this alone does not declare it lost. */
-class MediaNodeTimeout extends Error {}
+  /** Stops a relay on the node (idempotent). Failures are logged only. */
+  async stopRelay(relayId: string): Promise<void> {
+    const res = await this.call("DELETE", RelayPaths.relay(relayId), undefined, null);
+    if (!res.ok) log("warn", "media_node_relay_stop_failed", { nodeId: this.node.nodeId, relayId, code: res.code, info: res.info });
+  }
 
-/**
- * The refusal of a call that failed without an HTTP answer. Only a failed connection marks the node `unreachable`
- * (its streams are then ended at once); a timeout is left to the heartbeats, which tell a slow node from a dead one.
- */
-function unreachable(node: NodeRef, legId: string, err: unknown): { ok: false; info: string; unreachable: boolean } {
-  const timedOut = err instanceof MediaNodeTimeout;
-  log("warn", timedOut ? "media_node_timeout" : "media_node_unreachable", { nodeId: node.nodeId, legId, error: String(err) });
-  return { ok: false, info: timedOut ? `${Info.FAILED_BY_ERROR}: media node did not answer in time` : Info.MEDIA_NODE_LOST, unreachable: !timedOut };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new MediaNodeTimeout(`timeout after ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
-    );
-  });
+  /**
+   * The one call: signed request, timeout, answer checked with `schema` (null = any 2xx body is fine).
+   * @returns the parsed body, or a refusal (see the file header)
+   */
+  private async call<S extends z.ZodTypeAny>(
+    method: string,
+    path: string,
+    body: unknown,
+    schema: S | null,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Result<{ value: z.infer<S> }>> {
+    const where = { nodeId: this.node.nodeId, method, path };
+    let res: Response;
+    try {
+      res = await signedFetch(this.secret, this.node.controlUrl + path, method, body, timeoutMs);
+    } catch (err) {
+      if (isTimeout(err)) {
+        log("warn", "media_node_timeout", { ...where, timeoutMs });
+        return refusal("timeout", `${Info.FAILED_BY_ERROR}: media node did not answer in time`);
+      }
+      log("warn", "media_node_unreachable", { ...where, error: String(err) });
+      return refusal("node_lost", Info.MEDIA_NODE_LOST);
+    }
+    const json: unknown = await res.json().catch(() => null);
+    if (!res.ok) {
+      const err = ApiError.safeParse(json);
+      if (err.success) return refusal(err.data.code, err.data.info);
+      log("error", "media_node_bad_response", { ...where, status: res.status });
+      return refusal("error", `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`);
+    }
+    if (schema === null) return { ok: true, value: json };
+    const parsed = schema.safeParse(json);
+    if (parsed.success) return { ok: true, value: parsed.data };
+    log("error", "media_node_bad_response", { ...where, status: res.status, issue: parsed.error.issues[0]?.message });
+    return refusal("error", Info.FAILED_BY_ERROR);
+  }
 }

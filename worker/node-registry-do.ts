@@ -9,7 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { NodeHeartbeat, NodeLoad } from "../protocol/index.js";
-import type { Env } from "./env.js";
+import { relaysOf, streamOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
 
@@ -73,13 +73,13 @@ export class NodeRegistryDO extends DurableObject<Env> {
     for (const n of this.nodes.values()) {
       if (!this.isLive(n, now)) continue;
       const legs = n.load.publishers + n.load.players;
-      if (n.maxLegs > 0 && legs + (n.placedSinceHeartbeat ?? 0) >= n.maxLegs) continue;
+      if (n.maxLegs > 0 && legs + n.placedSinceHeartbeat >= n.maxLegs) continue;
       const score = legs + n.streams.length;
       if (score < bestScore) (best = n), (bestScore = score);
     }
     if (!best) return null;
     if (!best.streams.includes(streamName)) best.streams.push(streamName);
-    best.placedSinceHeartbeat = (best.placedSinceHeartbeat ?? 0) + 1;
+    best.placedSinceHeartbeat = best.placedSinceHeartbeat + 1;
     await this.save();
     return { nodeId: best.nodeId, bootId: best.bootId, controlUrl: best.controlUrl };
   }
@@ -129,14 +129,14 @@ export class NodeRegistryDO extends DurableObject<Env> {
 
   private notifyLost(n: NodeEntry): void {
     // relays run by the node (worker/relay-do.ts)
-    const relays = this.env.RELAY.get(this.env.RELAY.idFromName("global"));
+    const relays = relaysOf(this.env);
     this.ctx.waitUntil(
       relays.onNodeLost(n.nodeId, n.bootId).catch((err: unknown) => {
         log("error", "node_lost_relay_notify_failed", { nodeId: n.nodeId, error: String(err) });
       }),
     );
     for (const name of n.streams) {
-      const stub = this.env.STREAM.get(this.env.STREAM.idFromName(name));
+      const stub = streamOf(this.env, name);
       this.ctx.waitUntil(
         stub.onNodeLost(n.nodeId, n.bootId).catch((err: unknown) => {
           log("error", "node_lost_notify_failed", { nodeId: n.nodeId, stream: name, error: String(err) });

@@ -1,11 +1,12 @@
 /**
  * RelayDO: the one registry of server-to-server relays (`idFromName("global")`), behind `/rest-api/pull/*`
  * (protocol/relay.ts; WCS docs "Republishing to another WCS server via WebRTC" / "From another WCS server").
+ * Refusals carry a code (protocol/refusal.ts); the REST route maps it to its HTTP status (REST_HTTP_STATUS).
  *
- *   push: the local stream must be PUBLISHING (else 404); its media node starts the relay (POST /v1/relays) and
- *         answers once the remote accepted the offer (200) or refused it (500 with the remote's `info`).
- *   pull: the StreamDO of `localStreamName` reserves the name and places it (owner "relay" publisher leg; 409 when
- *         in use); the chosen node plays the remote stream and its RTP becomes the local stream.
+ *   push: the local stream must be PUBLISHING (else not_found); its media node starts the relay (POST /v1/relays)
+ *         and answers once the remote accepted the offer, or refused it (remote_error with the remote's `info`).
+ *   pull: the StreamDO of `localStreamName` reserves the name and places it (a publisher leg owned by the relay;
+ *         name_in_use when taken); the chosen node plays the remote stream and its RTP becomes the local stream.
  *
  * Afterwards the node reports `active` (→ PROCESSED_REMOTE / PROCESSED_LOCAL) and `failed` (→ FAILED with `info`)
  * over `POST /internal/nodes/relay-events`; a pull's local stream that ends for a local reason (REST terminate, ICE,
@@ -17,21 +18,21 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
-  ApiError,
   Info,
-  RelayPaths,
+  refusal,
   RelayStatus,
-  signedFetch,
   type RelayDirection,
   type RelayEvent,
   type RelayFilter,
   type RelayRecord,
   type RelayRequest,
+  type Result,
   type StartRelayRequest,
   type StreamStatusEvent,
 } from "../protocol/index.js";
-import { config, type Config, type Env } from "./env.js";
+import { config, registryOf, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
+import { MediaNodeClient } from "./media-node-client.js";
 import type { NodeRef } from "./stream-types.js";
 
 interface RelayEntry {
@@ -55,9 +56,6 @@ interface RelayEntry {
   createdAt: number;
 }
 
-export type RelayResult = { status: 200; record: RelayRecord } | { status: 404 | 409 | 500 | 503; error: string };
-
-type AttemptResult = { ok: true } | { ok: false; status: 404 | 409 | 500 | 503; info: string };
 
 /** Extra time over the node's own wait for the remote answer. */
 const START_SLACK_MS = 3000;
@@ -77,14 +75,14 @@ export class RelayDO extends DurableObject<Env> {
     });
   }
 
-  /** `/pull/push` or `/pull/pull`. See the class docs for the codes. */
-  async create(direction: RelayDirection, req: RelayRequest): Promise<RelayResult> {
+  /** `/pull/push` or `/pull/pull`: the relay record once started, or the refusal (see the class docs). */
+  async create(direction: RelayDirection, req: RelayRequest): Promise<Result<{ record: RelayRecord }>> {
     const same = Object.values(this.relays).find((r) =>
       direction === "pull"
         ? r.direction === "pull" && r.localStreamName === req.localStreamName
         : r.direction === "push" && r.uri === req.uri && r.localStreamName === req.localStreamName && r.remoteStreamName === req.remoteStreamName,
     );
-    if (same) return { status: 409, error: `Relay already exists (${same.localStreamName} ${direction === "push" ? "->" : "<-"} ${same.uri} ${same.remoteStreamName})` };
+    if (same) return refusal("conflict", `Relay already exists (${same.localStreamName} ${direction === "push" ? "->" : "<-"} ${same.uri} ${same.remoteStreamName})`);
     const entry: RelayEntry = {
       relayId: crypto.randomUUID(),
       direction,
@@ -94,7 +92,7 @@ export class RelayDO extends DurableObject<Env> {
       localMediaSessionId: null,
       remoteMediaSessionId: null,
       status: RelayStatus.NEW,
-      retry: req.retry ?? retryDefault(this.env),
+      retry: req.retry ?? this.cfg.RELAY_RETRY,
       attempts: 0,
       node: null,
       legId: null,
@@ -106,11 +104,11 @@ export class RelayDO extends DurableObject<Env> {
     if (!res.ok) {
       if (this.relays[entry.relayId] === entry) delete this.relays[entry.relayId];
       await this.save();
-      log("warn", "relay_refused", { relayId: entry.relayId, direction, uri: req.uri, local: req.localStreamName, remote: req.remoteStreamName, info: res.info });
-      return { status: res.status, error: res.info };
+      log("warn", "relay_refused", { relayId: entry.relayId, direction, uri: req.uri, local: req.localStreamName, remote: req.remoteStreamName, code: res.code, info: res.info });
+      return res;
     }
     log("info", "relay_started", { relayId: entry.relayId, direction, uri: req.uri, local: req.localStreamName, remote: req.remoteStreamName, nodeId: entry.node?.nodeId });
-    return { status: 200, record: toRecord(entry) };
+    return { ok: true, record: toRecord(entry) };
   }
 
   /** `/pull/find_all`. */
@@ -188,27 +186,24 @@ export class RelayDO extends DurableObject<Env> {
   // ---- internals ----
 
   /** One start of the relay on a node: places it, asks the node, records the outcome. */
-  private async attempt(r: RelayEntry): Promise<AttemptResult> {
+  private async attempt(r: RelayEntry): Promise<Result> {
     const legId = crypto.randomUUID();
     const remoteMediaSessionId = crypto.randomUUID();
-    const stream = this.env.STREAM.get(this.env.STREAM.idFromName(r.localStreamName));
+    const stream = streamOf(this.env, r.localStreamName);
     let node: NodeRef;
     if (r.direction === "push") {
       const src = await stream.relaySource();
-      if (!src) return { ok: false, status: 404, info: Info.STREAM_NOT_FOUND };
+      if (!src.ok) return src;
       node = src.node;
       r.localMediaSessionId = src.mediaSessionId;
     } else {
       const localMediaSessionId = crypto.randomUUID();
-      const placed = await stream.publishRelay(r.localStreamName, { relayId: r.relayId, legId, mediaSessionId: localMediaSessionId });
-      if (!placed.ok) {
-        const status = placed.info === Info.STREAM_NAME_ALREADY_IN_USE ? 409 : placed.info === Info.NO_MEDIA_NODE ? 503 : 500;
-        return { ok: false, status, info: placed.info };
-      }
+      const placed = await stream.publishRelay(r.localStreamName, { legId, owner: { kind: "relay", relayId: r.relayId }, mediaSessionId: localMediaSessionId });
+      if (!placed.ok) return placed;
       node = placed.node;
       r.localMediaSessionId = localMediaSessionId;
     }
-    if (this.relays[r.relayId] !== r) return { ok: false, status: 500, info: "Relay terminated while starting" };
+    if (this.relays[r.relayId] !== r) return refusal("stopped", "Relay terminated while starting");
     r.node = node;
     r.legId = legId;
     r.remoteMediaSessionId = null;
@@ -224,25 +219,24 @@ export class RelayDO extends DurableObject<Env> {
       remoteMediaSessionId,
       timeoutMs: REMOTE_ANSWER_TIMEOUT_MS,
     };
-    const res = await callNode(this.secret(), node, "POST", RelayPaths.relays, body, REMOTE_ANSWER_TIMEOUT_MS + START_SLACK_MS);
+    const client = this.nodeClient(node);
+    const res = await client.startRelay(body, REMOTE_ANSWER_TIMEOUT_MS + START_SLACK_MS);
     const current = this.relays[r.relayId] === r && r.legId === legId;
     if (!res.ok) {
       if (current) {
         r.node = null;
         await this.save();
       }
-      if (r.direction === "pull") await stream.endRelayLeg(legId, res.info);
-      if (res.unreachable) {
-        const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-        await registry.reportUnreachable(node.nodeId, node.bootId);
-      }
-      return { ok: false, status: res.status === 404 ? 404 : res.status === 409 ? 409 : 500, info: res.info };
+      if (r.direction === "pull") await stream.end(legId, { kind: "failed", info: `Relay failed: ${res.info}` });
+      if (res.code === "node_lost") await registryOf(this.env).reportUnreachable(node.nodeId, node.bootId);
+      return res;
     }
     if (!current) {
       // terminated (or failed and restarted) while the node was connecting: undo there
-      await callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, this.cfg.MEDIA_NODE_TIMEOUT_MS);
+      await client.stopRelay(r.relayId);
       return { ok: true };
     }
+    if (r.direction === "pull") await stream.relayStarted(legId, { videoCodec: res.videoCodec, audioCodec: res.audioCodec });
     r.remoteMediaSessionId = remoteMediaSessionId;
     if (r.status === RelayStatus.NEW) r.status = RelayStatus.PENDING;
     r.info = undefined;
@@ -256,11 +250,17 @@ export class RelayDO extends DurableObject<Env> {
     const legId = r.legId;
     r.node = null;
     const tasks: Promise<unknown>[] = [];
-    if (node) tasks.push(callNode(this.secret(), node, "DELETE", RelayPaths.relay(r.relayId), undefined, this.cfg.MEDIA_NODE_TIMEOUT_MS));
-    if (r.direction === "pull" && legId) {
-      tasks.push(this.env.STREAM.get(this.env.STREAM.idFromName(r.localStreamName)).endRelayLeg(legId, info));
-    }
+    if (node) tasks.push(this.nodeClient(node).stopRelay(r.relayId));
+    if (r.direction === "pull" && legId) tasks.push(this.endLocalStream(r, legId, info));
     await Promise.allSettled(tasks);
+  }
+
+  /**
+   * Ends a pull's local stream (its players get FAILED "Stopped by publisher stop"): FAILED "Relay failed: <info>"
+   * for its publisher when the relay failed, UNPUBLISHED when it was terminated (`info` undefined).
+   */
+  private async endLocalStream(r: RelayEntry, legId: string, info?: string): Promise<void> {
+    await streamOf(this.env, r.localStreamName).end(legId, info === undefined ? { kind: "stop" } : { kind: "failed", info: `Relay failed: ${info}` });
   }
 
   /**
@@ -271,15 +271,14 @@ export class RelayDO extends DurableObject<Env> {
     if (stopOnNode) await this.stopAttempt(r, info);
     else if (r.direction === "pull" && r.legId) {
       r.node = null;
-      await this.env.STREAM.get(this.env.STREAM.idFromName(r.localStreamName)).endRelayLeg(r.legId, info);
+      await this.endLocalStream(r, r.legId, info);
     }
     r.node = null;
     r.status = RelayStatus.FAILED;
     r.info = info;
     r.remoteMediaSessionId = null;
     if (r.retry) {
-      const max = retryMaxMs(this.env);
-      r.nextAttemptAt = Date.now() + Math.min(max, 1000 * 2 ** Math.min(r.attempts, 20));
+      r.nextAttemptAt = Date.now() + Math.min(this.cfg.RELAY_RETRY_MAX_MS, 1000 * 2 ** Math.min(r.attempts, 20));
       r.attempts++;
     }
     log("warn", "relay_failed", { relayId: r.relayId, direction: r.direction, local: r.localStreamName, remote: r.remoteStreamName, info, retryAt: r.nextAttemptAt });
@@ -298,10 +297,8 @@ export class RelayDO extends DurableObject<Env> {
     await this.ctx.storage.put("relays", this.relays);
   }
 
-  private secret(): string {
-    const s = this.env.MEDIA_NODE_SECRET;
-    if (!s) throw new Error("MEDIA_NODE_SECRET is not configured");
-    return s;
+  private nodeClient(node: NodeRef): MediaNodeClient {
+    return MediaNodeClient.of(this.env, node, this.cfg.MEDIA_NODE_TIMEOUT_MS);
   }
 }
 
@@ -319,34 +316,4 @@ function toRecord(r: RelayEntry): RelayRecord {
     attempts: r.attempts,
     ...(r.node ? { nodeId: r.node.nodeId } : {}),
   };
-}
-
-function retryDefault(env: Env): boolean {
-  return /^(1|true|yes)$/i.test(env.RELAY_RETRY ?? "");
-}
-
-function retryMaxMs(env: Env): number {
-  const n = Number(env.RELAY_RETRY_MAX_MS ?? "");
-  return Number.isFinite(n) && n >= 1000 ? Math.min(n, 3_600_000) : 30_000;
-}
-
-type NodeCallResult = { ok: true; body: unknown } | { ok: false; status: number; info: string; unreachable: boolean };
-
-/** A signed call to a node's relay API. Never throws. */
-async function callNode(secret: string, node: NodeRef, method: string, path: string, body: unknown, timeoutMs: number): Promise<NodeCallResult> {
-  let res: Response;
-  try {
-    res = await Promise.race([
-      signedFetch(secret, node.controlUrl + path, method, body),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs)),
-    ]);
-  } catch (err) {
-    log("warn", "media_node_unreachable", { nodeId: node.nodeId, path, error: String(err) });
-    const timeout = String(err).includes("timeout");
-    return { ok: false, status: 500, info: timeout ? "Failed by error: media node did not answer in time" : Info.MEDIA_NODE_LOST, unreachable: !timeout };
-  }
-  const json: unknown = await res.json().catch(() => null);
-  if (res.ok) return { ok: true, body: json };
-  const err = ApiError.safeParse(json);
-  return { ok: false, status: res.status, info: err.success ? err.data.info : `${Info.FAILED_BY_ERROR}: media node answered ${res.status}`, unreachable: false };
 }

@@ -21,13 +21,13 @@ import {
   type RoomEventPayload,
   type RoomStreamInfo,
 } from "../protocol/index.js";
-import type { Env } from "./env.js";
+import { sessionOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 
 /** Period of the stale-participant check, ms. */
 export const STALE_CHECK_MS = 30_000;
 /** Participants younger than this are not presence-checked yet, ms. */
-export const JOIN_GRACE_MS = 10_000;
+const JOIN_GRACE_MS = 10_000;
 
 interface Participant {
   login: string;
@@ -134,7 +134,7 @@ export class RoomDO extends DurableObject<Env> {
       if (now - p.joinedAt < JOIN_GRACE_MS) continue;
       let present = false;
       try {
-        present = await this.env.SESSION.get(this.env.SESSION.idFromString(p.sessionId)).inRoom(this.state.name, p.login);
+        present = await sessionOf(this.env, p.sessionId).inRoom(this.state.name, p.login);
       } catch (err) {
         log("warn", "room_presence_check_failed", { room: this.state.name, login: p.login, error: String(err) });
         present = true; // do not drop anyone on a transient error
@@ -177,7 +177,7 @@ export class RoomDO extends DurableObject<Env> {
     await Promise.all(
       to.map(async (p) => {
         try {
-          await this.env.SESSION.get(this.env.SESSION.idFromString(p.sessionId)).push(frame);
+          await sessionOf(this.env, p.sessionId).push(frame);
         } catch (err) {
           log("warn", "room_event_delivery_failed", { room: this.state.name, login: p.login, event, error: String(err) });
         }

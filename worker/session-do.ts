@@ -2,11 +2,12 @@
  * SessionDO: one per WCS WebSocket connection (`newUniqueId()`), using the WebSocket Hibernation API so an idle
  * session costs nothing between frames.
  *
- * Protocol (Web SDK 2.0 src/flashphoner-core.js; shared/reference/wcs-protocol.md §1): the client sends
+ * Protocol (Web SDK 2.0 src/flashphoner-core.js; docs/protocols.md "WCS WebSocket protocol"): the client sends
  * `connection`, we answer `getUserData` (session ESTABLISHED); we send `ping` every PING_INTERVAL_MS (alarm) and close
  * the socket after MISSED_PONGS_LIMIT pings without a `pong`. publishStream / playStream go to the StreamDO of the
- * name; its answer returns here as `setRemoteSDP`, its later statuses arrive through {@link SessionDO.deliver}.
- * A closed socket ends every stream of the session.
+ * name (owner `{kind: "session"}`); its answer returns here as `setRemoteSDP`, its later statuses arrive through
+ * {@link SessionDO.deliver}. Room commands (`sendData`) are in worker/session-rooms.ts. A closed socket ends every
+ * stream of the session and leaves its rooms.
  *
  * Bad input never closes the socket: malformed JSON, unknown messages, wrong types and oversized frames get a `fail`
  * message (or a FAILED stream status when the frame names a mediaSessionId), and the session keeps working.
@@ -19,23 +20,20 @@ import {
   encodeServerMessage,
   Info,
   MAX_FRAME_BYTES,
-  MAX_ROOM_MESSAGE_CHARS,
   ROOM_APP_KEY,
-  RoomCommand,
-  RoomEvent,
-  RoomInfo,
-  SendDataRequest,
   StreamRequest,
   StreamStatus,
   StreamStopRequest,
   TERMINAL_STATUSES,
+  type LegRole,
   type ServerMessageName,
   type ServerMessages,
   type StreamStatusEvent,
 } from "../protocol/index.js";
-import { config, type Config, type Env } from "./env.js";
+import { config, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
-import { statusEvent, type StreamRequestArgs } from "./stream-types.js";
+import { joinedAs, leaveAllRooms, onSendData } from "./session-rooms.js";
+import { statusEvent, type LegOwner, type OfferLegRequest } from "./stream-types.js";
 
 /** Per-socket state, kept in the socket's attachment so it survives hibernation (≤ 2 KiB). */
 interface Attachment {
@@ -48,17 +46,19 @@ interface Attachment {
   lastPongAt: number;
 }
 
-/** A stream of this session, persisted so that a closed socket can end it even after hibernation. */
+/**
+ * A stream of this session (storage key `stream:<mediaSessionId>`), persisted so that a closed socket can end it
+ * even after hibernation. Written before the StreamDO is asked, so its leg can be ended while the request is in flight.
+ */
 interface SessionStream {
   name: string;
-  role: "publisher" | "player";
+  role: LegRole;
+  legId: string;
   /** Room of a room stream (`custom.name` on a roomApp session). */
   room?: string;
 }
 
 const STREAM_PREFIX = "stream:";
-/** Rooms this session joined: `room:<name>` → login. */
-const ROOM_PREFIX = "room:";
 
 export class SessionDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
@@ -132,7 +132,7 @@ export class SessionDO extends DurableObject<Env> {
       case "stopStream":
         return this.onStopRequest(ws, att, name, arg);
       case "sendData":
-        return this.onSendData(ws, att, arg);
+        return onSendData(this.roomsHost(ws, att), arg);
       default:
         this.fail(ws, name, `${Info.UNKNOWN_MESSAGE}: ${name}`);
     }
@@ -193,7 +193,7 @@ export class SessionDO extends DurableObject<Env> {
   /** Whether this session still has its socket and is in `room` as `login` (RoomDO's stale-participant check). */
   async inRoom(room: string, login: string): Promise<boolean> {
     if (this.ctx.getWebSockets().length === 0) return false;
-    return (await this.ctx.storage.get<string>(ROOM_PREFIX + room)) === login;
+    return joinedAs(this.ctx.storage, room, login);
   }
 
   /**
@@ -233,13 +233,15 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   private async onStreamRequest(ws: WebSocket, att: Attachment, method: "publishStream" | "playStream", arg: unknown): Promise<void> {
-    const role = method === "publishStream" ? "publisher" : "player";
+    const role: LegRole = method === "publishStream" ? "publisher" : "player";
     const mediaSessionId = pickString(arg, "mediaSessionId");
     const name = pickString(arg, "name") ?? "";
-    const failStream = (info: string) => {
+    const owner: LegOwner = { kind: "session", sessionId: att.sessionId };
+    /** FAILED for the request's mediaSessionId (with the request's facts once it parsed), else `fail`. */
+    const failStream = (info: string, asked?: OfferLegRequest) => {
       if (!mediaSessionId) return this.fail(ws, method, info);
-      const ev = statusEvent(name, { role, sessionId: att.sessionId, mediaSessionId, appKey: att.appKey, hasAudio: false, hasVideo: false, createdAt: Date.now() }, StreamStatus.FAILED, info);
-      this.send(ws, "notifyStreamStatusEvent", ev);
+      const facts = asked ?? { legId: "", owner, mediaSessionId, appKey: att.appKey, hasAudio: false, hasVideo: false };
+      this.send(ws, "notifyStreamStatusEvent", statusEvent(name, { ...facts, role, createdAt: Date.now() }, StreamStatus.FAILED, info));
     };
     if (!att.established) return failStream(Info.SESSION_NOT_READY);
     if (!mediaSessionId) return this.fail(ws, method, Info.MEDIASESSION_ID_NULL);
@@ -256,33 +258,32 @@ export class SessionDO extends DurableObject<Env> {
     if (count >= this.cfg.MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
     const roomName = (req.data.custom as { name?: unknown } | undefined)?.name;
     const room = att.appKey === ROOM_APP_KEY && att.login && typeof roomName === "string" ? roomName : undefined;
-    await this.ctx.storage.put(key, { name: req.data.name, role, ...(room ? { room } : {}) } satisfies SessionStream);
+    const legId = crypto.randomUUID();
+    await this.ctx.storage.put(key, { name: req.data.name, role, legId, ...(room ? { room } : {}) } satisfies SessionStream);
 
-    const args: StreamRequestArgs = {
-      login: att.login,
-      room,
-      sessionId: att.sessionId,
+    const leg: OfferLegRequest = {
+      legId,
+      owner,
       mediaSessionId,
       appKey: att.appKey,
+      ...(room && att.login ? { room: { name: room, login: att.login } } : {}),
       sdp: offer.text,
       hasAudio: req.data.hasAudio ?? true,
       hasVideo: req.data.hasVideo ?? true,
       custom: req.data.custom,
     };
-    const stream = this.env.STREAM.get(this.env.STREAM.idFromName(req.data.name));
+    const stream = streamOf(this.env, req.data.name);
     let result;
     try {
-      result = role === "publisher" ? await stream.publish(req.data.name, args) : await stream.play(req.data.name, args);
+      result = role === "publisher" ? await stream.publish(req.data.name, leg) : await stream.play(req.data.name, leg);
     } catch (err) {
       log("error", "stream_request_error", { sessionId: att.sessionId, mediaSessionId, stream: req.data.name, error: String(err) });
-      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+      result = { ok: false as const, code: "error" as const, info: Info.FAILED_BY_ERROR };
     }
     if (!result.ok) {
       await this.ctx.storage.delete(key);
-      log("info", "stream_request_failed", { sessionId: att.sessionId, method, stream: req.data.name, mediaSessionId, info: result.info });
-      const ev = statusEvent(req.data.name, { role, ...args, createdAt: Date.now() }, StreamStatus.FAILED, result.info);
-      this.send(ws, "notifyStreamStatusEvent", ev);
-      return;
+      log("info", "stream_request_failed", { sessionId: att.sessionId, method, stream: req.data.name, mediaSessionId, code: result.code, info: result.info });
+      return failStream(result.info, leg);
     }
     this.send(ws, "setRemoteSDP", mediaSessionId, result.answer, false);
   }
@@ -293,8 +294,7 @@ export class SessionDO extends DurableObject<Env> {
     const key = STREAM_PREFIX + req.data.mediaSessionId;
     const rec = await this.ctx.storage.get<SessionStream>(key);
     if (!rec) return this.fail(ws, method, `${Info.STREAM_NOT_FOUND}: no stream with mediaSessionId ${req.data.mediaSessionId} in this session`);
-    const stream = this.env.STREAM.get(this.env.STREAM.idFromName(rec.name));
-    const ev = await stream.stop(att.sessionId, req.data.mediaSessionId);
+    const ev = await streamOf(this.env, rec.name).end(rec.legId, { kind: "stop" });
     await this.ctx.storage.delete(key);
     if (ev) this.send(ws, "notifyStreamStatusEvent", ev);
     else {
@@ -303,87 +303,40 @@ export class SessionDO extends DurableObject<Env> {
     }
   }
 
-  /**
-   * Room API commands (`sendData` on a roomApp session; protocol/room.ts). Exactly one DataStatusEvent per command;
-   * other appKeys have no server application, so their sendData fails.
-   */
-  private async onSendData(ws: WebSocket, att: Attachment, arg: unknown): Promise<void> {
-    const req = SendDataRequest.safeParse(arg);
-    if (!req.success) return this.fail(ws, "sendData", `${Info.INVALID_REQUEST}: operationId is required`);
-    const { operationId } = req.data;
-    const done = (info?: string) =>
-      this.send(ws, "DataStatusEvent", info === undefined ? { operationId, status: "ACCEPTED" } : { operationId, status: "FAILED", info });
-    if (!att.established) return done(Info.SESSION_NOT_READY);
-    if (att.appKey !== ROOM_APP_KEY) return done(`No application handles sendData for appKey ${att.appKey}`);
-    if (!att.login) return done(RoomInfo.LOGIN_REQUIRED);
-    const cmd = RoomCommand.safeParse(req.data.payload);
-    if (!cmd.success) {
-      const issue = cmd.error.issues[0];
-      return done(`${Info.INVALID_REQUEST}: ${issue?.path.join(".") || "payload"} ${issue?.message ?? ""}`.trim());
-    }
-    const sessionId = att.sessionId;
-    const c = cmd.data;
-    if (c.command === "join") {
-      const room = c.options.name;
-      const res = await this.room(room).join(room, att.login, sessionId);
-      if (!res.ok) return done(res.info);
-      if (this.ctx.getWebSockets().length === 0) {
-        // the socket closed while the room was answering: endSession did not know this room yet
-        await this.room(room).leave(att.login, sessionId, "socket closed during join");
-        return;
-      }
-      await this.ctx.storage.put(ROOM_PREFIX + room, att.login);
-      done();
-      this.send(ws, "OnDataEvent", { operationId, payload: { roomName: room, name: RoomEvent.STATE, info: res.state } });
-      return;
-    }
-    if (c.command === "leave") {
-      const room = c.options.name;
-      if ((await this.ctx.storage.get(ROOM_PREFIX + room)) !== att.login) return done(RoomInfo.NOT_A_MEMBER);
-      await this.endRoomStreams(ws, room);
-      const res = await this.room(room).leave(att.login, sessionId);
-      await this.ctx.storage.delete(ROOM_PREFIX + room);
-      return done(res.ok ? undefined : res.info);
-    }
-    const room = c.options.roomConfig.name;
-    if ((await this.ctx.storage.get(ROOM_PREFIX + room)) !== att.login) return done(RoomInfo.NOT_A_MEMBER);
-    if (c.options.text.length > MAX_ROOM_MESSAGE_CHARS) return done(RoomInfo.MESSAGE_TOO_LARGE);
-    const to = c.options.to === undefined ? "broadcast" : typeof c.options.to === "string" ? [c.options.to] : c.options.to;
-    const res = await this.room(room).sendMessage(att.login, sessionId, to, c.options.text);
-    return done(res.ok ? undefined : res.info);
+  /** The room commands' view of this session (worker/session-rooms.ts). */
+  private roomsHost(ws: WebSocket, att: Attachment) {
+    return {
+      env: this.env,
+      storage: this.ctx.storage,
+      sessionId: att.sessionId,
+      established: att.established,
+      appKey: att.appKey,
+      login: att.login,
+      send: <M extends ServerMessageName>(message: M, ...data: ServerMessages[M]) => this.send(ws, message, ...data),
+      connected: () => this.ctx.getWebSockets().length > 0,
+      endRoomStreams: (room: string) => this.endRoomStreams(ws, room),
+    };
   }
 
   /** Ends this session's streams in `room` (on leave), telling the client their terminal statuses. */
   private async endRoomStreams(ws: WebSocket, room: string): Promise<void> {
     const streams = await this.ctx.storage.list<SessionStream>({ prefix: STREAM_PREFIX });
-    const sessionId = this.ctx.id.toString();
     for (const [key, s] of streams) {
       if (s.room !== room) continue;
-      const ev = await this.env.STREAM.get(this.env.STREAM.idFromName(s.name)).stop(sessionId, key.slice(STREAM_PREFIX.length));
+      const ev = await streamOf(this.env, s.name).end(s.legId, { kind: "stop" });
       await this.ctx.storage.delete(key);
       if (ev) this.send(ws, "notifyStreamStatusEvent", ev);
     }
   }
 
-  private room(name: string) {
-    return this.env.ROOM.get(this.env.ROOM.idFromName(name));
-  }
-
   /** Ends every stream of the session (socket closed, errored or timed out), leaves its rooms, forgets the session. */
   private async endSession(why: string, code?: number, error?: string): Promise<void> {
     const streams = await this.ctx.storage.list<SessionStream>({ prefix: STREAM_PREFIX });
-    const rooms = await this.ctx.storage.list<string>({ prefix: ROOM_PREFIX });
     const sessionId = this.ctx.id.toString();
-    log("info", "session_closed", { sessionId, why, code, error, streams: streams.size, rooms: rooms.size });
-    await Promise.allSettled(
-      [...streams].map(([key, s]) =>
-        this.env.STREAM.get(this.env.STREAM.idFromName(s.name)).endBySession(sessionId, key.slice(STREAM_PREFIX.length)),
-      ),
-    );
+    await Promise.allSettled([...streams.values()].map((s) => streamOf(this.env, s.name).end(s.legId, { kind: "gone" })));
     // streams first, so the rooms hear UNPUBLISHED before LEFT
-    await Promise.allSettled(
-      [...rooms].map(([key, login]) => this.room(key.slice(ROOM_PREFIX.length)).leave(login, sessionId, why)),
-    );
+    const rooms = await leaveAllRooms(this.env, this.ctx.storage, sessionId, why);
+    log("info", "session_closed", { sessionId, why, code, error, streams: streams.size, rooms });
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
   }

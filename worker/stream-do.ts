@@ -1,71 +1,85 @@
 /**
  * StreamDO: one per stream name (`idFromName(name)`). It owns the stream's publisher, its players, the media node
- * the stream is placed on, and every status transition of their legs:
+ * the stream is placed on, and every status transition of their legs (docs/architecture.md, "Publishing a stream"):
  *
- *   publish: name free? (else FAILED "Stream name is already in use") → registry places it on a node → the node
- *            answers the offer → the answer goes back to the session (`setRemoteSDP`) → the node reports the leg
- *            connected → PUBLISHING.
- *   play:    publisher PUBLISHING? (else FAILED "Stream not found") → the stream's node answers → PLAYING on connect.
- *   end:     unPublishStream → UNPUBLISHED, players FAILED "Stopped by publisher stop"; stopStream → STOPPED;
- *            a closed session ends its legs the same way; ICE/DTLS not connected within ICE_TIMEOUT_MS →
- *            FAILED "Failed by ICE timeout"; node lost → FAILED for everyone, the name is free again.
+ *   publish: name free? (else name_in_use "Stream name is already in use") → registry places it on a node → the node
+ *            answers the offer → the answer goes back to the entry point → the node reports the leg connected →
+ *            PUBLISHING.
+ *   play:    publisher PUBLISHING? (else not_found "Stream not found") → the stream's node answers (or offers) →
+ *            PLAYING on connect.
+ *   end:     the owner stops it (UNPUBLISHED / STOPPED), the owner is gone, ICE/DTLS not connected within
+ *            ICE_TIMEOUT_MS (FAILED "Failed by ICE timeout"), the transport failed or closed, REST terminate, the node
+ *            lost (FAILED for everyone, the name is free again). A publisher's end ends its players with FAILED
+ *            "Stopped by publisher stop".
  *
- * Statuses follow WCS (Web SDK 2.0 constants.js STREAM_STATUS / STREAM_STATUS_INFO). Asynchronous statuses are
- * pushed to the sessions with `SessionDO.deliver`; a request's own result is returned to the calling session.
- * Legs owned by an HTTP resource (WHIP/WHEP, worker/whip.ts; `owner: "http"`) have no session: their statuses are
- * only logged, they end by `stopLeg` (DELETE) or like any leg (ICE timeout, transport failed/closed, node lost,
- * publisher stop), and `addRemoteCandidates` passes their trickled candidates to the node. Legs of the
- * Flussonic-style WebSocket endpoint (`owner: "ws"`, worker/ws-endpoint-do.ts) trickle the same way, get their
- * statuses through `WsEndpointDO.deliver`, and end with their socket (`endBySession`); their players may be
- * server-offer legs (`playWithServerOffer`, then `answerLeg` with the client's answer).
+ * Every leg has an owner (worker/stream-types.ts LegOwner: a WCS session, a WHIP/WHEP resource, a WebSocket-endpoint
+ * socket, a relay); who hears a leg's asynchronous statuses, whether it trickles and how its owner may end it is one
+ * table, worker/leg-owners.ts. The entry point chooses the leg id, and ends the leg by that id (`end`). Statuses
+ * follow WCS (Web SDK 2.0 constants.js STREAM_STATUS / STREAM_STATUS_INFO); refusals carry a code
+ * (protocol/refusal.ts) that the entry points map to their own statuses.
  * State lives in memory and is persisted on every change, so an evicted object resumes where it was.
  */
 import { DurableObject } from "cloudflare:workers";
-import { Info, StreamStatus, type LegEvent, type StreamStatusEvent } from "../protocol/index.js";
-import { config, type Config, type Env } from "./env.js";
-import { configureLog, log } from "./log.js";
 import {
-  addCandidates,
-  applyAnswer,
-  createLeg,
-  createOfferLeg,
-  deleteLeg,
-  type AddCandidatesResult,
-  type CreateLegResult,
-  type CreateOfferLegResult,
-} from "./media-node-client.js";
+  Info,
+  LEG_FAILURE_INFO,
+  refusal,
+  StreamStatus,
+  type AddCandidatesResponse,
+  type LegEvent,
+  type LegMedia,
+  type LegRole,
+  type Result,
+  type StreamStatusEvent,
+} from "../protocol/index.js";
+import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
+import { ownerRules } from "./leg-owners.js";
+import { configureLog, log } from "./log.js";
+import { MediaNodeClient } from "./media-node-client.js";
 import {
   statusEvent,
-  type HttpLegInfo,
+  type AnswerResult,
   type LegRecord,
+  type LegRequest,
   type NodeRef,
-  type RelayPublishArgs,
-  type RelayPublishResult,
-  type ServerOfferPlayArgs,
+  type OfferLegRequest,
+  type OwnerEnd,
+  type RelayPlacement,
   type ServerOfferResult,
-  type StreamRequestArgs,
-  type StreamRequestResult,
 } from "./stream-types.js";
 
-interface StreamState {
+export interface StreamState {
   name: string;
   node: NodeRef | null;
   publisher: LegRecord | null;
   players: Record<string, LegRecord>;
-  videoCodec?: string;
-  audioCodec?: string;
+  /** The codecs the publisher sends (REST `videoCodec` / `audioCodec`). */
+  media?: LegMedia;
 }
 
 /** Why a leg or the whole stream ends; decides the statuses and `info` everyone gets. */
 type EndReason =
-  | { kind: "user" } // unPublishStream / stopStream
-  | { kind: "session" } // the leg's own session closed
+  | { kind: "user" } // the owner stopped it: unPublishStream / stopStream, DELETE, relay terminate
+  | { kind: "session" } // the owner is gone (socket closed)
   | { kind: "transport-closed" } // the client closed its PeerConnection
   | { kind: "rest" } // REST /stream/terminate
-  | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, node lost
+  | { kind: "node-lost" } // the media node was lost
+  | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, the owner failed
+
+/** The end reason of an owner's own end (see OwnerEnd). */
+function endReason(how: OwnerEnd): EndReason {
+  switch (how.kind) {
+    case "stop":
+      return { kind: "user" };
+    case "gone":
+      return { kind: "session" };
+    case "failed":
+      return { kind: "failed", info: how.info };
+  }
+}
 
 export class StreamDO extends DurableObject<Env> {
-  /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
+  /** Tunables from the env (validated once: env does not change for an object's lifetime). */
   private readonly cfg: Config;
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
 
@@ -79,184 +93,111 @@ export class StreamDO extends DurableObject<Env> {
     });
   }
 
-  /** Starts publishing `name` from a session's offer. See the class docs for the outcomes. */
-  async publish(name: string, args: StreamRequestArgs): Promise<StreamRequestResult> {
+  /** Starts publishing `name` from the client's offer. See the class docs for the outcomes. */
+  async publish(name: string, req: OfferLegRequest): Promise<AnswerResult> {
     this.state.name = name;
-    if (this.state.publisher) return { ok: false, info: Info.STREAM_NAME_ALREADY_IN_USE };
-    const leg = this.newLeg("publisher", args);
-    const node = await this.placePublisher(name, leg);
-    if ("info" in node) {
-      log("warn", "publish_refused", { stream: name, mediaSessionId: args.mediaSessionId, info: node.info });
-      return { ok: false, info: node.info };
+    if (this.state.publisher) return refusal("name_in_use", Info.STREAM_NAME_ALREADY_IN_USE);
+    const leg = this.newLeg("publisher", req, req);
+    const placed = await this.placePublisher(name, leg);
+    if (!placed.ok) {
+      log("warn", "publish_refused", { stream: name, mediaSessionId: req.mediaSessionId, code: placed.code, info: placed.info });
+      return placed;
     }
-    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-    const cfg = this.cfg;
-    const res = await createLeg(this.secret(), node, { legId: leg.legId, streamName: name, role: "publisher", offer: args.sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
+    const client = this.nodeClient(placed.node);
+    const res = await client.createLeg({ legId: leg.legId, streamName: name, role: "publisher", offer: req.sdp });
     if (!this.isPublisher(leg)) {
-      // ended while the node was answering (session closed): undo on the node.
-      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
-      return { ok: false, info: Info.STOPPED_BY_USER };
+      // ended while the node was answering (its owner went away): undo on the node.
+      if (res.ok) await client.deleteLeg(leg.legId);
+      return refusal("stopped", Info.STOPPED_BY_USER);
     }
     if (!res.ok) {
       this.state.publisher = null;
       this.state.node = null;
       await this.save();
-      await registry.release(name, node.nodeId, node.bootId);
-      if (res.unreachable) await registry.reportUnreachable(node.nodeId, node.bootId);
-      log("warn", "publish_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
-      return { ok: false, info: res.info };
+      await this.releaseNode(placed.node, res.code === "node_lost");
+      log("warn", "publish_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: placed.node.nodeId, code: res.code, info: res.info });
+      return res;
     }
-    this.state.videoCodec = res.videoCodec;
-    this.state.audioCodec = res.audioCodec;
-    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+    this.state.media = res.media;
+    leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
     await this.save();
     await this.scheduleDeadline();
-    log("info", "publish_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: leg.legId, nodeId: node.nodeId, video: res.videoCodec, audio: res.audioCodec });
-    return { ok: true, answer: res.answer, legId: leg.legId };
+    log("info", "publish_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: leg.legId, owner: leg.owner.kind, nodeId: placed.node.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
+    return { ok: true, answer: res.answer };
   }
 
   /**
-   * Reserves `name` for a relay pull (worker/relay-do.ts): a publisher leg owned by the relay (`owner: "relay"`,
-   * id `args.legId`) placed on a node; the relay's node creates the leg itself and reports it like any publisher leg
-   * (connected → PUBLISHING). "Stream name is already in use" when taken; "no media node" when none is live.
+   * Reserves `name` for a relay pull (worker/relay-do.ts): a publisher leg owned by the relay, placed on a node; the
+   * relay's node creates the leg itself and reports it like any publisher leg (connected → PUBLISHING). Its media
+   * is unknown until {@link relayStarted}. Refusals: name_in_use, no_media_node, stopped.
    */
-  async publishRelay(name: string, args: RelayPublishArgs): Promise<RelayPublishResult> {
+  async publishRelay(name: string, req: LegRequest): Promise<RelayPlacement> {
     this.state.name = name;
-    if (this.state.publisher) return { ok: false, info: Info.STREAM_NAME_ALREADY_IN_USE };
-    const leg: LegRecord = {
-      ...this.newLeg("publisher", { sessionId: args.relayId, mediaSessionId: args.mediaSessionId, sdp: "", hasAudio: true, hasVideo: true, owner: "relay" }),
-      legId: args.legId,
-    };
-    const node = await this.placePublisher(name, leg);
-    if ("info" in node) return { ok: false, info: node.info };
+    if (this.state.publisher) return refusal("name_in_use", Info.STREAM_NAME_ALREADY_IN_USE);
+    const leg = this.newLeg("publisher", req, { hasAudio: false, hasVideo: false });
+    const placed = await this.placePublisher(name, leg);
+    if (!placed.ok) return placed;
     await this.scheduleDeadline();
-    log("info", "relay_publish_placed", { stream: name, legId: leg.legId, relayId: args.relayId, nodeId: node.nodeId });
-    return { ok: true, node };
+    log("info", "relay_publish_placed", { stream: name, legId: leg.legId, owner: leg.owner.kind, nodeId: placed.node.nodeId });
+    return placed;
   }
 
-  /**
-   * Ends a relay pull's local publisher leg `legId` (relay failed or terminated): players get FAILED "Stopped by
-   * publisher stop", the name is free. The relay is not told (it asked). False when there is no such leg here.
-   */
-  async endRelayLeg(legId: string, info?: string): Promise<boolean> {
+  /** A relay pull's remote accepted: the media its local publisher leg `legId` receives. False when no such leg. */
+  async relayStarted(legId: string, media: LegMedia): Promise<boolean> {
     const leg = this.state.publisher;
-    if (!leg || leg.legId !== legId || leg.owner !== "relay") return false;
-    // "Relay failed: …" (never the bare media-node-lost info: that one is about the remote's node, not ours)
-    await this.endLeg(leg, info ? { kind: "failed", info: `Relay failed: ${info}` } : { kind: "user" });
+    if (!leg || leg.legId !== legId || leg.owner.kind !== "relay") return false;
+    leg.hasVideo = media.videoCodec !== undefined;
+    leg.hasAudio = media.audioCodec !== undefined;
+    this.state.media = media;
+    await this.save();
     return true;
   }
 
-  /**
-   * Takes the name for `leg` (before any await) and places the stream on a media node (NodeRegistryDO). Returns the
-   * node, or the refusal: no live node, or the leg ended while the registry answered — then the placement the
-   * registry recorded is released again, so the node's stream list does not keep a dead name.
-   */
-  private async placePublisher(name: string, leg: LegRecord): Promise<NodeRef | { info: string }> {
-    this.state.publisher = leg;
-    await this.save();
-    const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-    const node = await registry.allocate(name);
-    if (!this.isPublisher(leg)) {
-      if (node) await registry.release(name, node.nodeId, node.bootId);
-      return { info: Info.STOPPED_BY_USER };
-    }
-    if (!node) {
-      this.state.publisher = null;
-      await this.save();
-      return { info: Info.NO_MEDIA_NODE };
-    }
-    this.state.node = node;
-    await this.save();
-    return node;
-  }
-
-  /** Whether `leg` still is the stream's publisher (it may have ended during an await). */
-  private isPublisher(leg: LegRecord): boolean {
-    return this.state.publisher?.legId === leg.legId;
-  }
-
-  /** Starts playing `name` for a session's offer. FAILED "Stream not found" unless the publisher is PUBLISHING. */
-  async play(name: string, args: StreamRequestArgs): Promise<StreamRequestResult> {
-    const res = await this.addPlayer<Extract<CreateLegResult, { ok: true }>>(name, args, (node, legId, timeoutMs) =>
-      createLeg(this.secret(), node, { legId, streamName: name, role: "player", offer: args.sdp }, timeoutMs),
+  /** Starts playing `name` for the client's offer. not_found "Stream not found" unless the publisher is PUBLISHING. */
+  async play(name: string, req: OfferLegRequest): Promise<AnswerResult> {
+    const res = await this.addPlayer(name, req, req, (client) =>
+      client.createLeg({ legId: req.legId, streamName: name, role: "player", offer: req.sdp }),
     );
     if (!res.ok) return res;
-    log("info", "play_answered", { stream: name, mediaSessionId: args.mediaSessionId, legId: res.leg.legId, nodeId: this.state.node?.nodeId });
-    return { ok: true, answer: res.answer, legId: res.leg.legId };
+    log("info", "play_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.state.node?.nodeId });
+    return { ok: true, answer: res.answer };
   }
 
   /**
    * Starts playing `name` with a leg whose offer the media node makes (sendonly, the publisher's codec, payload type
-   * and SSRC); the client's answer follows with {@link answerLeg}. FAILED "Stream not found" unless the publisher is
-   * PUBLISHING. The ICE deadline runs from the offer and restarts with the answer.
+   * and SSRC); the client's answer follows with {@link answerLeg}. Only for owners whose rules allow server offers.
+   * not_found "Stream not found" unless the publisher is PUBLISHING. The ICE deadline runs from the offer and
+   * restarts with the answer.
    */
-  async playWithServerOffer(name: string, args: ServerOfferPlayArgs): Promise<ServerOfferResult> {
-    const pub = this.state.publisher;
-    const res = await this.addPlayer<Extract<CreateOfferLegResult, { ok: true }>>(name, { ...args, sdp: "", hasAudio: pub?.hasAudio ?? false, hasVideo: pub?.hasVideo ?? false }, (node, legId, timeoutMs) =>
-      createOfferLeg(this.secret(), node, { legId, streamName: name, role: "player" }, timeoutMs),
+  async playWithServerOffer(name: string, req: LegRequest): Promise<ServerOfferResult> {
+    if (!ownerRules(req.owner).serverOffer) return refusal("invalid_request", `${Info.INVALID_REQUEST}: ${req.owner.kind} legs take no server offer`);
+    const res = await this.addPlayer(name, req, { hasAudio: false, hasVideo: false }, (client) =>
+      client.createOfferLeg({ legId: req.legId, streamName: name }),
     );
     if (!res.ok) return res;
-    res.leg.hasVideo = res.videoCodec !== undefined;
-    res.leg.hasAudio = res.audioCodec !== undefined;
+    res.leg.hasVideo = res.media.videoCodec !== undefined;
+    res.leg.hasAudio = res.media.audioCodec !== undefined;
     await this.save();
-    log("info", "play_offered", { stream: name, mediaSessionId: args.mediaSessionId, legId: res.leg.legId, nodeId: this.state.node?.nodeId, video: res.videoCodec, audio: res.audioCodec });
-    return { ok: true, offer: res.offer, legId: res.leg.legId };
+    log("info", "play_offered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.state.node?.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
+    return { ok: true, offer: res.offer };
   }
 
   /**
-   * The common part of {@link play} and {@link playWithServerOffer}: FAILED "Stream not found" unless the publisher is
-   * PUBLISHING; the player leg is registered before any await; `create` asks the stream's node for the leg; if the
-   * leg ended meanwhile (its session closed, the publisher stopped) or the node refused, everything is undone.
-   * On success the ICE deadline is armed and the node's result is returned with the leg.
+   * The client's answer to a server-offer player leg ({@link playWithServerOffer}). Refusals: not_found "Stream not
+   * found" (no such leg any more), the node's invalid_sdp / no_common_codecs / conflict.
    */
-  private async addPlayer<R extends { ok: true }>(
-    name: string,
-    args: StreamRequestArgs,
-    create: (node: NodeRef, legId: string, timeoutMs: number) => Promise<R | { ok: false; info: string }>,
-  ): Promise<(R & { leg: LegRecord }) | { ok: false; info: string }> {
-    this.state.name = name;
-    const pub = this.state.publisher;
+  async answerLeg(legId: string, sdp: string): Promise<Result> {
+    const leg = this.findLeg(legId);
     const node = this.state.node;
-    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
-    const leg = this.newLeg("player", args);
-    this.state.players[leg.legId] = leg;
-    await this.save();
-
-    const cfg = this.cfg;
-    const res = await create(node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
-    if (!this.state.players[leg.legId]) {
-      if (res.ok) await deleteLeg(this.secret(), node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS);
-      return { ok: false, info: this.state.publisher ? Info.STOPPED_BY_USER : Info.STOPPED_BY_PUBLISHER_STOP };
-    }
+    if (!leg || leg.role !== "player" || !ownerRules(leg.owner).serverOffer || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    const res = await this.nodeClient(node).applyAnswer(legId, sdp);
     if (!res.ok) {
-      delete this.state.players[leg.legId];
-      await this.save();
-      log("warn", "play_failed", { stream: name, mediaSessionId: args.mediaSessionId, nodeId: node.nodeId, info: res.info });
-      return { ok: false, info: res.info };
-    }
-    leg.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
-    await this.save();
-    await this.scheduleDeadline();
-    return { ...res, leg };
-  }
-
-  /**
-   * The client's answer to a server-offer player leg ({@link playWithServerOffer}) of a non-session owner. Refusals:
-   * "Stream not found" (no such leg any more), the node's "Invalid SDP: …" / "No common codecs" / conflict info.
-   */
-  async answerLeg(legId: string, sdp: string): Promise<{ ok: true } | { ok: false; info: string }> {
-    const leg = this.trickleLegRecord(legId);
-    const node = this.state.node;
-    if (!leg || leg.role !== "player" || !node) return { ok: false, info: Info.STREAM_NOT_FOUND };
-    const cfg = this.cfg;
-    const res = await applyAnswer(this.secret(), node, legId, { answer: sdp }, cfg.MEDIA_NODE_TIMEOUT_MS);
-    if (!res.ok) {
-      log("warn", "answer_refused", { stream: this.state.name, legId, status: res.status, info: res.info });
-      return { ok: false, info: res.status === 404 ? Info.STREAM_NOT_FOUND : res.info };
+      log("warn", "answer_refused", { stream: this.state.name, legId, code: res.code, info: res.info });
+      return res.code === "not_found" ? refusal("not_found", Info.STREAM_NOT_FOUND) : res;
     }
     const current = this.state.players[legId];
     if (current && current.status === StreamStatus.PENDING) {
-      current.deadline = Date.now() + cfg.ICE_TIMEOUT_MS;
+      current.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
       await this.save();
       await this.scheduleDeadline();
     }
@@ -265,60 +206,50 @@ export class StreamDO extends DurableObject<Env> {
   }
 
   /**
-   * Ends the leg of (`sessionId`, `mediaSessionId`) at its client's request (unPublishStream / stopStream).
-   * Returns the terminal status for the requester (UNPUBLISHED / STOPPED), or null when no such leg exists here.
+   * Its owner ends the leg `legId` (see OwnerEnd; the owner's rules say which ends it may use). A publisher's end
+   * ends the stream (players FAILED "Stopped by publisher stop"). Returns the leg's terminal status (for a `stop`,
+   * the requester shows it), or null when there is no such leg here or the owner may not end it this way.
    */
-  async stop(sessionId: string, mediaSessionId: string): Promise<StreamStatusEvent | null> {
-    const leg = this.findLeg(sessionId, mediaSessionId);
+  async end(legId: string, how: OwnerEnd): Promise<StreamStatusEvent | null> {
+    const leg = this.findLeg(legId);
     if (!leg) return null;
-    return this.endLeg(leg, { kind: "user" });
+    if (!ownerRules(leg.owner).ends.has(how.kind)) {
+      log("warn", "end_refused", { stream: this.state.name, legId, owner: leg.owner.kind, end: how.kind });
+      return null;
+    }
+    return this.endLeg(leg, endReason(how));
+  }
+
+  /** The facts of the leg `legId` (its owner, role and status; e.g. for WHIP/WHEP PATCH checks), or null. */
+  async leg(legId: string): Promise<Omit<LegRecord, "custom"> | null> {
+    const leg = this.findLeg(legId);
+    if (!leg) return null;
+    const { custom: _custom, ...facts } = leg;
+    return structuredClone(facts);
   }
 
   /**
-   * Ends the HTTP-owned (WHIP/WHEP) leg `legId` at its client's request (DELETE): a publisher ends the stream
-   * (players FAILED "Stopped by publisher stop"), a player just stops. False when there is no such leg here.
+   * Passes trickled remote candidates of the leg `legId` to its media node. not_found when there is no such leg or
+   * its owner does not trickle.
    */
-  async stopLeg(legId: string): Promise<boolean> {
-    const leg = this.httpLegRecord(legId);
-    if (!leg) return false;
-    await this.endLeg(leg, { kind: "user" });
-    return true;
-  }
-
-  /** Facts of the HTTP-owned leg `legId` (for WHIP/WHEP PATCH), or null when there is no such leg here. */
-  async httpLeg(legId: string): Promise<{ role: LegRecord["role"]; status: LegRecord["status"]; http: HttpLegInfo } | null> {
-    const leg = this.httpLegRecord(legId);
-    return leg?.http ? { role: leg.role, status: leg.status, http: leg.http } : null;
-  }
-
-  /**
-   * Passes trickled remote candidates of the HTTP- or WebSocket-endpoint-owned leg `legId` to its media node (404
-   * when no such leg).
-   */
-  async addRemoteCandidates(legId: string, candidates: { candidate: string; mid?: string }[]): Promise<AddCandidatesResult> {
-    const leg = this.trickleLegRecord(legId);
+  async addRemoteCandidates(legId: string, candidates: { candidate: string; mid?: string }[]): Promise<Result<AddCandidatesResponse>> {
+    const leg = this.findLeg(legId);
     const node = this.state.node;
-    if (!leg || !node) return { ok: false, status: 404, info: "No such resource", unreachable: false };
-    const res = await addCandidates(this.secret(), node, legId, { candidates }, this.cfg.MEDIA_NODE_TIMEOUT_MS);
+    if (!leg || !ownerRules(leg.owner).trickles || !node) return refusal("not_found", "No such resource");
+    const res = await this.nodeClient(node).addCandidates(legId, candidates);
     if (res.ok) {
       log("info", "remote_candidates", { stream: this.state.name, legId, role: leg.role, added: res.added, rejected: res.rejected.length });
     } else {
-      log("warn", "remote_candidates_failed", { stream: this.state.name, legId, status: res.status, info: res.info });
+      log("warn", "remote_candidates_failed", { stream: this.state.name, legId, code: res.code, info: res.info });
     }
     return res;
-  }
-
-  /** The session of this leg is gone (socket closed): end the leg; nobody is told except the players of a publisher. */
-  async endBySession(sessionId: string, mediaSessionId: string): Promise<void> {
-    const leg = this.findLeg(sessionId, mediaSessionId);
-    if (leg) await this.endLeg(leg, { kind: "session" });
   }
 
   /** A media node reports a leg's transport state (protocol/media-node.ts LegEvent). */
   async onLegEvent(ev: LegEvent): Promise<void> {
     const node = this.state.node;
     if (!node || node.nodeId !== ev.nodeId || node.bootId !== ev.bootId) return;
-    const leg = this.state.publisher?.legId === ev.legId ? this.state.publisher : this.state.players[ev.legId];
+    const leg = this.findLeg(ev.legId);
     if (!leg) return;
     log("info", "leg_event", { stream: this.state.name, legId: ev.legId, role: leg.role, state: ev.state, failure: ev.failure, detail: ev.detail });
     if (ev.state === "connected") {
@@ -333,9 +264,7 @@ export class StreamDO extends DurableObject<Env> {
       await this.endLeg(leg, { kind: "transport-closed" }, true);
       return;
     }
-    const info =
-      ev.failure === "dtls" ? Info.FAILED_BY_DTLS_ERROR : ev.failure === "ice" ? Info.FAILED_BY_ICE_ERROR : Info.FAILED_BY_ERROR;
-    await this.endLeg(leg, { kind: "failed", info }, true);
+    await this.endLeg(leg, { kind: "failed", info: LEG_FAILURE_INFO[ev.failure ?? "error"] }, true);
   }
 
   /** The registry lost the node (missed heartbeats or restart): every leg here FAILED, the name is free. */
@@ -343,7 +272,7 @@ export class StreamDO extends DurableObject<Env> {
     const node = this.state.node;
     if (!node || node.nodeId !== nodeId || node.bootId !== bootId) return;
     log("warn", "stream_node_lost", { stream: this.state.name, nodeId });
-    if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "failed", info: Info.MEDIA_NODE_LOST }, true);
+    if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "node-lost" }, true);
   }
 
   /**
@@ -352,10 +281,11 @@ export class StreamDO extends DurableObject<Env> {
    */
   async streamObjects(): Promise<StreamStatusEvent[]> {
     const nodeId = this.state.node?.nodeId;
+    const media = this.state.media;
     return this.allLegs().map((leg) => ({
       ...statusEvent(this.state.name, leg, leg.status, undefined, nodeId),
-      ...(leg.role === "publisher" && this.state.videoCodec ? { videoCodec: this.state.videoCodec } : {}),
-      ...(leg.role === "publisher" && this.state.audioCodec ? { audioCodec: this.state.audioCodec } : {}),
+      ...(leg.role === "publisher" && media?.videoCodec ? { videoCodec: media.videoCodec } : {}),
+      ...(leg.role === "publisher" && media?.audioCodec ? { audioCodec: media.audioCodec } : {}),
     }));
   }
 
@@ -376,11 +306,11 @@ export class StreamDO extends DurableObject<Env> {
     return ended;
   }
 
-  /** The publishing stream's node and publisher mediaSessionId (a relay push source), or null when not PUBLISHING. */
-  async relaySource(): Promise<{ node: NodeRef; mediaSessionId: string } | null> {
+  /** The publishing stream's node and publisher mediaSessionId (a relay push source); not_found unless PUBLISHING. */
+  async relaySource(): Promise<Result<{ node: NodeRef; mediaSessionId: string }>> {
     const pub = this.state.publisher;
-    if (!pub || pub.status !== StreamStatus.PUBLISHING || !this.state.node) return null;
-    return { node: this.state.node, mediaSessionId: pub.mediaSessionId };
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !this.state.node) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    return { ok: true, node: this.state.node, mediaSessionId: pub.mediaSessionId };
   }
 
   /** A snapshot for tests and operators. */
@@ -403,23 +333,87 @@ export class StreamDO extends DurableObject<Env> {
   // ---- internals ----
 
   /**
+   * Takes the name for `leg` (before any await) and places the stream on a media node (NodeRegistryDO). Returns the
+   * node, or the refusal: no_media_node, or stopped when the leg ended while the registry answered — then the
+   * placement the registry recorded is released again, so the node's stream list does not keep a dead name.
+   */
+  private async placePublisher(name: string, leg: LegRecord): Promise<RelayPlacement> {
+    this.state.publisher = leg;
+    await this.save();
+    const node = await registryOf(this.env).allocate(name);
+    if (!this.isPublisher(leg)) {
+      if (node) await registryOf(this.env).release(name, node.nodeId, node.bootId);
+      return refusal("stopped", Info.STOPPED_BY_USER);
+    }
+    if (!node) {
+      this.state.publisher = null;
+      await this.save();
+      return refusal("no_media_node", Info.NO_MEDIA_NODE);
+    }
+    this.state.node = node;
+    await this.save();
+    return { ok: true, node };
+  }
+
+  /** Whether `leg` still is the stream's publisher (it may have ended during an await). */
+  private isPublisher(leg: LegRecord): boolean {
+    return this.state.publisher?.legId === leg.legId;
+  }
+
+  /**
+   * The common part of {@link play} and {@link playWithServerOffer}: not_found "Stream not found" unless the publisher
+   * is PUBLISHING; the player leg is registered before any await; `create` asks the stream's node for the leg; if the
+   * leg ended meanwhile (its owner went away, the publisher stopped) or the node refused, everything is undone.
+   * On success the ICE deadline is armed and the node's result is returned with the leg.
+   */
+  private async addPlayer<R extends object>(
+    name: string,
+    req: LegRequest,
+    media: { hasAudio: boolean; hasVideo: boolean },
+    create: (client: MediaNodeClient) => Promise<Result<R>>,
+  ): Promise<Result<R & { leg: LegRecord }>> {
+    this.state.name = name;
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    const leg = this.newLeg("player", req, media);
+    this.state.players[leg.legId] = leg;
+    await this.save();
+
+    const client = this.nodeClient(node);
+    const res = await create(client);
+    if (!this.state.players[leg.legId]) {
+      if (res.ok) await client.deleteLeg(leg.legId);
+      return this.state.publisher ? refusal("stopped", Info.STOPPED_BY_USER) : refusal("stopped", Info.STOPPED_BY_PUBLISHER_STOP);
+    }
+    if (!res.ok) {
+      delete this.state.players[leg.legId];
+      await this.save();
+      log("warn", "play_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: node.nodeId, code: res.code, info: res.info });
+      return res;
+    }
+    leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
+    await this.save();
+    await this.scheduleDeadline();
+    return { ...res, leg };
+  }
+
+  /**
    * Ends one leg, and with a publisher the whole stream. `tellOwner` pushes the leg's own terminal status to its
-   * session (for asynchronous ends); the returned event is the same status, for a requester that awaits it.
+   * owner (for asynchronous ends); the returned event is the same status, for a requester that awaits it.
    */
   private async endLeg(leg: LegRecord, reason: EndReason, tellOwner = false): Promise<StreamStatusEvent> {
     const name = this.state.name;
     const node = this.state.node;
-    const cfg = this.cfg;
-    const secret = this.secret();
     const own = ownStatus(leg, reason);
-    log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
+    log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, owner: leg.owner.kind, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
     const event = statusEvent(name, leg, own.status, own.info, node?.nodeId);
     const tasks: Promise<unknown>[] = [];
 
     if (leg.role === "player") {
       delete this.state.players[leg.legId];
       await this.save();
-      if (node && reason.kind !== "transport-closed") tasks.push(deleteLeg(secret, node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS));
+      if (node && reason.kind !== "transport-closed") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
     } else {
       const players = Object.values(this.state.players);
       this.state = { name, node: null, publisher: null, players: {} };
@@ -427,102 +421,69 @@ export class StreamDO extends DurableObject<Env> {
       const playerEnd =
         reason.kind === "rest"
           ? { status: StreamStatus.STOPPED, info: Info.STOPPED_BY_REST_TERMINATE }
-          : { status: StreamStatus.FAILED, info: reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP };
-      for (const p of players) {
-        tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
-      }
+          : { status: StreamStatus.FAILED, info: reason.kind === "node-lost" ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP };
+      for (const p of players) tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
         // deleting the publisher leg closes its player legs on the node too
-        const lost = reason.kind === "failed" && reason.info === Info.MEDIA_NODE_LOST;
-        if (!lost) tasks.push(deleteLeg(secret, node, leg.legId, cfg.MEDIA_NODE_TIMEOUT_MS));
-        const registry = this.env.NODE_REGISTRY.get(this.env.NODE_REGISTRY.idFromName("global"));
-        tasks.push(registry.release(name, node.nodeId, node.bootId));
+        if (reason.kind !== "node-lost") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
+        tasks.push(this.releaseNode(node, false));
       }
     }
-    if (tellOwner && reason.kind !== "session") tasks.push(this.deliver(leg, event));
+    if (tellOwner) tasks.push(this.deliver(leg, event));
     await Promise.allSettled(tasks);
     return event;
   }
 
-  private newLeg(role: LegRecord["role"], args: StreamRequestArgs): LegRecord {
+  /** Forgets this stream's placement on `node`; `unreachable`: the node refused a connection, declare it lost. */
+  private async releaseNode(node: NodeRef, unreachable: boolean): Promise<void> {
+    const registry = registryOf(this.env);
+    await registry.release(this.state.name, node.nodeId, node.bootId);
+    if (unreachable) await registry.reportUnreachable(node.nodeId, node.bootId);
+  }
+
+  private newLeg(role: LegRole, req: LegRequest, media: { hasAudio: boolean; hasVideo: boolean }): LegRecord {
     const now = Date.now();
     return {
-      legId: crypto.randomUUID(),
+      legId: req.legId,
       role,
-      sessionId: args.sessionId,
-      mediaSessionId: args.mediaSessionId,
-      appKey: args.appKey,
-      login: args.login,
-      room: args.room,
-      hasAudio: args.hasAudio,
-      hasVideo: args.hasVideo,
-      custom: args.custom,
-      ...(args.owner === "http" ? { owner: "http" as const, http: args.http } : {}),
-      ...(args.owner === "ws" ? { owner: "ws" as const } : {}),
-      ...(args.owner === "relay" ? { owner: "relay" as const } : {}),
+      owner: req.owner,
+      mediaSessionId: req.mediaSessionId,
+      ...(req.appKey === undefined ? {} : { appKey: req.appKey }),
+      ...(req.room === undefined ? {} : { room: req.room }),
+      ...(req.custom === undefined ? {} : { custom: req.custom }),
+      hasAudio: media.hasAudio,
+      hasVideo: media.hasVideo,
       status: StreamStatus.PENDING,
       createdAt: now,
       deadline: now + this.cfg.ICE_TIMEOUT_MS + this.cfg.MEDIA_NODE_TIMEOUT_MS,
     };
   }
 
-  private httpLegRecord(legId: string): LegRecord | null {
-    const leg = this.state.publisher?.legId === legId ? this.state.publisher : this.state.players[legId];
-    return leg && leg.owner === "http" ? leg : null;
-  }
-
-  /** A leg whose client trickles candidates through the worker (owner "http" or "ws"). */
-  private trickleLegRecord(legId: string): LegRecord | null {
-    const leg = this.state.publisher?.legId === legId ? this.state.publisher : this.state.players[legId];
-    return leg && (leg.owner === "http" || leg.owner === "ws") ? leg : null;
-  }
-
-  private findLeg(sessionId: string, mediaSessionId: string): LegRecord | null {
-    for (const leg of this.allLegs()) if (leg.sessionId === sessionId && leg.mediaSessionId === mediaSessionId) return leg;
-    return null;
+  private findLeg(legId: string): LegRecord | null {
+    return this.state.publisher?.legId === legId ? this.state.publisher : (this.state.players[legId] ?? null);
   }
 
   private allLegs(): LegRecord[] {
     return [...(this.state.publisher ? [this.state.publisher] : []), ...Object.values(this.state.players)];
   }
 
-  private async deliver(leg: LegRecord, event: StreamStatusEvent): Promise<void> {
-    if (leg.owner === "http") {
-      // a WHIP/WHEP resource has nobody to tell; its client sees the transport end
-      log("info", "http_leg_status", { stream: this.state.name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId, status: event.status, info: event.info });
-      return;
-    }
-    if (leg.owner === "relay") {
-      // a relay pull's local publisher: the relay learns that its local stream ended
-      if (event.status === StreamStatus.PUBLISHING) return;
-      try {
-        await this.env.RELAY.get(this.env.RELAY.idFromName("global")).onLocalEnd(leg.sessionId, leg.legId, event);
-      } catch (err) {
-        log("warn", "relay_delivery_failed", { stream: this.state.name, legId: leg.legId, status: event.status, error: String(err) });
-      }
-      return;
-    }
-    try {
-      if (leg.owner === "ws") {
-        await this.env.WS_ENDPOINT.get(this.env.WS_ENDPOINT.idFromString(leg.sessionId)).deliver(event);
-        return;
-      }
-      const session = this.env.SESSION.get(this.env.SESSION.idFromString(leg.sessionId));
-      await session.deliver(event);
-    } catch (err) {
-      log("warn", "status_delivery_failed", { stream: this.state.name, mediaSessionId: leg.mediaSessionId, status: event.status, error: String(err) });
-    }
+  private deliver(leg: LegRecord, event: StreamStatusEvent): Promise<void> {
+    return ownerRules(leg.owner).notify(this.env, leg.owner, leg, this.state.name, event);
   }
 
   /** Tells the room of a room stream's publisher that the stream was published or ended (protocol/room.ts). */
   private async tellRoom(leg: LegRecord, event: "PUBLISHED" | "UNPUBLISHED" | "FAILED"): Promise<void> {
-    if (!leg.room || !leg.login) return;
+    if (!leg.room || leg.owner.kind !== "session") return;
     try {
-      await this.env.ROOM.get(this.env.ROOM.idFromName(leg.room)).onStreamStatus(leg.login, leg.sessionId, this.state.name, event);
+      await roomOf(this.env, leg.room.name).onStreamStatus(leg.room.login, leg.owner.sessionId, this.state.name, event);
     } catch (err) {
-      log("warn", "room_stream_notify_failed", { stream: this.state.name, room: leg.room, event, error: String(err) });
+      log("warn", "room_stream_notify_failed", { stream: this.state.name, room: leg.room.name, event, error: String(err) });
     }
+  }
+
+  private nodeClient(node: NodeRef): MediaNodeClient {
+    return MediaNodeClient.of(this.env, node, this.cfg.MEDIA_NODE_TIMEOUT_MS);
   }
 
   private async scheduleDeadline(): Promise<void> {
@@ -539,12 +500,6 @@ export class StreamDO extends DurableObject<Env> {
     }
     await this.ctx.storage.put("state", this.state);
   }
-
-  private secret(): string {
-    const s = this.env.MEDIA_NODE_SECRET;
-    if (!s) throw new Error("MEDIA_NODE_SECRET is not configured");
-    return s;
-  }
 }
 
 /** The terminal status a leg's own client gets for a given end. */
@@ -559,6 +514,8 @@ function ownStatus(leg: LegRecord, reason: EndReason): { status: StreamStatus; i
       return { status: normal, info: Info.STOPPED_BY_USER };
     case "rest":
       return { status: normal, info: Info.STOPPED_BY_REST_TERMINATE };
+    case "node-lost":
+      return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_LOST };
     case "failed":
       return { status: StreamStatus.FAILED, info: reason.info };
   }

@@ -1,65 +1,77 @@
 /**
- * Shapes passed between the Durable Objects over RPC (inside the worker only; wire shapes live in protocol/).
+ * Shapes passed between the Durable Objects over RPC (inside the worker only; wire shapes live in protocol/): who
+ * owns a leg, what an entry point asks the StreamDO for, what the StreamDO keeps per leg, and the WCS stream object
+ * built from it.
  */
-import { StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
+import {
+  StreamStatus,
+  type LegRole,
+  type Result,
+  type StreamStatusEvent,
+} from "../protocol/index.js";
 
-/** What a session tells its StreamDO about a publish or play request. */
-export interface StreamRequestArgs {
-  sessionId: string;
-  /** Room API participant login of the session, when it has one. */
-  login?: string;
-  /** Room of a room stream (roomApp session, `custom.name`); its RoomDO hears PUBLISHED / UNPUBLISHED / FAILED. */
-  room?: string;
+/**
+ * Who owns a leg: the entry point it came through, which hears its asynchronous statuses and ends it. What each kind
+ * does (notification, trickle, server offers, how it ends) is one row of `OWNER_RULES` (worker/leg-owners.ts).
+ * - session: a WCS WebSocket session (SessionDO `sessionId`);
+ * - http: a WHIP/WHEP resource (worker/whip.ts): its entity tag and its offer's ICE credentials, for PATCH checks;
+ * - ws: a socket of the Flussonic-style WebSocket endpoint (WsEndpointDO `endpointId`);
+ * - relay: a relay pull's local publisher (RelayDO relay `relayId`).
+ */
+export type LegOwner =
+  | { kind: "session"; sessionId: string }
+  | { kind: "http"; etag: string; iceUfrag?: string; icePwd?: string }
+  | { kind: "ws"; endpointId: string }
+  | { kind: "relay"; relayId: string };
+export type LegOwnerKind = LegOwner["kind"];
+
+/** A room stream's room and its publisher's participant login (roomApp sessions, `custom.name`). */
+export interface RoomStreamRef {
+  name: string;
+  login: string;
+}
+
+/**
+ * What every entry point tells the StreamDO about a new leg. The entry point chooses `legId` (a crypto-random UUID)
+ * before it calls, so that it can end the leg by id even while the call is in flight.
+ */
+export interface LegRequest {
+  legId: string;
+  owner: LegOwner;
   mediaSessionId: string;
   appKey?: string;
+  /** Room stream: its RoomDO hears PUBLISHED / UNPUBLISHED / FAILED (session owners only). */
+  room?: RoomStreamRef;
+  custom?: unknown;
+}
+
+/** A leg request with the client's checked SDP offer (publish, or play in answer mode). */
+export interface OfferLegRequest extends LegRequest {
+  /** The offer as checked by `checkOffer` (protocol/sdp.ts). */
   sdp: string;
   hasAudio: boolean;
   hasVideo: boolean;
-  custom?: unknown;
-  /** Who owns the leg; absent = "session". See {@link LegOwner}. */
-  owner?: LegOwner;
-  /** WHIP/WHEP resource facts (owner "http"). */
-  http?: HttpLegInfo;
 }
+
+/** Result of publish / play from an offer: the SDP answer (`setRemoteSDP`, the WHIP/WHEP 201 body). */
+export type AnswerResult = Result<{ answer: string }>;
+
+/** Result of a server-offer play (`StreamDO.playWithServerOffer`): the node's offer for the client. */
+export type ServerOfferResult = Result<{ offer: string }>;
+
+/** Result of `StreamDO.publishRelay`: the node the relay must run on. */
+export type RelayPlacement = Result<{ node: NodeRef }>;
 
 /**
- * Who gets a leg's asynchronous statuses: "session" = the SessionDO `sessionId` (WCS WebSocket); "http" = nobody
- * (a WHIP/WHEP resource: its client learns the end from the transport, its statuses are only logged); "ws" = the
- * WsEndpointDO `sessionId` (Flussonic-style WebSocket endpoint, worker/ws-endpoint-do.ts). "http" and "ws" legs
- * trickle their client's candidates to the node (`StreamDO.addRemoteCandidates`). "relay" = a relay pull's local
- * publisher leg (worker/relay-do.ts; `sessionId` is the relay id): its node creates the leg itself, and its terminal
- * statuses go to `RelayDO.onLocalEnd`.
+ * How an owner ends its own leg (`StreamDO.end`); which kinds an owner may use is in `OWNER_RULES`.
+ * - stop: its client asked (unPublishStream / stopStream, WHIP/WHEP DELETE, relay terminate): UNPUBLISHED / STOPPED
+ *   "Stopped by user", returned to the caller;
+ * - gone: the owner vanished (its socket closed): the same statuses with "Stopped by session disconnect", told to
+ *   nobody;
+ * - failed: the owner failed (a relay's remote side): FAILED with `info`, told to nobody.
+ * A publisher's end ends the stream: its players get FAILED "Stopped by publisher stop".
  */
-export type LegOwner = "session" | "http" | "ws" | "relay";
-
-/** A relay pull's local publisher leg, reserved with `StreamDO.publishRelay`. */
-export interface RelayPublishArgs {
-  relayId: string;
-  legId: string;
-  mediaSessionId: string;
-}
-
-/** Result of `publishRelay`: the node the relay must run on, or the refusal `info`. */
-export type RelayPublishResult = { ok: true; node: NodeRef } | { ok: false; info: string };
-
-/** A play request whose offer the media node makes (`StreamDO.playWithServerOffer`): no client SDP. */
-export type ServerOfferPlayArgs = Omit<StreamRequestArgs, "sdp" | "hasAudio" | "hasVideo" | "http">;
-
-/** Result of `playWithServerOffer`: the node's offer for the client and the new leg's id, or the refusal `info`. */
-export type ServerOfferResult = { ok: true; offer: string; legId: string } | { ok: false; info: string };
-
-/** What a WHIP/WHEP resource's PATCH checks need: its entity tag and the offer's ICE credentials. */
-export interface HttpLegInfo {
-  etag: string;
-  iceUfrag?: string;
-  icePwd?: string;
-}
-
-/**
- * Result of publish/play: the SDP answer for `setRemoteSDP` and the new leg's id (the WHIP/WHEP resource id), or the
- * `info` of an immediate FAILED.
- */
-export type StreamRequestResult = { ok: true; answer: string; legId: string } | { ok: false; info: string };
+export type OwnerEnd = { kind: "stop" } | { kind: "gone" } | { kind: "failed"; info: string };
 
 /** A media node as the StreamDO knows it: enough to call it and to recognise its incarnation. */
 export interface NodeRef {
@@ -71,28 +83,39 @@ export interface NodeRef {
 /** Per-leg facts kept by the StreamDO, enough to build a WCS stream object for every status event. */
 export interface LegRecord {
   legId: string;
-  role: "publisher" | "player";
-  sessionId: string;
+  role: LegRole;
+  owner: LegOwner;
   mediaSessionId: string;
   appKey?: string;
-  login?: string;
-  room?: string;
+  room?: RoomStreamRef;
+  custom?: unknown;
   hasAudio: boolean;
   hasVideo: boolean;
-  custom?: unknown;
-  /** Absent = "session" (legs stored before owners existed are WebSocket legs). */
-  owner?: LegOwner;
-  http?: HttpLegInfo;
   status: typeof StreamStatus.PENDING | typeof StreamStatus.PUBLISHING | typeof StreamStatus.PLAYING;
   createdAt: number;
   /** ms epoch after which a PENDING leg fails with "Failed by ICE timeout". */
   deadline: number;
 }
 
-/** Builds the WCS stream object of a `notifyStreamStatusEvent` (see protocol/wcs.ts StreamStatusEvent). */
+/** The `sessionId` shown in a leg's WCS stream object: the id of its owner (the session, endpoint socket, relay). */
+function ownerSessionId(leg: Pick<LegRecord, "owner" | "legId" | "role">): string {
+  const o = leg.owner;
+  switch (o.kind) {
+    case "session":
+      return o.sessionId;
+    case "ws":
+      return o.endpointId;
+    case "relay":
+      return o.relayId;
+    case "http":
+      return `${leg.role === "publisher" ? "whip" : "whep"}-${leg.legId}`;
+  }
+}
+
+/** Builds the WCS stream object of a `notifyStreamStatusEvent` (see protocol/wcs-types.ts StreamStatusEvent). */
 export function statusEvent(
   name: string,
-  leg: Pick<LegRecord, "role" | "sessionId" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
+  leg: Pick<LegRecord, "legId" | "role" | "owner" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
   status: StreamStatus,
   info?: string,
   nodeId?: string,
@@ -106,7 +129,7 @@ export function statusEvent(
     published,
     hasVideo: leg.hasVideo,
     hasAudio: leg.hasAudio,
-    sessionId: leg.sessionId,
+    sessionId: ownerSessionId(leg),
     ...(leg.appKey === undefined ? {} : { appKey: leg.appKey }),
     ...(nodeId === undefined ? {} : { nodeId }),
     mediaProvider: "WebRTC",

@@ -3,32 +3,45 @@
  * The wire protocol, its errors and close codes are in protocol/ws-endpoint.ts.
  *
  *   /NAME/webrtc/publish: waits for the client's `offer` (closed with 4408 after WS_OFFER_TIMEOUT_MS without one),
- *     publishes NAME through its StreamDO as an ordinary stream (owner "ws"), sends the node's `answer`.
+ *     publishes NAME through its StreamDO as an ordinary stream (owner `{kind: "ws", endpointId}`), sends the node's
+ *     `answer`.
  *   /NAME/webrtc/play: right after the upgrade (an immediate alarm) asks the StreamDO for a server-offer player
  *     leg, sends its `offer`, gives the client's `answer` to the node.
  *
  * Client candidates go to the media node (`StreamDO.addRemoteCandidates`); those that arrive while the offer/answer
- * is still being handled wait in memory (at most MAX_WS_EARLY_CANDIDATES). The StreamDO pushes the leg's statuses
+ * is still being handled wait in memory (at most MAX_CANDIDATES). The StreamDO pushes the leg's statuses
  * through {@link WsEndpointDO.deliver}; a terminal one closes the socket. A closed socket ends the leg
- * (`StreamDO.endBySession`: a publisher's players get FAILED "Stopped by publisher stop").
+ * (`StreamDO.end` "gone": a publisher's players get FAILED "Stopped by publisher stop"). A refusal closes the socket
+ * with the close code of its refusal code (`WS_CLOSE_CODE`, protocol/ws-endpoint.ts).
  *
  * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
-import { checkOffer, Info, TERMINAL_STATUSES, StreamStatus, type StreamStatusEvent } from "../protocol/index.js";
 import {
-  MAX_WS_EARLY_CANDIDATES,
+  checkOffer,
+  Info,
+  MAX_CANDIDATES,
+  refusal,
+  StreamStatus,
+  TERMINAL_STATUSES,
+  type LegRole,
+  type Refusal,
+  type Result,
+  type StreamStatusEvent,
+} from "../protocol/index.js";
+import {
   MAX_WS_FRAME_BYTES,
+  WS_CLOSE_CODE,
   WS_OFFER_TIMEOUT_MS,
   WsClientMessage,
   WsCloseCode,
-  closeCodeFor,
   normalizeCandidate,
   type WsCandidate,
   type WsServerMessage,
 } from "../protocol/ws-endpoint.js";
-import type { Env } from "./env.js";
+import { streamOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
+import type { LegOwner } from "./stream-types.js";
 
 /**
  * Where the socket's leg is:
@@ -43,13 +56,14 @@ type Phase = "new" | "negotiating" | "offered" | "answering" | "live" | "ended";
 
 /** Per-socket state in the socket's attachment (survives hibernation; well under 2 KiB). */
 interface Attachment {
-  /** This object's id: the `sessionId` of the leg in the StreamDO (statuses come back here). */
+  /** This object's id: the leg's owner `endpointId` in the StreamDO (statuses come back here). */
   id: string;
-  role: "publisher" | "player";
+  role: LegRole;
   name: string;
   mediaSessionId: string;
   phase: Phase;
-  legId?: string;
+  /** The socket's leg (chosen here, so the leg can be ended while the StreamDO creates it). */
+  legId: string;
   /** ms epoch of the upgrade. */
   openedAt: number;
 }
@@ -90,6 +104,7 @@ export class WsEndpointDO extends DurableObject<Env> {
       name,
       mediaSessionId: crypto.randomUUID(),
       phase: "new",
+      legId: crypto.randomUUID(),
       openedAt: Date.now(),
     };
     server.serializeAttachment(att);
@@ -151,12 +166,12 @@ export class WsEndpointDO extends DurableObject<Env> {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.phase !== "new") continue;
       if (att.name.length < 1 || att.name.length > 256) {
-        this.refuse(ws, att, `${Info.INVALID_REQUEST}: the stream name must be 1 to 256 characters`, WsCloseCode.BAD_REQUEST);
+        this.refuse(ws, att, refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream name must be 1 to 256 characters`));
       } else if (att.role === "player") {
         await this.startPlay(ws, att);
       } else if (Date.now() >= att.openedAt + WS_OFFER_TIMEOUT_MS) {
         log("warn", "ws_endpoint_offer_timeout", { id: att.id, stream: att.name });
-        this.refuse(ws, att, `${Info.INVALID_REQUEST}: no offer within ${WS_OFFER_TIMEOUT_MS / 1000} s`, WsCloseCode.TIMEOUT);
+        this.refuse(ws, att, refusal("timeout", `${Info.INVALID_REQUEST}: no offer within ${WS_OFFER_TIMEOUT_MS / 1000} s`));
       } else {
         await this.ctx.storage.setAlarm(att.openedAt + WS_OFFER_TIMEOUT_MS);
       }
@@ -190,15 +205,14 @@ export class WsEndpointDO extends DurableObject<Env> {
     ws.serializeAttachment(att);
     let result;
     try {
-      result = await this.stream(att.name).playWithServerOffer(att.name, { sessionId: att.id, mediaSessionId: att.mediaSessionId, owner: "ws" });
+      result = await this.stream(att.name).playWithServerOffer(att.name, { legId: att.legId, owner: this.owner(att), mediaSessionId: att.mediaSessionId });
     } catch (err) {
       log("error", "ws_endpoint_play_error", { id: att.id, stream: att.name, error: String(err) });
-      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+      result = refusal("error", Info.FAILED_BY_ERROR);
     }
     if (await this.goneDuring(ws, att, result.ok)) return;
-    if (!result.ok) return this.refuse(ws, att, result.info);
+    if (!result.ok) return this.refuse(ws, att, result);
     att.phase = "offered";
-    att.legId = result.legId;
     ws.serializeAttachment(att);
     this.send(ws, { type: "offer", sdp: result.offer });
   }
@@ -207,53 +221,52 @@ export class WsEndpointDO extends DurableObject<Env> {
     if (att.role === "player") return this.error(ws, "Unexpected offer: on /play the server sends the offer");
     if (att.phase !== "new") return this.error(ws, "Offer already received");
     const offer = checkOffer(text, "publisher");
-    if (!offer.ok) return this.refuse(ws, att, `${Info.INVALID_SDP}: ${offer.reason}`);
+    if (!offer.ok) return this.refuse(ws, att, refusal("invalid_sdp", `${Info.INVALID_SDP}: ${offer.reason}`));
     att.phase = "negotiating";
     ws.serializeAttachment(att);
     await this.ctx.storage.deleteAlarm();
     let result;
     try {
       result = await this.stream(att.name).publish(att.name, {
-        sessionId: att.id,
+        legId: att.legId,
+        owner: this.owner(att),
         mediaSessionId: att.mediaSessionId,
         sdp: offer.text,
         hasAudio: offer.hasAudio,
         hasVideo: offer.hasVideo,
-        owner: "ws",
       });
     } catch (err) {
       log("error", "ws_endpoint_publish_error", { id: att.id, stream: att.name, error: String(err) });
-      result = { ok: false as const, info: Info.FAILED_BY_ERROR };
+      result = refusal("error", Info.FAILED_BY_ERROR);
     }
     if (await this.goneDuring(ws, att, result.ok)) return;
-    if (!result.ok) return this.refuse(ws, att, result.info);
+    if (!result.ok) return this.refuse(ws, att, result);
     att.phase = "live";
-    att.legId = result.legId;
     ws.serializeAttachment(att);
     this.send(ws, { type: "answer", sdp: result.answer });
-    log("info", "ws_endpoint_answered", { id: att.id, stream: att.name, legId: result.legId });
+    log("info", "ws_endpoint_answered", { id: att.id, stream: att.name, legId: att.legId });
     await this.flushEarly(att);
   }
 
   private async onAnswer(ws: WebSocket, att: Attachment, sdp: string): Promise<void> {
     if (att.role === "publisher") return this.error(ws, "Unexpected answer: on /publish the client sends the offer");
-    if (att.phase !== "offered" || !att.legId) return this.error(ws, "Unexpected answer: no offer is waiting for one");
+    if (att.phase !== "offered") return this.error(ws, "Unexpected answer: no offer is waiting for one");
     att.phase = "answering";
     ws.serializeAttachment(att);
-    let result: { ok: true } | { ok: false; info: string };
+    let result: Result;
     try {
       result = await this.stream(att.name).answerLeg(att.legId, sdp);
     } catch (err) {
       log("error", "ws_endpoint_answer_error", { id: att.id, stream: att.name, error: String(err) });
-      result = { ok: false, info: Info.FAILED_BY_ERROR };
+      result = refusal("error", Info.FAILED_BY_ERROR);
     }
     if (this.socketClosed) return;
     const now = ws.deserializeAttachment() as Attachment;
     if (now.phase !== "answering") return; // ended meanwhile (terminal status delivered)
     if (!result.ok) {
       // the leg exists (its offer was sent): end it too, as a closed socket would
-      this.refuse(ws, now, result.info);
-      await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch((err: unknown) => {
+      this.refuse(ws, now, result);
+      await this.stream(att.name).end(att.legId, { kind: "gone" }).catch((err: unknown) => {
         log("warn", "ws_endpoint_end_failed", { id: att.id, stream: att.name, error: String(err) });
       });
       return;
@@ -268,9 +281,9 @@ export class WsEndpointDO extends DurableObject<Env> {
     const c = normalizeCandidate(raw);
     if (!c.ok) return this.error(ws, `${Info.INVALID_REQUEST}: ${c.reason}`);
     if (!c.candidate || att.phase === "ended") return; // end of candidates / too late
-    if (att.phase !== "live" || !att.legId) {
+    if (att.phase !== "live") {
       // no await before this push: a flush that runs later sees it
-      if (this.early.length >= MAX_WS_EARLY_CANDIDATES) return this.error(ws, `${Info.INVALID_REQUEST}: more than ${MAX_WS_EARLY_CANDIDATES} candidates before the SDP exchange completed`);
+      if (this.early.length >= MAX_CANDIDATES) return this.error(ws, `${Info.INVALID_REQUEST}: more than ${MAX_CANDIDATES} candidates before the SDP exchange completed`);
       this.early.push(c.candidate);
       return;
     }
@@ -284,13 +297,12 @@ export class WsEndpointDO extends DurableObject<Env> {
 
   /** Hands client candidates to the node; refusals (mDNS names, a leg that just ended) are only logged. */
   private async trickle(att: Attachment, candidates: WsCandidate[]): Promise<void> {
-    if (!att.legId) return;
     try {
       const res = await this.stream(att.name).addRemoteCandidates(
         att.legId,
         candidates.map((c) => ({ candidate: c.candidate, ...(c.mid ? { mid: c.mid } : {}) })),
       );
-      if (!res.ok) log("info", "ws_endpoint_candidates_refused", { id: att.id, stream: att.name, status: res.status, info: res.info });
+      if (!res.ok) log("info", "ws_endpoint_candidates_refused", { id: att.id, stream: att.name, code: res.code, info: res.info });
     } catch (err) {
       log("warn", "ws_endpoint_candidates_error", { id: att.id, stream: att.name, error: String(err) });
     }
@@ -303,7 +315,7 @@ export class WsEndpointDO extends DurableObject<Env> {
   private async goneDuring(ws: WebSocket, att: Attachment, created: boolean): Promise<boolean> {
     const now = this.socketClosed ? undefined : (ws.deserializeAttachment() as Attachment | null);
     if (now && now.phase !== "ended") return false;
-    if (created) await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch(() => undefined);
+    if (created) await this.stream(att.name).end(att.legId, { kind: "gone" }).catch(() => undefined);
     return true;
   }
 
@@ -322,14 +334,16 @@ export class WsEndpointDO extends DurableObject<Env> {
     } catch {
       // a closed socket may refuse; nothing else reads it
     }
-    if (active) await this.stream(att.name).endBySession(att.id, att.mediaSessionId).catch((err: unknown) => {
+    if (active) await this.stream(att.name).end(att.legId, { kind: "gone" }).catch((err: unknown) => {
       log("warn", "ws_endpoint_end_failed", { id: att.id, stream: att.name, error: String(err) });
     });
   }
 
-  /** A refused request: `{type:"error", info}`, then the socket is closed with the code for `info`. */
-  private refuse(ws: WebSocket, att: Attachment, info: string, code: WsCloseCode = closeCodeFor(info)): void {
-    log("info", "ws_endpoint_refused", { id: att.id, stream: att.name, role: att.role, info, code });
+  /** A refused request: `{type:"error", info}`, then the socket is closed with the close code of its refusal code. */
+  private refuse(ws: WebSocket, att: Attachment, r: Refusal): void {
+    const info = r.info;
+    const code = WS_CLOSE_CODE[r.code];
+    log("info", "ws_endpoint_refused", { id: att.id, stream: att.name, role: att.role, refusal: r.code, info, code });
     att.phase = "ended";
     ws.serializeAttachment(att);
     this.early = [];
@@ -361,6 +375,10 @@ export class WsEndpointDO extends DurableObject<Env> {
   }
 
   private stream(name: string) {
-    return this.env.STREAM.get(this.env.STREAM.idFromName(name));
+    return streamOf(this.env, name);
+  }
+
+  private owner(att: Attachment): LegOwner {
+    return { kind: "ws", endpointId: att.id };
   }
 }

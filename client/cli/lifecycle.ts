@@ -10,7 +10,7 @@ import { out } from "./output.js";
 /** How long stopping one stream may take (ms); the whole cleanup gets this plus 2 s. */
 export const STOP_TIMEOUT_MS = 5_000;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A bad command line found after parsing (exit code 2). */
 export class UsageError extends Error {}

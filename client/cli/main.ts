@@ -80,7 +80,7 @@ function common(cmd: Command): Command {
 }
 
 /** The commander program: `publish`, `play` and `room`, with --help and --version. Errors throw (exitOverride). */
-export function program(): Command {
+function program(): Command {
   const prog = new Command("wcs-edge")
     .description("WCS (Flashphoner Web Call Server) command-line client: publish, play and join rooms from Node.js")
     .version(packageVersion())

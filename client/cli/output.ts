@@ -18,7 +18,7 @@ const t0 = Date.now();
 export const elapsed = (): number => Math.round((Date.now() - t0) / 100) / 10;
 
 /** Human lines or JSON lines on stdout; errors also on stderr. */
-export class Output {
+class Output {
   json = false;
   verbose = false;
 

@@ -17,7 +17,7 @@ export interface RtpStats {
 }
 
 /** The outbound (publisher) or inbound (player) RTP counters of one kind, from getStats(); null when unavailable. */
-export async function rtpStats(stream: Stream, kind: "audio" | "video"): Promise<RtpStats | null> {
+async function rtpStats(stream: Stream, kind: "audio" | "video"): Promise<RtpStats | null> {
   try {
     const report = await stream.getStats();
     const type = stream.published() ? "outbound-rtp" : "inbound-rtp";

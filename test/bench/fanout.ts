@@ -83,7 +83,7 @@ async function nodeLegs(cluster: Cluster): Promise<number | null> {
   const node = cluster.nodes[0];
   if (!node) return null;
   try {
-    const res = await signedFetch(cluster.secret, node.controlUrl + MediaNodePaths.status, "GET");
+    const res = await signedFetch(cluster.secret, node.controlUrl + MediaNodePaths.status, "GET", undefined, 5000);
     if (!res.ok) return null;
     const st = NodeStatus.safeParse(await res.json());
     return st.success ? st.data.legs.length : null;

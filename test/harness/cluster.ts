@@ -177,7 +177,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   let stopped = false;
 
   const listNodes = async (): Promise<RegisteredNode[]> => {
-    const res = await signedFetch(secret, httpUrl + "/internal/nodes", "GET");
+    const res = await signedFetch(secret, httpUrl + "/internal/nodes", "GET", undefined, 10_000);
     if (!res.ok) throw new Error(`GET /internal/nodes → ${res.status}`);
     return (await res.json()) as RegisteredNode[];
   };

@@ -8,7 +8,7 @@ import { expect } from "vitest";
 import { signRequest, StreamStatus } from "../../protocol/index.js";
 import type { Env } from "../../worker/env.js";
 import type { StreamDO } from "../../worker/stream-do.js";
-import type { LegRecord, NodeRef } from "../../worker/stream-types.js";
+import type { LegOwner, LegRecord, NodeRef } from "../../worker/stream-types.js";
 
 export const E = env as unknown as Env;
 
@@ -240,12 +240,13 @@ export function deadNode(nodeId = "node-a", bootId = "boot-1"): NodeRef {
   return { nodeId, bootId, controlUrl: "http://127.0.0.1:9" };
 }
 
-export function leg(role: LegRecord["role"], sessionId: string, over: Partial<LegRecord> = {}): LegRecord {
+/** A LegRecord; `owner` is a LegOwner, or a WCS session id (owner `{kind: "session", sessionId}`). */
+export function leg(role: LegRecord["role"], owner: LegOwner | string, over: Partial<LegRecord> = {}): LegRecord {
   const now = Date.now();
   return {
     legId: crypto.randomUUID(),
     role,
-    sessionId,
+    owner: typeof owner === "string" ? { kind: "session", sessionId: owner } : owner,
     mediaSessionId: crypto.randomUUID(),
     appKey: "defaultApp",
     hasAudio: true,
@@ -273,10 +274,10 @@ export async function seedStream(state: StreamState, alarmAt?: number): Promise<
   return stub;
 }
 
-/** Records in a session what SessionDO.onStreamRequest stores for an accepted stream. */
-export async function seedSessionStream(client: WcsClient, mediaSessionId: string, name: string, role: LegRecord["role"]): Promise<void> {
+/** Records in a session what SessionDO.onStreamRequest stores for an accepted stream (of the leg `l`). */
+export async function seedSessionStream(client: WcsClient, l: LegRecord, name: string): Promise<void> {
   await runInDurableObject(client.stub(), async (_inst, ctx) => {
-    await ctx.storage.put(`stream:${mediaSessionId}`, { name, role });
+    await ctx.storage.put(`stream:${l.mediaSessionId}`, { name, role: l.role, legId: l.legId });
   });
 }
 

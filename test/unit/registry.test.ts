@@ -191,7 +191,7 @@ describe("alarm", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     const stream = await seedStream({ name, node: ref, publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
+    await seedSessionStream(owner, pub, name);
     await reg.heartbeat(hb("n1"), Date.now() - 10 * INTERVAL); // same incarnation, silent since then
 
     expect(await runDurableObjectAlarm(reg)).toBe(true);

@@ -221,7 +221,7 @@ describe("find_all / terminate", () => {
     const push = entry({ uri: "ws://a/", status: "FAILED", node: null, retry: true, nextAttemptAt: Date.now() + 50_000 });
     const keep = entry({ uri: "ws://b/", status: "FAILED", node: null, retry: true, nextAttemptAt: Date.now() + 70_000 });
     await seedRelays([pull, push, keep], push.nextAttemptAt);
-    const pub = leg("publisher", pull.relayId, { owner: "relay", legId: pull.legId!, mediaSessionId: pull.localMediaSessionId! });
+    const pub = leg("publisher", { kind: "relay", relayId: pull.relayId }, { legId: pull.legId!, mediaSessionId: pull.localMediaSessionId! });
     const ply = leg("player", v.sessionId);
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
 
@@ -279,7 +279,7 @@ describe("relay events from a node (POST /internal/nodes/relay-events)", () => {
     const name = uniqueName("pullfail");
     const pull = entry({ direction: "pull", localStreamName: name, status: "PROCESSED_LOCAL" });
     await seedRelays([pull]);
-    const pub = leg("publisher", pull.relayId, { owner: "relay", legId: pull.legId!, mediaSessionId: pull.localMediaSessionId! });
+    const pub = leg("publisher", { kind: "relay", relayId: pull.relayId }, { legId: pull.legId!, mediaSessionId: pull.localMediaSessionId! });
     const ply = leg("player", v.sessionId);
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
     await expectJson(await nodeCall("/internal/nodes/relay-events", event(pull, { state: "failed", info: "Remote server closed the connection" })), 200, { ok: true });

@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_OFFER_BYTES } from "../../protocol/whip.js";
+import { MAX_SDP_BYTES } from "../../protocol/sdp.js";
 import type { Env } from "../../worker/env.js";
 import worker from "../../worker/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
@@ -36,7 +36,7 @@ async function expectText(res: Response, status: number, body: string, headers: 
 
 const ETAG = '"etag-1"';
 function httpLeg(role: LegRecord["role"], over: Partial<LegRecord> = {}): LegRecord {
-  return leg(role, `${role === "publisher" ? "whip" : "whep"}-${crypto.randomUUID()}`, { owner: "http", http: { etag: ETAG, iceUfrag: "Qy7m", icePwd: "8rNhE3pQ0Bf6lQyq1ZC0Sx5u" }, ...over });
+  return leg(role, { kind: "http", etag: ETAG, iceUfrag: "Qy7m", icePwd: "8rNhE3pQ0Bf6lQyq1ZC0Sx5u" }, over);
 }
 
 describe("WHIP/WHEP: OPTIONS and methods", () => {
@@ -45,17 +45,18 @@ describe("WHIP/WHEP: OPTIONS and methods", () => {
     expect(ep.status).toBe(204);
     expect(Object.fromEntries([...ep.headers].filter(([k]) => k !== "content-length"))).toEqual({
       "access-control-allow-origin": "*",
-      "access-control-expose-headers": "Location, ETag, Link, Retry-After, Accept-Post",
-      "access-control-allow-methods": "POST, OPTIONS",
-      "access-control-allow-headers": "Authorization, Content-Type, If-Match",
+      "access-control-expose-headers": "Location,ETag,Link,Retry-After,Accept-Post",
+      "access-control-allow-methods": "POST,OPTIONS",
+      "access-control-allow-headers": "Authorization,Content-Type,If-Match",
       "access-control-max-age": "86400",
       allow: "POST, OPTIONS",
       "accept-post": "application/sdp",
+      vary: "Access-Control-Request-Headers",
     });
     const rs = await SELF.fetch(`http://x/${kind}/s1/some-id`, { method: "OPTIONS" });
     expect(rs.status).toBe(204);
     expect(rs.headers.get("Allow")).toBe("PATCH, DELETE, OPTIONS");
-    expect(rs.headers.get("Access-Control-Allow-Methods")).toBe("PATCH, DELETE, OPTIONS");
+    expect(rs.headers.get("Access-Control-Allow-Methods")).toBe("PATCH,DELETE,OPTIONS");
     expect(rs.headers.get("Accept-Post")).toBeNull();
     expect(rs.headers.get("Access-Control-Allow-Origin")).toBe("*");
   });
@@ -86,7 +87,7 @@ describe("WHIP/WHEP POST validation", () => {
   });
 
   it("413 for an offer over the limit; 400 for a 257-character name", async () => {
-    await expectText(await sdpPost(`/whip/${uniqueName("big")}`, "v=0\r\n" + "a".repeat(MAX_OFFER_BYTES)), 413, `SDP offer larger than ${MAX_OFFER_BYTES} bytes`);
+    await expectText(await sdpPost(`/whip/${uniqueName("big")}`, "v=0\r\n" + "a".repeat(MAX_SDP_BYTES)), 413, `SDP offer larger than ${MAX_SDP_BYTES} bytes`);
     await expectText(await sdpPost(`/whip/${"n".repeat(257)}`, CHROME_PUBLISH_OFFER), 400, "Stream name must be 1 to 256 characters");
   });
 
@@ -172,7 +173,7 @@ describe("WHIP/WHEP resources (seeded http legs)", () => {
     const ply = leg("player", v.sessionId);
     const hp = httpLeg("player");
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply, [hp.legId]: hp } });
-    await seedSessionStream(v, ply.mediaSessionId, name, "player");
+    await seedSessionStream(v, ply, name);
     await expectText(await SELF.fetch(`http://x/whip/${name}/nope`, { method: "DELETE" }), 404, "No such resource");
     await expectText(await SELF.fetch(`http://x/whep/${name}/${pub.legId}`, { method: "DELETE" }), 404, "No such resource");
     await expectText(await SELF.fetch(`http://x/whip/${name}/${ply.legId}`, { method: "DELETE" }), 404, "No such resource");
@@ -204,11 +205,11 @@ describe("bearer tokens (the worker's fetch with a token in its env)", () => {
     return res;
   }
 
-  it("WHIP_TOKEN: 401 without or with a wrong token (CORS kept), OPTIONS open, the right one passes", async () => {
+  it("WHIP_TOKEN: 401 without or with a wrong token, 400 for a non-Bearer Authorization (CORS kept), OPTIONS open, the right one passes", async () => {
     const env = { WHIP_TOKEN: "whip-secret" };
     await expectText(await call(env, "/whip/s", { method: "POST", body: "x" }), 401, "Bearer token required", { "WWW-Authenticate": 'Bearer realm="whip"', "Access-Control-Allow-Origin": "*" });
     await expectText(await call(env, "/whep/s", { method: "POST", body: "x", headers: { Authorization: "Bearer nope" } }), 401, "Invalid bearer token");
-    await expectText(await call(env, "/whip/s/r", { method: "DELETE", headers: { Authorization: "Basic d2hpcC1zZWNyZXQ=" } }), 401, "Bearer token required");
+    await expectText(await call(env, "/whip/s/r", { method: "DELETE", headers: { Authorization: "Basic d2hpcC1zZWNyZXQ=" } }), 400, "Authorization must be Bearer <token>", { "Access-Control-Allow-Origin": "*" });
     expect((await call(env, "/whip/s", { method: "OPTIONS" })).status).toBe(204);
     await expectText(await call(env, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "bearer whip-secret", "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
   });
@@ -244,7 +245,7 @@ describe("REST /stream/* over a stream of every owner kind", () => {
       expect(await reg.allocate(name)).toEqual(deadNode());
       const pub = httpLeg("publisher", { createdAt: 1 });
       const ses = leg("player", v.sessionId, { createdAt: 2 });
-      const ws = leg("player", E.WS_ENDPOINT.newUniqueId().toString(), { owner: "ws", createdAt: 3 });
+      const ws = leg("player", { kind: "ws", endpointId: E.WS_ENDPOINT.newUniqueId().toString() }, { createdAt: 3 });
       await seedStream({ name, node: deadNode(), publisher: pub, players: { [ses.legId]: ses, [ws.legId]: ws } });
       const all = [statusEvent(name, pub, "PUBLISHING", undefined, "node-a"), statusEvent(name, ses, "PLAYING", undefined, "node-a"), statusEvent(name, ws, "PLAYING", undefined, "node-a")];
 

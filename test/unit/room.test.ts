@@ -416,9 +416,9 @@ describe("Room API through a session (sendData)", () => {
     await joinViaSession(b, room);
     expect((await nextEvent(a)).info).toBe("bob");
     const name = `${room}-alice-1a2b`;
-    const pub = leg("publisher", a.sessionId, { appKey: "roomApp", login: "alice", room, status: "PENDING", custom: { name: room } });
+    const pub = leg("publisher", a.sessionId, { appKey: "roomApp", room: { name: room, login: "alice" }, status: "PENDING", custom: { name: room } });
     const stream = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
-    await runInDurableObject(a.stub(), (_inst, ctx) => ctx.storage.put(`stream:${pub.mediaSessionId}`, { name, role: "publisher", room }));
+    await runInDurableObject(a.stub(), (_inst, ctx) => ctx.storage.put(`stream:${pub.mediaSessionId}`, { name, role: "publisher", legId: pub.legId, room }));
     // the media node reports the publisher connected: PUBLISHING to alice, PUBLISHED to the room (StreamDO.tellRoom)
     const connected: LegEvent = { nodeId: "node-a", bootId: "boot-1", legId: pub.legId, streamName: name, role: "publisher", state: "connected" };
     await stream.onLegEvent(connected);
@@ -456,7 +456,7 @@ describe("Room API through a session (sendData)", () => {
     const [a, b] = await Promise.all([participant("alice"), participant("bob")]);
     await joinViaSession(b, room);
     const name = `${room}-alice-9999`;
-    const pub = leg("publisher", a.sessionId, { appKey: "roomApp", login: "alice", room, status: "PENDING", custom: { name: room } });
+    const pub = leg("publisher", a.sessionId, { appKey: "roomApp", room: { name: room, login: "alice" }, status: "PENDING", custom: { name: room } });
     const stream = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
     await stream.onLegEvent({ nodeId: "node-a", bootId: "boot-1", legId: pub.legId, streamName: name, role: "publisher", state: "connected" });
     expect(await a.expectNext("notifyStreamStatusEvent")).toMatchObject({ status: "PUBLISHING" });

@@ -291,7 +291,7 @@ describe("publishStream / playStream refusals (no media needed)", () => {
   it("publishStream with a mediaSessionId already used in the session → FAILED MediaSessionId is already in use", async () => {
     const c = await connected();
     const req = publishReq();
-    await seedSessionStream(c, req.mediaSessionId, "other", "publisher");
+    await seedSessionStream(c, leg("publisher", c.sessionId, { mediaSessionId: req.mediaSessionId }), "other");
     c.send("publishStream", req);
     expect(await c.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: req.mediaSessionId, status: "FAILED", info: "MediaSessionId is already in use" });
     expect(await sessionKeys(c)).toEqual([`stream:${req.mediaSessionId}`]);
@@ -299,7 +299,7 @@ describe("publishStream / playStream refusals (no media needed)", () => {
 
   it("more than MAX_STREAMS_PER_SESSION streams → FAILED Too many streams in this session", async () => {
     const c = await connected();
-    for (let i = 0; i < 16; i++) await seedSessionStream(c, `m${i}`, `n${i}`, "player");
+    for (let i = 0; i < 16; i++) await seedSessionStream(c, leg("player", c.sessionId, { mediaSessionId: `m${i}` }), `n${i}`);
     const req = playReq();
     c.send("playStream", req);
     expect(await c.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: req.mediaSessionId, status: "FAILED", info: "Too many streams in this session" });
@@ -324,8 +324,8 @@ describe("unPublishStream / stopStream", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     await seedStream({ name, node, publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
-    await seedSessionStream(viewer, ply.mediaSessionId, name, "player");
+    await seedSessionStream(owner, pub, name);
+    await seedSessionStream(viewer, ply, name);
 
     owner.send("unPublishStream", { mediaSessionId: pub.mediaSessionId, name });
     expect(await owner.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: pub.mediaSessionId, name, status: "UNPUBLISHED", info: "Stopped by user", published: true, nodeId: node.nodeId });
@@ -345,7 +345,7 @@ describe("unPublishStream / stopStream", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(viewer, ply.mediaSessionId, name, "player");
+    await seedSessionStream(viewer, ply, name);
 
     viewer.send("stopStream", { mediaSessionId: ply.mediaSessionId, name });
     expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, status: "STOPPED", info: "Stopped by user", published: false });
@@ -363,8 +363,8 @@ describe("unPublishStream / stopStream", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
-    await seedSessionStream(viewer, ply.mediaSessionId, name, "player");
+    await seedSessionStream(owner, pub, name);
+    await seedSessionStream(viewer, ply, name);
 
     await owner.close();
     expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, status: "FAILED", info: "Stopped by publisher stop" });
@@ -455,7 +455,7 @@ describe("keep-alive", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
+    await seedSessionStream(owner, pub, name);
     await agePong(owner, PING_INTERVAL_MS * (MISSED_PONGS_LIMIT + 0.5) + 1);
     expect(await runDurableObjectAlarm(owner.stub())).toBe(true);
     expect((await owner.closed).code).toBe(4000);
@@ -499,7 +499,7 @@ describe("worker routes", () => {
     const h2 = await signRequest("unit-test-secret", "POST", "/internal/nodes/events", notJson);
     const nj = await SELF.fetch("http://x/internal/nodes/events", { method: "POST", body: notJson, headers: h2 });
     expect(nj.status).toBe(400);
-    expect(await nj.json()).toEqual({ code: "bad_request", info: "Malformed JSON" });
+    expect(await nj.json()).toEqual({ code: "invalid_request", info: "Malformed JSON body" });
 
     const lh = await signRequest("unit-test-secret", "GET", "/internal/nodes", "");
     const list = await SELF.fetch("http://x/internal/nodes", { headers: lh });

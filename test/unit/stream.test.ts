@@ -5,7 +5,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LegEvent } from "../../protocol/index.js";
-import type { StreamRequestArgs } from "../../worker/stream-types.js";
+import type { OfferLegRequest } from "../../worker/stream-types.js";
 import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, leg, seedSessionStream, describeStream, seedStream, sessionKeys, streamStub, uniqueName, WcsClient } from "./helpers.js";
 
 const open: WcsClient[] = [];
@@ -18,8 +18,8 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close()));
 });
 
-function args(sessionId: string, sdp = CHROME_PUBLISH_OFFER): StreamRequestArgs {
-  return { sessionId, mediaSessionId: crypto.randomUUID(), appKey: "defaultApp", sdp, hasAudio: true, hasVideo: true };
+function args(sessionId: string, sdp = CHROME_PUBLISH_OFFER): OfferLegRequest {
+  return { legId: crypto.randomUUID(), owner: { kind: "session", sessionId }, mediaSessionId: crypto.randomUUID(), appKey: "defaultApp", sdp, hasAudio: true, hasVideo: true };
 }
 
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.getAlarm());
@@ -30,7 +30,7 @@ describe("name reservation", () => {
     const name = uniqueName("inflight");
     const first = leg("publisher", "0".repeat(64), { status: "PENDING" });
     const stub = await seedStream({ name, node: null, publisher: first, players: {} });
-    expect(await stub.publish(name, args("1".repeat(64)))).toEqual({ ok: false, info: "Stream name is already in use" });
+    expect(await stub.publish(name, args("1".repeat(64)))).toEqual({ ok: false, code: "name_in_use", info: "Stream name is already in use" });
     const st = await describeStream(name);
     expect(st.publisher).toEqual(first);
     expect(st.node).toBeNull();
@@ -41,7 +41,7 @@ describe("name reservation", () => {
     const pub = leg("publisher", "0".repeat(64));
     const ply = leg("player", "2".repeat(64));
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
-    expect(await stub.publish(name, args(pub.sessionId))).toEqual({ ok: false, info: "Stream name is already in use" });
+    expect(await stub.publish(name, args("0".repeat(64)))).toEqual({ ok: false, code: "name_in_use", info: "Stream name is already in use" });
     expect(await describeStream(name)).toEqual({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
     expect(await storedState(stub)).toEqual({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
   });
@@ -52,14 +52,14 @@ describe("play", () => {
     const name = uniqueName("pending");
     const pub = leg("publisher", "0".repeat(64), { status: "PENDING" });
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
-    expect(await stub.play(name, args("3".repeat(64), CHROME_PLAY_OFFER))).toEqual({ ok: false, info: "Stream not found" });
+    expect(await stub.play(name, args("3".repeat(64), CHROME_PLAY_OFFER))).toEqual({ ok: false, code: "not_found", info: "Stream not found" });
     expect((await describeStream(name)).players).toEqual({});
   });
 
   it("of a name never published → Stream not found, nothing stored", async () => {
     const name = uniqueName("none");
     const stub = streamStub(name);
-    expect(await stub.play(name, args("3".repeat(64), CHROME_PLAY_OFFER))).toEqual({ ok: false, info: "Stream not found" });
+    expect(await stub.play(name, args("3".repeat(64), CHROME_PLAY_OFFER))).toEqual({ ok: false, code: "not_found", info: "Stream not found" });
     expect(await storedState(stub)).toBeUndefined();
   });
 
@@ -95,7 +95,7 @@ describe("onLegEvent", () => {
     const node = deadNode("node-a", "boot-1");
     const pub = leg("publisher", owner.sessionId, { status: "PENDING" });
     const stub = await seedStream({ name, node, publisher: pub, players: {} });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
+    await seedSessionStream(owner, pub, name);
     const ev = (over: Partial<LegEvent>): LegEvent => ({ nodeId: "node-a", bootId: "boot-1", legId: pub.legId, streamName: name, role: "publisher", state: "connected", ...over });
     return { owner, name, node, pub, stub, ev };
   }
@@ -167,8 +167,8 @@ describe("onNodeLost", () => {
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", viewer.sessionId);
     const stub = await seedStream({ name, node, publisher: pub, players: { [ply.legId]: ply } });
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
-    await seedSessionStream(viewer, ply.mediaSessionId, name, "player");
+    await seedSessionStream(owner, pub, name);
+    await seedSessionStream(viewer, ply, name);
 
     await stub.onNodeLost("node-b", "boot-1");
     await stub.onNodeLost("node-a", "boot-0");
@@ -185,14 +185,21 @@ describe("onNodeLost", () => {
   });
 });
 
-describe("stop / endBySession", () => {
-  it("stop of an unknown (session, mediaSessionId) returns null and changes nothing", async () => {
+describe("end", () => {
+  it("end of an unknown leg id returns null and changes nothing", async () => {
     const name = uniqueName("stop");
     const pub = leg("publisher", "0".repeat(64));
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
-    expect(await stub.stop("0".repeat(64), "other")).toBeNull();
-    expect(await stub.stop("9".repeat(64), pub.mediaSessionId)).toBeNull();
-    await stub.endBySession("9".repeat(64), pub.mediaSessionId);
+    expect(await stub.end("other", { kind: "stop" })).toBeNull();
+    expect(await stub.end(pub.mediaSessionId, { kind: "gone" })).toBeNull();
+    expect((await describeStream(name)).publisher).toEqual(pub);
+  });
+
+  it("an end the owner's rules do not allow (a session leg ended as failed) returns null and changes nothing", async () => {
+    const name = uniqueName("stop-rule");
+    const pub = leg("publisher", "0".repeat(64));
+    const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
+    expect(await stub.end(pub.legId, { kind: "failed", info: "x" })).toBeNull();
     expect((await describeStream(name)).publisher).toEqual(pub);
   });
 
@@ -201,7 +208,7 @@ describe("stop / endBySession", () => {
     const name = uniqueName("stop2");
     const pub = leg("publisher", owner.sessionId);
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
-    expect(await stub.stop(owner.sessionId, pub.mediaSessionId)).toMatchObject({ mediaSessionId: pub.mediaSessionId, name, status: "UNPUBLISHED", info: "Stopped by user", nodeId: "node-a" });
+    expect(await stub.end(pub.legId, { kind: "stop" })).toMatchObject({ mediaSessionId: pub.mediaSessionId, name, status: "UNPUBLISHED", info: "Stopped by user", nodeId: "node-a" });
     expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
     await owner.expectIdle();
   });
@@ -214,7 +221,7 @@ describe("ICE deadline alarm", () => {
     const pub = leg("publisher", owner.sessionId, { status: "PENDING", deadline: Date.now() - 1 });
     // alarm scheduled in the future so that only runDurableObjectAlarm runs it
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} }, Date.now() + 60_000);
-    await seedSessionStream(owner, pub.mediaSessionId, name, "publisher");
+    await seedSessionStream(owner, pub, name);
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await owner.expectNext("notifyStreamStatusEvent")).toMatchObject({

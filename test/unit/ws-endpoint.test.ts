@@ -266,7 +266,7 @@ describe("a socket's leg in its StreamDO (owner ws; socket state seeded)", () =>
     const c = await direct(name, "publish"); // /publish: its alarm is 30 s away, so nothing races the seeding
     const legId = crypto.randomUUID();
     const att = await setAttachment(c, { role, phase, legId });
-    const l = leg(role, att.id, { legId, mediaSessionId: att.mediaSessionId, owner: "ws", ...(status ? { status } : {}) });
+    const l = leg(role, { kind: "ws", endpointId: att.id }, { legId, mediaSessionId: att.mediaSessionId, ...(status ? { status } : {}) });
     return { c, att, l };
   }
 
@@ -286,7 +286,7 @@ describe("a socket's leg in its StreamDO (owner ws; socket state seeded)", () =>
     const { c, l } = await wsLeg(name, "publisher", "live");
     const ply = leg("player", viewer.sessionId);
     await seedStream({ name, node: deadNode(), publisher: l, players: { [ply.legId]: ply } });
-    await seedSessionStream(viewer, ply.mediaSessionId, name, "player");
+    await seedSessionStream(viewer, ply, name);
     await c.close();
     expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, name, status: "FAILED", info: "Stopped by publisher stop" });
     expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
@@ -298,7 +298,7 @@ describe("a socket's leg in its StreamDO (owner ws; socket state seeded)", () =>
     const pub = leg("publisher", owner.sessionId);
     const { c, l } = await wsLeg(name, "player", "live");
     const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: { [l.legId]: l } });
-    expect(await stub.stop(owner.sessionId, pub.mediaSessionId)).toMatchObject({ status: "UNPUBLISHED", info: "Stopped by user" });
+    expect(await stub.end(pub.legId, { kind: "stop" })).toMatchObject({ status: "UNPUBLISHED", info: "Stopped by user" });
     expect(await c.next()).toEqual({ type: "status", status: "FAILED", info: "Stopped by publisher stop" });
     expect(await c.closed).toEqual({ code: 4000, reason: "Stopped by publisher stop" });
     // the endpoint let go of the socket: nothing of it is left in the DO

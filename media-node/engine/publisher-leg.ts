@@ -1,0 +1,164 @@
+/**
+ * The publisher's leg: receives a publisher's RTP and hands it to its stream's router (stream-router.ts); generates
+ * the RTCP a sender needs (receiver reports, REMB, PLI).
+ *
+ * RTCP towards publishers is generated here in JS rather than with libdatachannel's RtcpReceivingSession, because
+ * that handler swallows every incoming RTCP packet, sender reports included (libdatachannel v0.24.5
+ * src/rtcpreceivingsession.cpp), and sender reports must reach the players. A track without media handler may send
+ * raw RTCP whatever its direction (libdatachannel src/impl/track.cpp, Track::outgoing). See docs/media-engine.md.
+ */
+import { Audio, Video, type Track } from "node-datachannel";
+import { randomInt } from "node:crypto";
+import type { LegMedia } from "../../protocol/media-node.js";
+import { ReceptionStats, RTCP_SR, isRtcp, rembSize, rtpSeq, rtpSsrc, writePli, writeRemb } from "../rtcp.js";
+import { PULL_MIDS, type MediaKind, type OfferedCodec, type PublishedTrack, type PublisherPlan, type PullOfferPlan } from "../sdp.js";
+import { addCodec, inactiveDescription, noop } from "./descriptions.js";
+import { Leg, type EngineOptions } from "./leg.js";
+import { StreamRouter } from "./stream-router.js";
+
+/**
+ * A publisher's leg: receives its RTP (recvonly) and hands it to the stream's {@link StreamRouter}.
+ *
+ * Answer: for the chosen m-line of each kind a recvonly track with the offer's mid and only the chosen codec and
+ * payload type (created before setRemoteDescription, otherwise libdatachannel mirrors the whole offer); every other
+ * audio/video m-line is answered inactive. No header extensions, RTX or FEC are negotiated, so the publisher sends
+ * plain RTP of one SSRC per kind, which players receive unchanged.
+ *
+ * RTCP to the publisher (generated here, see file header): a receiver report (RFC 3550 §6.4.2, with LSR/DLSR so the
+ * sender measures RTT) in answer to each sender report, for video followed by a REMB of
+ * `EngineOptions.publisherMaxBitrateBps`, and PLI (RFC 4585 §6.3.1) on {@link sendKeyframeRequest}.
+ * RTP packets of other SSRCs on the m-line (simulcast layers, RTX) are dropped.
+ */
+export class PublisherLeg extends Leg {
+  readonly role = "publisher" as const;
+  readonly router: StreamRouter;
+  /** What the publisher sends; for a pull leg set from the remote answer ({@link applyPullAnswer}). */
+  video?: PublishedTrack;
+  audio?: PublishedTrack;
+  /** Pull (relay) leg: the codecs it offers; undefined for a leg answering a client's offer. */
+  readonly pullOffer?: PullOfferPlan;
+  /** Keyframe requests (PLI) sent to the publisher. */
+  keyframeRequests = 0;
+
+  private readonly tracks: Track[] = [];
+  private videoTrack?: Track;
+  private readonly rtcpSsrc = randomInt(1, 0xffffffff);
+  private readonly pli = Buffer.alloc(12);
+  private readonly rr = Buffer.alloc(32);
+  private readonly remb: Buffer | undefined;
+
+  /**
+   * @param plan from `planPublisher` (sdp.ts): which m-lines/codecs/SSRCs to receive
+   * @throws Error from node-datachannel if the description cannot be built (reported as internal)
+   */
+  constructor(legId: string, streamName: string, opts: EngineOptions, plan: PublisherPlan, pullOffer?: PullOfferPlan) {
+    super(legId, streamName, opts);
+    this.video = plan.video;
+    this.audio = plan.audio;
+    this.pullOffer = pullOffer;
+    this.router = new StreamRouter(streamName, this, opts.keyframeIntervalMs);
+    if (plan.video && opts.publisherMaxBitrateBps > 0) {
+      const ssrcs = [plan.video.ssrc, ...(plan.audio ? [plan.audio.ssrc] : [])];
+      this.remb = writeRemb(Buffer.alloc(rembSize(ssrcs.length)), this.rtcpSsrc, opts.publisherMaxBitrateBps, ssrcs);
+    }
+    for (const t of [plan.video, plan.audio]) if (t) this.addReceiveTrack(t.kind, t.mid, [t.codec]);
+    if (pullOffer) {
+      // offer mode (relay pull): one recvonly m-line per kind with every codec we can forward, video first
+      if (pullOffer.video.length) this.addReceiveTrack("video", PULL_MIDS.video, pullOffer.video);
+      if (pullOffer.audio.length) this.addReceiveTrack("audio", PULL_MIDS.audio, pullOffer.audio);
+    }
+    for (const m of plan.inactive) this.keep(this.pc.addTrack(inactiveDescription(m)));
+  }
+
+  get media(): LegMedia {
+    return { videoCodec: this.video?.codec.name, audioCodec: this.audio?.codec.name };
+  }
+
+  /** Answers the publisher's offer; see {@link Leg.negotiate}. */
+  answer(offer: string): Promise<string> {
+    return this.negotiate(offer);
+  }
+
+  /** Pull leg: our recvonly offer (see {@link Leg.makeOffer}). */
+  offer(): Promise<string> {
+    return this.makeOffer();
+  }
+
+  /**
+   * Pull leg: applies the remote answer; `tracks` (from `planPulledTracks`) says what the remote sends. An SSRC of 0
+   * (the answer declared none) is learnt from the first RTP packet of that m-line.
+   */
+  applyPullAnswer(answer: string, tracks: { video?: PublishedTrack; audio?: PublishedTrack }): void {
+    this.setAnswer(answer);
+    this.video = tracks.video;
+    this.audio = tracks.audio;
+  }
+
+  /**
+   * Sends one PLI for the video SSRC (no-op without video or before the track opens). Callers throttle: use
+   * {@link StreamRouter.requestKeyframe}.
+   */
+  sendKeyframeRequest(): void {
+    const t = this.videoTrack;
+    if (!t || !this.video || this.isEnded || !t.isOpen()) return;
+    this.sendRtcp(t, writePli(this.pli, this.rtcpSsrc, this.video.ssrc));
+    this.keyframeRequests++;
+  }
+
+  private keep(t: Track): Track {
+    t.onMessage(noop); // drain RTCP of unused m-lines
+    this.tracks.push(t);
+    return t;
+  }
+
+  private sendRtcp(t: Track, buf: Buffer): void {
+    try {
+      if (t.sendMessageBinary(buf)) this.packetsOut++;
+      else this.sendErrors++;
+    } catch {
+      this.sendErrors++;
+    }
+  }
+
+  private addReceiveTrack(kind: MediaKind, mid: string, codecs: OfferedCodec[]): void {
+    const desc = kind === "video" ? new Video(mid, "RecvOnly") : new Audio(mid, "RecvOnly");
+    for (const c of codecs) addCodec(desc, kind, c.pt, c);
+    const track = this.pc.addTrack(desc);
+    this.tracks.push(track);
+    if (kind === "video") this.videoTrack = track;
+    const stats = new ReceptionStats();
+    const router = this.router;
+    track.onMessage((buf) => {
+      this.packetsIn++;
+      const p = this[kind];
+      if (!p) return;
+      if (isRtcp(buf)) {
+        // A sender report (first packet of a compound, RFC 3550 §6.1) about our SSRC: answer it with a receiver
+        // report and pass it on to the players (same SSRC there) for lip sync and RTT.
+        if (buf[1] === RTCP_SR && buf.readUInt32BE(4) === p.ssrc) {
+          const now = performance.now();
+          stats.onSenderReport(buf, 0, now);
+          this.sendRtcp(track, stats.writeReceiverReport(this.rr, this.rtcpSsrc, p.ssrc, now));
+          if (kind === "video" && this.remb) this.sendRtcp(track, this.remb);
+          router.forwardRtcp(kind, buf);
+        }
+        return;
+      }
+      if (buf.length < 12) return;
+      const ssrc = rtpSsrc(buf);
+      if (p.ssrc === 0) p.ssrc = ssrc; // pull leg whose answer declared no SSRC
+      if (ssrc !== p.ssrc) return;
+      stats.onRtp(rtpSeq(buf));
+      router.forwardRtp(kind, buf);
+    });
+    track.onError((err) => this.fail(err));
+  }
+
+  protected override onConnected(): void {
+    this.router.requestKeyframe();
+  }
+
+  protected detach(): void {
+    this.router.close();
+  }
+}

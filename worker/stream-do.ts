@@ -33,6 +33,7 @@ import {
   type StreamStatusEvent,
 } from "../protocol/index.js";
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
+import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.js";
 import { ownerRules } from "./leg-owners.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
@@ -55,27 +56,6 @@ export interface StreamState {
   players: Record<string, LegRecord>;
   /** The codecs the publisher sends (REST `videoCodec` / `audioCodec`). */
   media?: LegMedia;
-}
-
-/** Why a leg or the whole stream ends; decides the statuses and `info` everyone gets. */
-type EndReason =
-  | { kind: "user" } // the owner stopped it: unPublishStream / stopStream, DELETE, relay terminate
-  | { kind: "session" } // the owner is gone (socket closed)
-  | { kind: "transport-closed" } // the client closed its PeerConnection
-  | { kind: "rest" } // REST /stream/terminate
-  | { kind: "node-lost" } // the media node was lost
-  | { kind: "failed"; info: string }; // ICE/DTLS failure, timeout, the owner failed
-
-/** The end reason of an owner's own end (see OwnerEnd). */
-function endReason(how: OwnerEnd): EndReason {
-  switch (how.kind) {
-    case "stop":
-      return { kind: "user" };
-    case "gone":
-      return { kind: "session" };
-    case "failed":
-      return { kind: "failed", info: how.info };
-  }
 }
 
 export class StreamDO extends DurableObject<Env> {
@@ -418,10 +398,7 @@ export class StreamDO extends DurableObject<Env> {
       const players = Object.values(this.state.players);
       this.state = { name, node: null, publisher: null, players: {} };
       await this.save();
-      const playerEnd =
-        reason.kind === "rest"
-          ? { status: StreamStatus.STOPPED, info: Info.STOPPED_BY_REST_TERMINATE }
-          : { status: StreamStatus.FAILED, info: reason.kind === "node-lost" ? Info.MEDIA_NODE_LOST : Info.STOPPED_BY_PUBLISHER_STOP };
+      const playerEnd = playersStatus(reason);
       for (const p of players) tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
@@ -499,24 +476,5 @@ export class StreamDO extends DurableObject<Env> {
       return;
     }
     await this.ctx.storage.put("state", this.state);
-  }
-}
-
-/** The terminal status a leg's own client gets for a given end. */
-function ownStatus(leg: LegRecord, reason: EndReason): { status: StreamStatus; info?: string } {
-  const normal = leg.role === "publisher" ? StreamStatus.UNPUBLISHED : StreamStatus.STOPPED;
-  switch (reason.kind) {
-    case "user":
-      return { status: normal, info: Info.STOPPED_BY_USER };
-    case "session":
-      return { status: normal, info: Info.STOPPED_BY_SESSION_DISCONNECT };
-    case "transport-closed":
-      return { status: normal, info: Info.STOPPED_BY_USER };
-    case "rest":
-      return { status: normal, info: Info.STOPPED_BY_REST_TERMINATE };
-    case "node-lost":
-      return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_LOST };
-    case "failed":
-      return { status: StreamStatus.FAILED, info: reason.info };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The WCS Room API ("roomApp"): not a protocol of its own but `sendData` / `DataStatusEvent` / `OnDataEvent` traffic on
  * a session whose `appKey` is "roomApp" and whose `connection.custom.login` names the participant
- * (Web SDK 2.0 src/room-module.js; shared/reference/wcs-protocol.md §3).
+ * (Web SDK 2.0 src/room-module.js; docs/protocols.md "Rooms").
  *
  * Client → server: `sendData {operationId, payload: {command, options}}`; every command gets exactly one
  * `DataStatusEvent {operationId, status: "ACCEPTED" | "FAILED", info?}`.

@@ -1,7 +1,7 @@
 /**
  * Headless Chromium for real-browser tests (Debian's /usr/bin/chromium driven by playwright-core).
  *
- * Flags: see shared/reference/platform-notes.md, "Headless Chromium". The fake camera/mic plus fake media UI give
+ * Flags: see docs/testing.md "Headless Chromium". The fake camera/mic plus fake media UI give
  * getUserMedia without prompts; `--allow-loopback-in-peer-connection` (which needs the media permission that fake-ui
  * grants) makes Chromium gather 127.0.0.1 candidates, without which ICE never starts on a loopback-only host. Never
  * pass `--disable-features`: Chromium keeps only the last copy and Playwright's own list would be lost.

@@ -110,3 +110,47 @@ export function withTimeout<T>(p: Promise<T>, ms: number | undefined, what: stri
     }),
   );
 }
+
+/**
+ * Promises that settle once a condition on an object's state holds (a stream's `active()` / `ended()`): each check
+ * runs at once, then again on every {@link Waiters.run} (called after each state change) until it settles its
+ * promise.
+ */
+export class Waiters {
+  #pending: Array<() => boolean> = [];
+
+  /**
+   * A promise settled by `check` (which calls resolve or reject, or neither while the state does not tell yet),
+   * rejected with a WcsError after `timeoutMs` ("… waiting for `what`").
+   */
+  wait<T>(
+    check: (resolve: (v: T) => void, reject: (e: Error) => void) => void,
+    timeoutMs: number | undefined,
+    what: string,
+  ): Promise<T> {
+    const p = new Promise<T>((resolve, reject) => {
+      let done = false;
+      const waiter = (): boolean => {
+        check(
+          (v) => {
+            done = true;
+            resolve(v);
+          },
+          (e) => {
+            done = true;
+            reject(e);
+          },
+        );
+        return done;
+      };
+      if (!waiter()) this.#pending.push(waiter);
+    });
+    return quiet(withTimeout(p, timeoutMs, what));
+  }
+
+  /** Re-runs the pending checks; the settled ones are dropped. */
+  run(): void {
+    if (!this.#pending.length) return;
+    this.#pending = this.#pending.filter((w) => !w());
+  }
+}

@@ -18,23 +18,19 @@
  * @module wcs-sdk
  */
 export { createSession, Session } from "./session.js";
-export type { AppData, FailEvent, RestoreAttempt, SessionEvents, SessionOptions, UserData } from "./session.js";
+export type { AppData, FailEvent, SessionEvents, SessionOptions, UserData } from "./session-types.js";
 export { Stream, STOP_RETRY_MS } from "./stream.js";
-export type { MuteState, StreamConstraints, StreamEvents, StreamOptions, VideoConstraints } from "./stream.js";
-export { roomApi, RoomSession, Room, Participant, ParticipantStream } from "./room.js";
-export type {
-  JoinOptions,
-  RoomApiOptions,
-  RoomEvents,
-  RoomMessage,
-  RoomPlayOptions,
-  RoomPublishOptions,
-  RoomSessionEvents,
-} from "./room.js";
+export type { MuteState, StreamConstraints, StreamEvents, StreamOptions, VideoConstraints } from "./stream-types.js";
+export { roomApi, RoomSession } from "./room-session.js";
+export type { RoomApiOptions, RoomSessionEvents } from "./room-session.js";
+export { Room } from "./room.js";
+export type { JoinOptions, RoomEvents, RoomMessage, RoomPublishOptions } from "./room.js";
+export { Participant, ParticipantStream } from "./participant.js";
+export type { RoomPlayOptions } from "./participant.js";
 export { ERROR_INFO, ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO } from "./constants.js";
 export type { SessionStatus, StreamStatus } from "./constants.js";
 export { WcsError } from "./events.js";
 export type { Logger } from "./events.js";
 export { resolvePlatform } from "./platform.js";
 export type { MediaStreamConstructor, PeerConnectionConstructor, Platform, WebSocketConstructor } from "./platform.js";
-export type { AutoRestoreOptions } from "./restore.js";
+export type { AutoRestoreOptions, RestoreAttempt } from "./restore.js";

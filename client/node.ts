@@ -24,9 +24,10 @@ import wrtc from "@roamhq/wrtc";
 import { WebSocket as NodeWebSocket } from "ws";
 import type { Platform, WebSocketConstructor } from "./platform.js";
 import { randomUUID } from "./platform.js";
-import { RoomSession, type RoomApiOptions } from "./room.js";
+import { RoomSession, type RoomApiOptions } from "./room-session.js";
 import { ROOM_EVENT } from "./constants.js";
-import { Session, type SessionOptions } from "./session.js";
+import { Session } from "./session.js";
+import type { SessionOptions } from "./session-types.js";
 
 export * from "./index.js";
 export * from "./node-media.js";

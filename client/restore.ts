@@ -57,3 +57,36 @@ export function resolveRestorePolicy(opt: boolean | AutoRestoreOptions | undefin
 export function backoffDelay(policy: RestorePolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1));
 }
+
+/** Argument of the RESTORING event: which reconnection attempt is about to start, and after how long. */
+export interface RestoreAttempt {
+  /** 1 for the first attempt after a drop. */
+  attempt: number;
+  /** Milliseconds until the attempt opens its WebSocket. */
+  delayMs: number;
+}
+
+/**
+ * The consecutive retries of one thing under the policy: a session's reconnections (reset when ESTABLISHED), a
+ * stream's restarts (reset when PUBLISHING/PLAYING).
+ */
+export class Retries {
+  readonly policy: RestorePolicy;
+  #attempt = 0;
+
+  constructor(policy: RestorePolicy) {
+    this.policy = policy;
+  }
+
+  /** The next retry (1-based number, backoff delay), or undefined once `maxAttempts` retries were used up. */
+  next(): RestoreAttempt | undefined {
+    const attempt = ++this.#attempt;
+    if (attempt > this.policy.maxAttempts) return undefined;
+    return { attempt, delayMs: backoffDelay(this.policy, attempt) };
+  }
+
+  /** It worked: the next failure starts again from the first retry. */
+  reset(): void {
+    this.#attempt = 0;
+  }
+}

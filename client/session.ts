@@ -1,80 +1,26 @@
 /**
- * A WCS session: one WebSocket to the server (the Web SDK's `Flashphoner.createSession()`).
+ * A WCS session: one WebSocket to the server (the Web SDK's `Flashphoner.createSession()`), its status and events,
+ * its streams, and reconnection.
  *
- * Wire behaviour, as Web SDK 2.0 (flashphoner-core.js createSession; shared/reference/wcs-protocol.md §1.2–1.6):
- * frames are `{"message": name, "data": [arg]}`; on open the client sends `connection` (appKey, mediaProviders,
- * clientVersion "2.0", …, custom) and the server's `getUserData` makes the session ESTABLISHED; server `ping` is
- * answered with `pong`; `sendData {operationId, payload}` is settled by `DataStatusEvent` ACCEPTED/FAILED;
- * `OnDataEvent` is the APP_DATA event; `fail` is the WARN event (and a stream status when apiMethod is
- * StreamStatusEvent). A socket close is DISCONNECTED, a socket error FAILED, and either one fails every stream of the
- * session locally. Auto-restore (opt-in) is described in `restore.ts`.
+ * Wire behaviour, as Web SDK 2.0 (flashphoner-core.js createSession; docs/protocols.md "WCS WebSocket protocol"): on
+ * open the client sends `connection` (appKey, mediaProviders, clientVersion "2.0", …, custom) and the server's
+ * `getUserData` makes the session ESTABLISHED (the frames and keep-alive are in `session-socket.ts`, what each server
+ * message does in `session-dispatch.ts`). A socket close is DISCONNECTED, a socket error FAILED, and either one fails
+ * every stream of the session locally. Auto-restore (opt-in) is described in `restore.ts`.
  */
 import type { ConnectionRequest } from "../protocol/wcs.js";
 import type { SendDataRequest } from "../protocol/room.js";
-import { TERMINAL_STATUSES, type FailEvent, type ServerMessages, type StreamStatusEvent } from "../protocol/wcs-types.js";
 import { ERROR_INFO, SESSION_STATUS, type SessionStatus } from "./constants.js";
 import { Emitter, WcsError, consoleLogger, quiet, withTimeout, type Logger } from "./events.js";
 import { resolvePlatform, type Platform } from "./platform.js";
-import { backoffDelay, resolveRestorePolicy, type AutoRestoreOptions, type RestorePolicy } from "./restore.js";
-import { Stream, type SessionLink, type StreamExtras, type StreamMessages, type StreamOptions } from "./stream.js";
-
-/** The `getUserData` object the server sends when the session is established (sessionId, authToken, …). */
-export type UserData = ServerMessages["getUserData"][0];
-/** The `OnDataEvent` object of the APP_DATA event (`payload` is what the server's app pushed). */
-export type AppData = ServerMessages["OnDataEvent"][0];
-/** The `fail` object of the WARN event. */
-export type { FailEvent } from "../protocol/wcs-types.js";
-
-/** Argument of the RESTORING event: which reconnection attempt is about to start, and after how long. */
-export interface RestoreAttempt {
-  /** 1 for the first attempt after a drop. */
-  attempt: number;
-  /** Milliseconds until the attempt opens its WebSocket. */
-  delayMs: number;
-}
-
-/** Session event callbacks (`session.on(SESSION_STATUS.X, cb)`). */
-export interface SessionEvents {
-  CONNECTED: (session: Session) => void;
-  ESTABLISHED: (session: Session, userData: UserData) => void;
-  DISCONNECTED: (session: Session) => void;
-  FAILED: (session: Session) => void;
-  WARN: (fail: FailEvent) => void;
-  APP_DATA: (data: AppData) => void;
-  RESTORING: (session: Session, attempt: RestoreAttempt) => void;
-}
-
-/** Options of {@link createSession}. Times in milliseconds. */
-export interface SessionOptions {
-  /** `ws://host:port` or `wss://host` (any path is accepted by our server). Required. */
-  urlServer: string;
-  /** The server app (default "defaultApp"; the Room API uses "roomApp"). */
-  appKey?: string;
-  /** Any JSON, sent as `connection.custom` (the Room API puts `{login, token}` here). */
-  custom?: unknown;
-  /** Sent as `connection.authToken`. */
-  authToken?: string;
-  /** Sent as `connection.keepAlive`. */
-  keepAlive?: boolean;
-  /** RTCPeerConnection configuration of every stream (e.g. `{iceServers: [...]}`); `bundlePolicy` is always "max-compat". */
-  mediaOptions?: RTCConfiguration;
-  /** Connection timeout: a socket still connecting after this long is closed (FAILED). Default none. */
-  timeout?: number;
-  /** Send a client `ping` this often (default 0 = never). */
-  pingInterval?: number;
-  /** FAILED (and socket closed) after this many `probesInterval`s without any server message (default 0 = off; 10 with autoRestore). */
-  receiveProbes?: number;
-  /** See receiveProbes (default 0; 5000 with autoRestore). */
-  probesInterval?: number;
-  /** sendData rejects when no DataStatusEvent came within this time (default 30000; 0 = wait forever). */
-  sendDataTimeoutMs?: number;
-  /** Opt-in reconnection and stream restore; see the policy in `restore.ts` / {@link AutoRestoreOptions}. */
-  autoRestore?: boolean | AutoRestoreOptions;
-  /** Environment overrides (Node: `nodePlatform()` of the node entry). Defaults: browser globals. */
-  platform?: Partial<Platform>;
-  /** Where swallowed errors go (default: console warn/error). */
-  logger?: Logger;
-}
+import { Retries, resolveRestorePolicy, type RestorePolicy } from "./restore.js";
+import { DataRequests } from "./session-data.js";
+import { dispatchFrame, type FrameHandlers } from "./session-dispatch.js";
+import { WcsSocket, type SocketTiming } from "./session-socket.js";
+import type { SessionEvents, SessionOptions, UserData } from "./session-types.js";
+import { Stream } from "./stream.js";
+import type { SessionLink, StreamExtras, StreamMessages } from "./stream-link.js";
+import type { StreamOptions } from "./stream-types.js";
 
 /** @internal Room API hooks: extra stream behaviour and work to do before streams are restored. */
 interface SessionInternals {
@@ -88,18 +34,6 @@ export function sessionInternals(session: Session): SessionInternals {
   const i = internals.get(session);
   if (!i) throw new Error("not a Session");
   return i;
-}
-
-interface PendingData {
-  resolve(): void;
-  reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-type Frame = { message: string; data: unknown[] };
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -117,24 +51,24 @@ export class Session {
   readonly #platform: Platform;
   readonly #logger: Logger;
   readonly #restore: RestorePolicy | null;
+  readonly #retries: Retries | null;
+  readonly #timing: SocketTiming;
   readonly #events: Emitter<SessionEvents>;
   readonly #id: string;
   readonly #streams = new Map<string, Stream>();
   readonly #awaiting = new Set<Stream>();
-  readonly #pendingData = new Map<string, PendingData>();
+  readonly #data = new DataRequests();
   readonly #restoreHooks: Array<() => Promise<void>> = [];
   readonly #link: SessionLink;
-  #ws: WebSocket | undefined;
+  readonly #frameHandlers: FrameHandlers;
+  #socket: WcsSocket | undefined;
   #lastDisconnect: { code?: number; reason?: string; error?: string } | undefined;
   #status: SessionStatus = SESSION_STATUS.PENDING;
   #userData: UserData | undefined;
   #everEstablished = false;
   #manual = false;
   #reconnecting = false;
-  #attempt = 0;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
-  #intervals = new Set<ReturnType<typeof setInterval>>();
-  #missedProbes = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal Use {@link createSession}. */
   constructor(options: SessionOptions) {
@@ -145,9 +79,18 @@ export class Session {
     this.#platform = resolvePlatform(options.platform);
     this.#logger = options.logger ?? consoleLogger;
     this.#restore = resolveRestorePolicy(options.autoRestore);
+    this.#retries = this.#restore ? new Retries(this.#restore) : null;
+    const restoreDefaults = this.#restore !== null;
+    this.#timing = {
+      timeout: options.timeout,
+      pingInterval: options.pingInterval ?? 0,
+      receiveProbes: options.receiveProbes ?? (restoreDefaults ? 10 : 0),
+      probesInterval: options.probesInterval ?? (restoreDefaults ? 5000 : 0),
+    };
     this.#events = new Emitter<SessionEvents>(this.#logger);
     this.#id = this.#platform.randomUUID();
     this.#link = this.#makeLink();
+    this.#frameHandlers = this.#makeFrameHandlers();
     internals.set(this, {
       createStream: (o, extras) => this.#createStream(o, extras),
       addRestoreHook: (hook) => this.#restoreHooks.push(hook),
@@ -245,21 +188,10 @@ export class Session {
       return quiet(Promise.reject(new WcsError(`Invalid session state ${this.#status}`, this.#status)));
     }
     const operationId = this.#platform.randomUUID();
-    return quiet(
-      new Promise<void>((resolve, reject) => {
-        const ms = this.#opts.sendDataTimeoutMs ?? 30_000;
-        const timer =
-          ms > 0
-            ? setTimeout(() => {
-                this.#pendingData.delete(operationId);
-                reject(new WcsError(`No DataStatusEvent within ${ms} ms`));
-              }, ms)
-            : undefined;
-        this.#pendingData.set(operationId, { resolve, reject, timer });
-        const request: SendDataRequest = { operationId, payload };
-        this.#send("sendData", request);
-      }),
-    );
+    const done = this.#data.add(operationId, this.#opts.sendDataTimeoutMs ?? 30_000);
+    const request: SendDataRequest = { operationId, payload };
+    this.#send("sendData", request);
+    return done;
   }
 
   /**
@@ -271,7 +203,6 @@ export class Session {
     const wasReconnecting = this.#reconnecting;
     this.#reconnecting = false;
     if (wasReconnecting) {
-      this.#clearTimers();
       this.#closeSocket();
       for (const s of [...this.#awaiting]) s._giveUp();
       this.#setStatus(SESSION_STATUS.DISCONNECTED);
@@ -286,146 +217,48 @@ export class Session {
   #connect(): void {
     this.#status = SESSION_STATUS.PENDING;
     this.#userData = undefined;
-    let ws: WebSocket;
-    try {
-      ws = new this.#platform.WebSocket(this.#opts.urlServer);
-    } catch (e) {
-      this.#logger.warn(`cannot open ${this.#opts.urlServer}`, e);
-      this.#later(() => this.#lost(SESSION_STATUS.FAILED), 0);
-      return;
-    }
-    this.#ws = ws;
-    const timeout = this.#opts.timeout;
-    if (timeout && timeout > 0) {
-      this.#later(() => {
-        if (this.#ws === ws && this.#status === SESSION_STATUS.PENDING) {
-          this.#logger.warn(`connection to ${this.#opts.urlServer} timed out after ${timeout} ms`);
-          this.#lost(SESSION_STATUS.FAILED);
-        }
-      }, timeout);
-    }
-    ws.onopen = () => {
-      if (this.#ws !== ws) return;
-      this.#setStatus(SESSION_STATUS.CONNECTED);
-      const connection: ConnectionRequest = {
-        appKey: this.#opts.appKey || "defaultApp",
-        mediaProviders: ["WebRTC"],
-        keepAlive: this.#opts.keepAlive,
-        authToken: this.#opts.authToken,
-        clientVersion: "2.0",
-        clientOSVersion: this.#platform.clientInfo.osVersion,
-        clientBrowserVersion: this.#platform.clientInfo.browserVersion,
-        msePacketizationVersion: 2,
-        custom: this.#opts.custom,
-      };
-      this.#send("connection", connection);
-      this.#startKeepAlive(ws);
-    };
-    ws.onmessage = (ev: MessageEvent) => {
-      if (this.#ws !== ws) return;
-      this.#missedProbes = 0;
-      if (typeof ev.data !== "string") return; // binary frames are for the non-WebRTC WSPlayer only
-      let frame: Frame;
-      try {
-        const parsed: unknown = JSON.parse(ev.data);
-        if (!isObject(parsed) || typeof parsed.message !== "string") throw new Error("not a WCS frame");
-        frame = { message: parsed.message, data: Array.isArray(parsed.data) ? parsed.data : [] };
-      } catch (e) {
-        this.#logger.warn("malformed frame from the server", e);
-        return;
-      }
-      this.#handle(frame);
-    };
-    ws.onerror = (ev: Event) => {
-      if (this.#ws !== ws) return;
-      const message = (ev as Event & { message?: unknown }).message;
-      this.#lastDisconnect = { ...this.#lastDisconnect, error: typeof message === "string" ? message : "WebSocket error" };
-      this.#lost(SESSION_STATUS.FAILED);
-    };
-    ws.onclose = (ev: CloseEvent) => {
-      if (this.#ws !== ws) return;
-      this.#lastDisconnect = { ...this.#lastDisconnect, code: ev.code, reason: ev.reason };
-      this.#lost(this.#status === SESSION_STATUS.FAILED ? SESSION_STATUS.FAILED : SESSION_STATUS.DISCONNECTED);
-    };
+    this.#socket = new WcsSocket(this.#platform, this.#opts.urlServer, this.#timing, this.#logger, {
+      open: () => {
+        this.#setStatus(SESSION_STATUS.CONNECTED);
+        const connection: ConnectionRequest = {
+          appKey: this.#opts.appKey || "defaultApp",
+          mediaProviders: ["WebRTC"],
+          keepAlive: this.#opts.keepAlive,
+          authToken: this.#opts.authToken,
+          clientVersion: "2.0",
+          clientOSVersion: this.#platform.clientInfo.osVersion,
+          clientBrowserVersion: this.#platform.clientInfo.browserVersion,
+          msePacketizationVersion: 2,
+          custom: this.#opts.custom,
+        };
+        this.#send("connection", connection);
+      },
+      frame: (frame) => dispatchFrame(frame, this.#frameHandlers),
+      error: (error) => {
+        this.#lastDisconnect = { ...this.#lastDisconnect, error };
+        this.#lost(SESSION_STATUS.FAILED);
+      },
+      close: (code, reason) => {
+        this.#lastDisconnect = { ...this.#lastDisconnect, code, reason };
+        this.#lost(this.#status === SESSION_STATUS.FAILED ? SESSION_STATUS.FAILED : SESSION_STATUS.DISCONNECTED);
+      },
+      failed: () => this.#lost(SESSION_STATUS.FAILED),
+    });
   }
 
-  #startKeepAlive(ws: WebSocket): void {
-    const restoreDefaults = this.#restore !== null;
-    const pingInterval = this.#opts.pingInterval ?? 0;
-    if (pingInterval > 0) this.#every(() => this.#ws === ws && this.#send("ping", null), pingInterval);
-    const probes = this.#opts.receiveProbes ?? (restoreDefaults ? 10 : 0);
-    const probeMs = this.#opts.probesInterval ?? (restoreDefaults ? 5000 : 0);
-    this.#missedProbes = 0;
-    if (probes > 0 && probeMs > 0) {
-      this.#every(() => {
-        if (this.#ws !== ws) return;
-        if (++this.#missedProbes >= probes) {
-          this.#logger.warn(`no message from the server for ${probes} × ${probeMs} ms: connection considered lost`);
-          this.#lost(SESSION_STATUS.FAILED);
-        }
-      }, probeMs);
-    }
-  }
-
-  #handle({ message, data }: Frame): void {
-    const obj = data[0];
-    switch (message) {
-      case "ping":
-        this.#send("pong", null);
-        return;
-      case "getUserData": {
-        this.#userData = isObject(obj) ? obj : {};
-        this.#everEstablished = true;
-        const restored = this.#reconnecting;
-        this.#reconnecting = false;
-        this.#attempt = 0;
-        this.#setStatus(SESSION_STATUS.ESTABLISHED, this.#userData);
-        if (restored) void this.#afterRestore();
-        return;
-      }
-      case "setRemoteSDP": {
-        const [id, sdp] = data;
-        if (typeof id === "string" && typeof sdp === "string") this.#streams.get(id)?._applyAnswer(sdp);
-        return;
-      }
-      case "notifyStreamStatusEvent":
-      case "notifyVideoFormat":
-        if (isObject(obj) && typeof obj.mediaSessionId === "string" && typeof obj.status === "string") {
-          this.#streams.get(obj.mediaSessionId)?._serverStatus(obj as Partial<StreamStatusEvent> & { status: string });
-        }
-        return;
-      case "DataStatusEvent": {
-        if (!isObject(obj) || typeof obj.operationId !== "string") return;
-        const pending = this.#pendingData.get(obj.operationId);
-        if (!pending) return;
-        this.#pendingData.delete(obj.operationId);
-        if (pending.timer) clearTimeout(pending.timer);
-        const info = typeof obj.info === "string" ? obj.info : undefined;
-        if (obj.status === "ACCEPTED") pending.resolve();
-        else pending.reject(new WcsError(info ?? `sendData ${String(obj.status)}`, info));
-        return;
-      }
-      case "OnDataEvent":
-        if (isObject(obj)) this.#events.emit(SESSION_STATUS.APP_DATA, obj as AppData);
-        return;
-      case "fail": {
-        if (!isObject(obj)) return;
-        const fail = obj as unknown as FailEvent;
-        if (fail.apiMethod === "StreamStatusEvent" && typeof fail.id === "string") {
-          this.#streams.get(fail.id)?._serverStatus({ ...fail, status: fail.status ?? "FAILED" });
-        }
-        this.#events.emit(SESSION_STATUS.WARN, fail);
-        return;
-      }
-      default:
-        // getVersion, notifyStreamEvent, rate reports, …: nothing the SDK acts on
-        this.#logger.debug(`server message ${message} ignored`);
-    }
+  /** `getUserData`: ESTABLISHED; after a reconnection, the streams are restored. */
+  #established(userData: UserData): void {
+    this.#userData = userData;
+    this.#everEstablished = true;
+    const restored = this.#reconnecting;
+    this.#reconnecting = false;
+    this.#retries?.reset();
+    this.#setStatus(SESSION_STATUS.ESTABLISHED, userData);
+    if (restored) void this.#afterRestore();
   }
 
   /** The socket is gone (closed, failed, timed out, probes missed, or disconnect()). */
   #lost(status: "DISCONNECTED" | "FAILED"): void {
-    this.#clearTimers();
     this.#closeSocket();
     const willRestore = this.#restore !== null && !this.#manual && this.#everEstablished;
     if (this.#reconnecting) {
@@ -438,46 +271,37 @@ export class Session {
     this.#status = status;
     this.#reconnecting = willRestore;
     for (const stream of this.getStreams()) stream._sessionLost(willRestore);
-    for (const [id, pending] of this.#pendingData) {
-      if (pending.timer) clearTimeout(pending.timer);
-      pending.reject(new WcsError(`Session ${status.toLowerCase()}`, ERROR_INFO.SESSION_DISCONNECTED));
-      this.#pendingData.delete(id);
-    }
+    this.#data.rejectAll(`Session ${status.toLowerCase()}`, ERROR_INFO.SESSION_DISCONNECTED);
     this.#setStatus(status);
     if (willRestore) this.#scheduleReconnect();
   }
 
-  /** Detaches and closes the current socket, if any. */
+  /** Closes the current socket, if any, and cancels a scheduled reconnection. */
   #closeSocket(): void {
-    const ws = this.#ws;
-    this.#ws = undefined;
-    if (!ws) return;
-    // no-op handlers rather than null: `ws` (Node) throws on an 'error' event nobody listens to
-    const noop = (): void => undefined;
-    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = noop;
-    try {
-      ws.close();
-    } catch {
-      // already closed
-    }
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#socket?.close();
+    this.#socket = undefined;
   }
 
+  // ---------- auto-restore (restore.ts) ----------
+
   #scheduleReconnect(): void {
-    const policy = this.#restore;
-    if (!policy || this.#manual) return;
-    const attempt = ++this.#attempt;
-    if (attempt > policy.maxAttempts) {
-      this.#logger.warn(`gave up reconnecting to ${this.#opts.urlServer} after ${policy.maxAttempts} attempts`);
+    const retries = this.#retries;
+    if (!retries || this.#manual) return;
+    const retry = retries.next();
+    if (!retry) {
+      this.#logger.warn(`gave up reconnecting to ${this.#opts.urlServer} after ${retries.policy.maxAttempts} attempts`);
       this.#reconnecting = false;
       for (const s of [...this.#awaiting]) s._giveUp();
       this.#setStatus(SESSION_STATUS.FAILED);
       return;
     }
-    const delayMs = backoffDelay(policy, attempt);
-    this.#events.emit(SESSION_STATUS.RESTORING, this, { attempt, delayMs });
-    this.#later(() => {
+    this.#events.emit(SESSION_STATUS.RESTORING, this, retry);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
       if (this.#reconnecting && !this.#manual) this.#connect();
-    }, delayMs);
+    }, retry.delayMs);
   }
 
   /** ESTABLISHED after a drop: run the Room API hooks (re-join), then restart the streams waiting for the session. */
@@ -495,6 +319,8 @@ export class Session {
       stream._resume();
     }
   }
+
+  // ---------- status, streams ----------
 
   #setStatus(status: SessionStatus, userData?: UserData): void {
     this.#status = status;
@@ -520,15 +346,24 @@ export class Session {
   }
 
   #send(message: string, data: unknown): boolean {
-    const ws = this.#ws;
-    if (!ws || ws.readyState !== 1 /* OPEN */) return false;
-    ws.send(JSON.stringify({ message, data: [data] }));
-    return true;
+    return this.#socket?.send(message, data) ?? false;
   }
 
   #createStream(options: StreamOptions, extras: StreamExtras): Stream {
     if (this.#status !== SESSION_STATUS.ESTABLISHED) throw new Error(`Invalid session state ${this.#status}`);
     return new Stream(this.#link, options, extras);
+  }
+
+  #makeFrameHandlers(): FrameHandlers {
+    return {
+      logger: this.#logger,
+      pong: () => void this.#send("pong", null),
+      established: (userData) => this.#established(userData),
+      stream: (id) => this.#streams.get(id),
+      dataStatus: (operationId, status, info) => this.#data.settle(operationId, status, info),
+      appData: (data) => this.#events.emit(SESSION_STATUS.APP_DATA, data),
+      warn: (fail) => this.#events.emit(SESSION_STATUS.WARN, fail),
+    };
   }
 
   #makeLink(): SessionLink {
@@ -554,24 +389,5 @@ export class Session {
       },
       forgetAwaiting: (stream) => void this.#awaiting.delete(stream),
     };
-  }
-
-  #later(fn: () => void, ms: number): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    this.#timers.add(t);
-  }
-
-  #every(fn: () => void, ms: number): void {
-    this.#intervals.add(setInterval(fn, ms));
-  }
-
-  #clearTimers(): void {
-    for (const t of this.#timers) clearTimeout(t);
-    for (const t of this.#intervals) clearInterval(t);
-    this.#timers.clear();
-    this.#intervals.clear();
   }
 }

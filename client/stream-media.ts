@@ -1,0 +1,145 @@
+/**
+ * The WebRTC side of a stream, as Web SDK 2.0's webrtc-media-provider.js: one RTCPeerConnection per publish/play
+ * attempt (`{iceServers: [] (unless given in mediaOptions), bundlePolicy: "max-compat"}`), the client's offer
+ * (publish: the local tracks with sendonly m-lines; play: recvonly audio + video), the server's answer, the local and
+ * remote MediaStreams and the <video> shown in `display`.
+ *
+ * The offer goes out right after setLocalDescription, before ICE gathering: no candidates, no trickle (the server
+ * finds the client by its STUN checks). See docs/protocols.md "SDP offers".
+ */
+import { attachVideo, detachVideo } from "./display.js";
+import type { Platform } from "./platform.js";
+import type { StreamOptions } from "./stream-types.js";
+
+/** An offer ready to send: its SDP, and for a publisher the MediaStream it publishes. */
+export interface Offer {
+  sdp: string;
+  media?: MediaStream;
+}
+
+/** @internal The peer connection, media and <video> of one {@link Stream}, across its restarts. */
+export class StreamMedia {
+  readonly #platform: Platform;
+  readonly #opts: StreamOptions;
+  readonly #rtcConfiguration: () => RTCConfiguration;
+  #pc: RTCPeerConnection | undefined;
+  #local: MediaStream | undefined;
+  #captured: MediaStream | undefined;
+  #remote: MediaStream | undefined;
+  #video: HTMLVideoElement | undefined;
+
+  constructor(platform: Platform, opts: StreamOptions, rtcConfiguration: () => RTCConfiguration) {
+    this.#platform = platform;
+    this.#opts = opts;
+    this.#rtcConfiguration = rtcConfiguration;
+  }
+
+  /** The current peer connection (undefined before the first offer). */
+  get peerConnection(): RTCPeerConnection | undefined {
+    return this.#pc;
+  }
+  /** Publishers: the published MediaStream. */
+  get local(): MediaStream | undefined {
+    return this.#local;
+  }
+  /** Players: the received MediaStream. */
+  get remote(): MediaStream | undefined {
+    return this.#remote;
+  }
+  /** The <video> created in `display`, if any. */
+  get video(): HTMLVideoElement | undefined {
+    return this.#video;
+  }
+  /** The peer connection's signaling state (undefined when there is none). */
+  signalingState(): RTCSignalingState | undefined {
+    return this.#pc?.signalingState;
+  }
+
+  /**
+   * A new peer connection for attempt `id` and its offer (set as local description). A publisher gets its local
+   * media first. Resolves undefined when `current()` turned false while waiting (the attempt was dropped).
+   * @throws whatever getUserMedia, createOffer or setLocalDescription threw.
+   */
+  async offer(publish: boolean, id: string, current: () => boolean): Promise<Offer | undefined> {
+    const platform = this.#platform;
+    let media: MediaStream | undefined;
+    if (publish) {
+      media = await this.#localMedia();
+      if (!current()) return undefined; // failed (e.g. session lost) while waiting for the camera
+      this.#local = media;
+    }
+    const pc = new platform.RTCPeerConnection(this.#rtcConfiguration());
+    this.#pc = pc;
+    if (media) {
+      for (const track of media.getTracks()) pc.addTrack(track, media);
+      for (const tr of pc.getTransceivers()) tr.direction = "sendonly";
+      this.#showVideo(id, media, true);
+    } else {
+      const audio = this.#opts.receiveAudio ?? true;
+      const video = this.#opts.receiveVideo ?? true;
+      if (audio) pc.addTransceiver("audio", { direction: "recvonly" });
+      if (video) pc.addTransceiver("video", { direction: "recvonly" });
+      const tracks = pc.getReceivers().map((r) => r.track);
+      const remote = new platform.MediaStream(tracks);
+      this.#remote = remote;
+      pc.addEventListener("track", (ev: RTCTrackEvent) => {
+        if (this.#remote === remote && !remote.getTracks().includes(ev.track)) remote.addTrack(ev.track);
+      });
+      this.#showVideo(id, remote, false);
+    }
+    const offer = await pc.createOffer(publish ? { offerToReceiveAudio: false, offerToReceiveVideo: false } : {});
+    await pc.setLocalDescription(offer);
+    if (!current()) return undefined;
+    return { sdp: offer.sdp ?? "", media };
+  }
+
+  /** Applies the server's answer (rewritten by `sdpHook`). Rejects when the hook or the peer connection refuses it. */
+  async answer(sdpIn: string): Promise<void> {
+    const pc = this.#pc;
+    if (!pc) return;
+    const sdp = this.#opts.sdpHook ? this.#opts.sdpHook(sdpIn) : sdpIn;
+    await pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  /** Closes the peer connection and removes the <video>; captured media is kept (for a restart). */
+  close(): void {
+    const pc = this.#pc;
+    if (pc && pc.signalingState !== "closed") pc.close();
+    if (this.#video) detachVideo(this.#opts.display, this.#video);
+    this.#video = undefined;
+  }
+
+  /** Stops the tracks captured with getUserMedia (never the app's `stream`). */
+  dropCaptured(): void {
+    for (const t of this.#captured?.getTracks() ?? []) t.stop();
+    this.#captured = undefined;
+  }
+
+  /** The app's `stream`, else the still-live captured media of a previous attempt, else getUserMedia. */
+  async #localMedia(): Promise<MediaStream> {
+    if (this.#opts.stream) return this.#opts.stream;
+    const captured = this.#captured;
+    if (captured && captured.getTracks().some((t) => t.readyState !== "ended")) return captured;
+    const gum = this.#platform.getUserMedia;
+    if (!gum) throw new Error("getUserMedia is not available here: pass the stream option with the media to publish");
+    const c = this.#opts.constraints;
+    let video: boolean | MediaTrackConstraints = true;
+    if (c?.video !== undefined) {
+      if (typeof c.video === "object") {
+        const { minBitrate: _a, maxBitrate: _b, bitrate: _c, quality: _d, ...rest } = c.video;
+        video = rest;
+      } else video = c.video;
+    }
+    const stream = await gum({ audio: c?.audio ?? true, video });
+    this.#captured = stream;
+    return stream;
+  }
+
+  #showVideo(id: string, media: MediaStream, local: boolean): void {
+    const { display } = this.#opts;
+    const doc = this.#platform.document;
+    if (!display || !doc) return;
+    if (this.#video) detachVideo(display, this.#video);
+    this.#video = attachVideo(doc, display, id, media, local);
+  }
+}

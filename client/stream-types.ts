@@ -1,0 +1,59 @@
+/**
+ * The public types of a stream: what the app passes to `session.createStream()` (media constraints, display,
+ * playback and restore options) and the status events it gets back.
+ */
+import type { StreamStatus } from "../protocol/wcs-types.js";
+import type { Stream } from "./stream.js";
+
+/** Video constraints: the browser's MediaTrackConstraints plus the WCS bitrate/quality fields. */
+export interface VideoConstraints extends MediaTrackConstraints {
+  /** Lowest publishing bitrate, kbps (sent as `minBitrate`). */
+  minBitrate?: number;
+  /** Highest publishing bitrate, kbps (sent as `maxBitrate`). */
+  maxBitrate?: number;
+  /** Deprecated WCS field, kbps (sent as `bitrate`). */
+  bitrate?: number;
+  /** Playback quality 0..100 (sent as `quality` by players). */
+  quality?: number;
+}
+
+/** Media constraints of a stream (Web SDK `options.constraints`). Default `{audio: true, video: true}`. */
+export interface StreamConstraints {
+  audio?: boolean | MediaTrackConstraints;
+  video?: boolean | VideoConstraints;
+}
+
+/** Options of `session.createStream()`. */
+export interface StreamOptions {
+  /** Stream name (required, non-empty). */
+  name: string;
+  /**
+   * Browser only: an element that gets a <video> for the stream (a publisher's muted local preview, a player's remote
+   * media); a <video> element is used as is. Ignored where the platform has no document (Node).
+   */
+  display?: HTMLElement;
+  /** getUserMedia constraints and WCS bitrate/size/quality fields. */
+  constraints?: StreamConstraints;
+  /** Publish this MediaStream instead of calling getUserMedia (canvas, screen, Node synthetic media). Never stopped by the SDK. */
+  stream?: MediaStream;
+  /** Any JSON, sent as the stream's `custom` (room streams: `{name: room}`). */
+  custom?: unknown;
+  /** Ask the server to record (sent as `record`; our server does not record). */
+  record?: boolean;
+  /** Players: receive audio (default true). */
+  receiveAudio?: boolean;
+  /** Players: receive video (default true). */
+  receiveVideo?: boolean;
+  /** Rewrites the server's answer SDP before it is applied (Web SDK `sdpHook`). */
+  sdpHook?: (sdp: string) => string;
+  /** Set false to exclude this stream from the session's auto-restore. */
+  autoRestore?: boolean;
+}
+
+/** Stream event callbacks: one per status except NEW, each called with the stream. */
+export type StreamEvents = { [S in Exclude<StreamStatus, "NEW">]: (stream: Stream) => void };
+
+/** Mute state the server reports (`audioState` / `videoState` of notifyStreamStatusEvent). */
+export interface MuteState {
+  muted: boolean;
+}

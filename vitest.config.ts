@@ -1,13 +1,18 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 /**
- * Three projects:
+ * Four projects:
  * - unit: Durable Object logic inside the Workers runtime (vitest-pool-workers, Miniflare), no media.
  * - e2e:  Node; a real `wrangler dev` worker + real media node processes + real WebRTC peers (@roamhq/wrtc in child
  *         processes, headless Chromium). Files run one at a time: they share the 2 cores with media.
  * - sdk:  Node; the client SDK's state machines (client/) against an in-process fake WCS server and a fake
  *         RTCPeerConnection injected through the SDK's platform. Fast, no cluster.
+ * - pure: Node; the pure modules (SDP planning, RTCP, signing, protocol tables, the media node's leg rules with
+ *         node-datachannel on 127.0.0.1, its config) against real captured offers (test/pure/offers/). Seconds.
+ *         `vitest run --project pure --coverage` measures exactly those modules (see `coverage` below).
  */
 export default defineConfig({
   test: {
@@ -39,6 +44,34 @@ export default defineConfig({
       {
         test: { name: "sdk", include: ["test/sdk/**/*.test.ts"], environment: "node", testTimeout: 15_000 },
       },
+      {
+        test: { name: "pure", include: ["test/pure/**/*.test.ts"], environment: "node", testTimeout: 10_000 },
+      },
     ],
+    // Only with --coverage (npm test runs it for the pure project): the modules the pure project is about, as a text
+    // table on the console. Nothing is written into the repository (v8's raw data goes to the temp directory).
+    coverage: {
+      provider: "v8",
+      include: [
+        "media-node/sdp.ts",
+        "media-node/rtcp.ts",
+        "media-node/legs.ts",
+        "media-node/config.ts",
+        "media-node/errors.ts",
+        "media-node/engine/keyframe-throttle.ts",
+        "protocol/sdp.ts",
+        "protocol/ice.ts",
+        "protocol/whip.ts",
+        "protocol/ws-endpoint.ts",
+        "protocol/rest.ts",
+        "protocol/media-node.ts",
+        "protocol/refusal.ts",
+        "protocol/json-body.ts",
+        "protocol/signing.ts",
+        "worker/leg-owners.ts",
+      ],
+      reporter: ["text", "text-summary"],
+      reportsDirectory: join(tmpdir(), "wcs-edge-coverage"),
+    },
   },
 });

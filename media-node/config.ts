@@ -65,7 +65,8 @@ function intVar(min: number, max: number) {
 const httpUrl = z
   .string()
   .url("expected an absolute URL")
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), "expected an http:// or https:// URL");
+  // zod runs refinements on values .url() refused too: an unparseable URL is reported there, not thrown here
+  .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), "expected an http:// or https:// URL");
 
 const EnvSchema = z
   .object({

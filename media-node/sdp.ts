@@ -115,6 +115,11 @@ export function parseOffer(sdp: string): ParsedOffer {
         codecs.push({ pt, ...st, fmtp: "", params: {} });
       }
     }
+    // Preference is the order of the formats on the m-line (RFC 8866 §5.14), not of the a=rtpmap lines (libdatachannel
+    // writes those sorted by payload type); payload types missing from the m-line go last.
+    const rank = new Map<number, number>();
+    for (const p of String(m.payloads ?? "").split(/\s+/)) if (p !== "" && !rank.has(Number(p))) rank.set(Number(p), rank.size);
+    codecs.sort((a, b) => (rank.get(a.pt) ?? rank.size) - (rank.get(b.pt) ?? rank.size));
 
     let ssrc: number | undefined;
     const groups = m.ssrcGroups ?? [];

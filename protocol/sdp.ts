@@ -43,9 +43,20 @@ export function checkOffer(original: string, role: LegRole): OfferCheck {
   for (const m of usable) {
     if (!(m.iceUfrag ?? sdp.iceUfrag) || !(m.icePwd ?? sdp.icePwd)) return { ok: false, reason: `m=${m.type} has no ICE credentials` };
     if (!(m.fingerprint ?? sdp.fingerprint)) return { ok: false, reason: `m=${m.type} has no DTLS fingerprint` };
-    if (m.rtp.length === 0) return { ok: false, reason: `m=${m.type} has no rtpmap` };
+    if (!hasKnownFormat(m)) return { ok: false, reason: `m=${m.type} has no rtpmap` };
   }
   return { ok: true, text, sdp, hasAudio: usable.some((m) => m.type === "audio"), hasVideo: usable.some((m) => m.type === "video") };
+}
+
+/**
+ * Whether an m-line has a format the node can know: one with an `a=rtpmap`, or a static payload type (0–95, RFC 3551
+ * §6, e.g. `m=audio … 0 8` for PCMU/PCMA) that needs none.
+ */
+function hasKnownFormat(m: SessionDescription["media"][number]): boolean {
+  if (m.rtp.length > 0) return true;
+  return String(m.payloads ?? "")
+    .split(/\s+/)
+    .some((p) => /^\d+$/.test(p) && Number(p) < 96);
 }
 
 /**

@@ -5,30 +5,24 @@
  * - a WHEP player in headless Chromium (plain fetch + RTCPeerConnection) playing a wrtc publisher's stream;
  * - the protocol's status codes and headers with fetch.
  *
- * Debian bookworm's simple-whip-client links libsoup 2, while libnice links libsoup 3 through gupnp-igd (UPnP port
- * mapping), and libsoup 3 aborts a process that holds both ("libsoup2 symbols detected"). And libnice never gathers
- * loopback candidates. So the test builds two tiny shims with the C compiler (see {@link whipClientShims}): a stub
- * libgupnp-igd (no UPnP; libnice handles a NULL IGD agent) and a getifaddrs() filter that leaves only 127.0.0.1.
+ * simple-whip-client runs with the shims of test/harness/whip-client.ts (Debian bookworm's build needs them here).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
 import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } from "../harness/browser.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
 import { HOST_CANDIDATE, expectPagePlaysCamera, findStreams, openTestPage, staticOffer, withReport } from "../harness/endpoints.js";
+import { WHIP_AUDIO, WHIP_CLIENT, WHIP_VIDEO_VP8, whipClientShims, type WhipClientShims } from "../harness/whip-client.js";
 
 const WHIP_TOKEN = "whip-test-token";
 const REST_TOKEN = "rest-test-token";
 const ICE_TIMEOUT_MS = 6000;
-const WHIP_CLIENT = process.env.WHIP_CLIENT ?? "whip-client";
 
 let cluster: Cluster;
 let browser: BrowserHandle | undefined;
-let stubDir: string | undefined;
+let shims: WhipClientShims | undefined;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
@@ -42,7 +36,7 @@ afterEach(async () => {
 afterAll(async () => {
   await browser?.close();
   await cluster?.stop();
-  if (stubDir) rmSync(stubDir, { recursive: true, force: true });
+  shims?.remove();
 });
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
@@ -80,60 +74,6 @@ const fragment = (ufrag: string, candidates: string[], end = false) =>
     "\r\n",
   );
 
-/**
- * Builds (once, with the system C compiler) the two shims simple-whip-client needs here (see the file header); returns
- * their directory:
- * - `libgupnp-igd-1.0.so.4` (found through LD_LIBRARY_PATH): no UPnP IGD, so libsoup 3 is never loaded;
- * - `loopback-only.so` (LD_PRELOAD): getifaddrs() shows libnice only 127.0.0.1, as a non-loopback interface (libnice
- *   skips loopback interfaces, and pins each socket to its interface with IP_UNICAST_IF, so a socket on another
- *   interface could not reach the media node's 127.0.0.1 anyway). Every candidate is then 127.0.0.1.
- */
-function whipClientShims(): string {
-  if (stubDir) return stubDir;
-  const dir = mkdtempSync(join(tmpdir(), "whip-client-shims-"));
-  writeFileSync(
-    join(dir, "igd.c"),
-    [
-      "void *gupnp_simple_igd_thread_new(void) { return 0; }",
-      "unsigned long gupnp_simple_igd_get_type(void) { return 0; }",
-      "void gupnp_simple_igd_add_port(void) {}",
-      "void gupnp_simple_igd_remove_port_local(void) {}",
-      "",
-    ].join("\n"),
-  );
-  writeFileSync(
-    join(dir, "lo.c"),
-    [
-      "#define _GNU_SOURCE",
-      "#include <dlfcn.h>",
-      "#include <ifaddrs.h>",
-      "#include <net/if.h>",
-      "#include <stddef.h>",
-      "#include <sys/socket.h>",
-      "int getifaddrs(struct ifaddrs **ifap) {",
-      "  static int (*real)(struct ifaddrs **);",
-      "  if (!real) real = (int (*)(struct ifaddrs **))dlsym(RTLD_NEXT, \"getifaddrs\");",
-      "  int r = real(ifap);",
-      "  if (r != 0) return r;",
-      "  for (struct ifaddrs *i = *ifap; i; i = i->ifa_next) {",
-      "    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_LOOPBACK)) i->ifa_flags &= ~IFF_LOOPBACK;",
-      "    else i->ifa_addr = NULL; /* hidden; the list stays one allocation for freeifaddrs() */",
-      "  }",
-      "  return 0;",
-      "}",
-      "",
-    ].join("\n"),
-  );
-  const build = (args: string[]) => {
-    const cc = spawnSync("cc", ["-shared", "-fPIC", ...args], { encoding: "utf8" });
-    if (cc.status !== 0) throw new Error(`building the whip-client shims failed (is a C compiler installed?): ${cc.error ?? cc.stderr}`);
-  };
-  build(["-Wl,-soname,libgupnp-igd-1.0.so.4", "-o", join(dir, "libgupnp-igd-1.0.so.4"), join(dir, "igd.c")]);
-  build(["-o", join(dir, "loopback-only.so"), join(dir, "lo.c"), "-ldl"]);
-  stubDir = dir;
-  return dir;
-}
-
 interface WhipClient {
   child: ChildProcess;
   output: string[];
@@ -144,18 +84,9 @@ interface WhipClient {
 function startWhipClient(url: string, token: string): WhipClient {
   const which = spawnSync("sh", ["-c", `command -v ${WHIP_CLIENT}`], { encoding: "utf8" });
   if (which.status !== 0) throw new Error(`${WHIP_CLIENT} not found: apt-get install simple-whip-client (see .ci/run)`);
-  const video =
-    "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! queue ! " +
-    "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay pt=96 ssrc=2 ! queue ! application/x-rtp,media=video,encoding-name=VP8,payload=96";
-  const audio =
-    "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! queue ! opusenc ! rtpopuspay pt=100 ssrc=1 ! queue ! " +
-    "application/x-rtp,media=audio,encoding-name=OPUS,payload=100";
-  const child = spawn(WHIP_CLIENT, ["-u", url, "-t", token, "-V", video, "-A", audio, "-o", "-l", "4"], {
-    env: {
-      ...process.env,
-      LD_LIBRARY_PATH: [whipClientShims(), process.env.LD_LIBRARY_PATH].filter(Boolean).join(":"),
-      LD_PRELOAD: join(whipClientShims(), "loopback-only.so"),
-    },
+  shims ??= whipClientShims();
+  const child = spawn(WHIP_CLIENT, ["-u", url, "-t", token, "-V", WHIP_VIDEO_VP8, "-A", WHIP_AUDIO, "-o", "-l", "4"], {
+    env: { ...process.env, ...shims.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);

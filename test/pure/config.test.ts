@@ -1,0 +1,150 @@
+/**
+ * media-node/config.ts loadConfig: defaults, every variable, and the error that lists each bad variable with the value
+ * it had (the secret never shown).
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, type MediaNodeConfig } from "../../media-node/config.js";
+
+const REQUIRED = { WORKER_URL: "http://127.0.0.1:8787", MEDIA_NODE_SECRET: "s3cret-value" };
+
+/** The ConfigError message lines of `env` (after the heading). */
+function problems(env: Record<string, string | undefined>): string[] {
+  let err: unknown;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  const [heading, ...lines] = (err as ConfigError).message.split("\n");
+  expect(heading).toBe("Invalid media node configuration:");
+  expect((err as ConfigError).name).toBe("ConfigError");
+  return lines;
+}
+
+describe("loadConfig", () => {
+  it("defaults", () => {
+    expect(loadConfig(REQUIRED)).toEqual<MediaNodeConfig>({
+      nodeId: undefined,
+      listenHost: "127.0.0.1",
+      port: 9000,
+      publicUrl: undefined,
+      iceAddress: "127.0.0.1",
+      rtcPortRange: undefined,
+      workerUrl: "http://127.0.0.1:8787",
+      secret: "s3cret-value",
+      heartbeatMs: 1000,
+      maxLegs: 0,
+      connectTimeoutMs: 20000,
+      publisherMaxKbps: 2500,
+      logLevel: "info",
+    });
+  });
+
+  it("every variable set", () => {
+    expect(
+      loadConfig({
+        MEDIA_NODE_ID: "node-a",
+        MEDIA_NODE_LISTEN_HOST: "0.0.0.0",
+        MEDIA_NODE_PORT: "0",
+        MEDIA_NODE_PUBLIC_URL: "https://node-a.example.com:9443",
+        MEDIA_NODE_ICE_ADDRESS: "2001:db8::1",
+        MEDIA_NODE_RTC_PORT_MIN: "40000",
+        MEDIA_NODE_RTC_PORT_MAX: "40000",
+        WORKER_URL: "https://edge.example.com//",
+        MEDIA_NODE_SECRET: "x",
+        MEDIA_NODE_HEARTBEAT_MS: "100",
+        MEDIA_NODE_MAX_LEGS: "1000000",
+        MEDIA_NODE_CONNECT_TIMEOUT_MS: "300000",
+        MEDIA_NODE_PUBLISHER_MAX_KBPS: "0",
+        LOG_LEVEL: "DEBUG",
+        UNRELATED: "ignored",
+      }),
+    ).toEqual<MediaNodeConfig>({
+      nodeId: "node-a",
+      listenHost: "0.0.0.0",
+      port: 0,
+      publicUrl: "https://node-a.example.com:9443",
+      iceAddress: "2001:db8::1",
+      rtcPortRange: { min: 40000, max: 40000 },
+      workerUrl: "https://edge.example.com",
+      secret: "x",
+      heartbeatMs: 100,
+      maxLegs: 1_000_000,
+      connectTimeoutMs: 300_000,
+      publisherMaxKbps: 0,
+      logLevel: "debug",
+    });
+  });
+
+  it("empty and blank values count as unset", () => {
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_PORT: "", MEDIA_NODE_ID: "  ", LOG_LEVEL: "" })).toMatchObject({ port: 9000, nodeId: undefined, logLevel: "info" });
+  });
+
+  it("reads process.env by default", () => {
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, REQUIRED, { MEDIA_NODE_PORT: "9123" });
+      expect(loadConfig().port).toBe(9123);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it("lists every bad variable, one per line, with its value; the secret is never shown", () => {
+    expect(
+      problems({
+        MEDIA_NODE_ID: "n".repeat(129),
+        MEDIA_NODE_PORT: "65536",
+        MEDIA_NODE_PUBLIC_URL: "ftp://node",
+        MEDIA_NODE_ICE_ADDRESS: "node.local",
+        WORKER_URL: "not a url",
+        MEDIA_NODE_HEARTBEAT_MS: "50",
+        MEDIA_NODE_MAX_LEGS: "-1",
+        MEDIA_NODE_CONNECT_TIMEOUT_MS: "1e4",
+        MEDIA_NODE_PUBLISHER_MAX_KBPS: "100001",
+        LOG_LEVEL: "verbose",
+      }),
+    ).toEqual([
+      `  MEDIA_NODE_ID: at most 128 characters (got "${"n".repeat(129)}")`,
+      '  MEDIA_NODE_PORT: expected an integer 0..65535 (got "65536")',
+      '  MEDIA_NODE_PUBLIC_URL: expected an http:// or https:// URL (got "ftp://node")',
+      '  MEDIA_NODE_ICE_ADDRESS: expected an IPv4 or IPv6 address (got "node.local")',
+      '  WORKER_URL: expected an absolute URL (got "not a url")',
+      "  MEDIA_NODE_SECRET: required (got unset)",
+      '  MEDIA_NODE_HEARTBEAT_MS: expected an integer 100..60000 (got "50")',
+      '  MEDIA_NODE_MAX_LEGS: expected an integer 0..1000000 (got "-1")',
+      '  MEDIA_NODE_CONNECT_TIMEOUT_MS: expected an integer 1000..300000 (got "1e4")',
+      '  MEDIA_NODE_PUBLISHER_MAX_KBPS: expected an integer 0..100000 (got "100001")',
+      "  LOG_LEVEL: Invalid enum value. Expected 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent', received 'verbose' (got \"verbose\")",
+    ]);
+  });
+
+  it("an unparseable URL is listed like any other bad value (it once escaped as a bare TypeError: Invalid URL)", () => {
+    expect(problems({ WORKER_URL: "localhost:8787", MEDIA_NODE_SECRET: "x" })).toEqual(['  WORKER_URL: expected an http:// or https:// URL (got "localhost:8787")']);
+    expect(problems({ WORKER_URL: "127.0.0.1:8787", MEDIA_NODE_SECRET: "x", MEDIA_NODE_PUBLIC_URL: "node-a" })).toEqual([
+      '  MEDIA_NODE_PUBLIC_URL: expected an absolute URL (got "node-a")',
+      '  WORKER_URL: expected an absolute URL (got "127.0.0.1:8787")',
+    ]);
+  });
+
+  it("an empty required variable is reported as required, with the empty value", () => {
+    expect(problems({ WORKER_URL: "", MEDIA_NODE_SECRET: "ok" })).toEqual(['  WORKER_URL: required (got "")']);
+  });
+
+  it("a set secret never appears in the message, whatever else is wrong", () => {
+    const lines = problems({ ...REQUIRED, MEDIA_NODE_SECRET: "top-secret-42", MEDIA_NODE_PORT: "x" });
+    expect(lines).toEqual(['  MEDIA_NODE_PORT: expected an integer 0..65535 (got "x")']);
+    expect(lines.join("\n")).not.toContain("top-secret-42");
+  });
+
+  it.each([
+    [{ MEDIA_NODE_RTC_PORT_MIN: "40000" }, ['  MEDIA_NODE_RTC_PORT_MAX: set both MEDIA_NODE_RTC_PORT_MIN and MEDIA_NODE_RTC_PORT_MAX, or neither (got unset)']],
+    [{ MEDIA_NODE_RTC_PORT_MAX: "40000" }, ['  MEDIA_NODE_RTC_PORT_MIN: set both MEDIA_NODE_RTC_PORT_MIN and MEDIA_NODE_RTC_PORT_MAX, or neither (got unset)']],
+    [{ MEDIA_NODE_RTC_PORT_MIN: "40010", MEDIA_NODE_RTC_PORT_MAX: "40000" }, ['  MEDIA_NODE_RTC_PORT_MAX: must be >= MEDIA_NODE_RTC_PORT_MIN (40010) (got "40000")']],
+    [{ MEDIA_NODE_RTC_PORT_MIN: "0", MEDIA_NODE_RTC_PORT_MAX: "70000" }, ['  MEDIA_NODE_RTC_PORT_MIN: expected an integer 1..65535 (got "0")', '  MEDIA_NODE_RTC_PORT_MAX: expected an integer 1..65535 (got "70000")']],
+  ])("RTC port range %o", (env, want) => {
+    expect(problems({ ...REQUIRED, ...env })).toEqual(want);
+  });
+});

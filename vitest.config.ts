@@ -54,6 +54,7 @@ export default defineConfig({
       provider: "v8",
       include: [
         "media-node/sdp.ts",
+        "media-node/plans.ts",
         "media-node/rtcp.ts",
         "media-node/legs.ts",
         "media-node/config.ts",

@@ -19,17 +19,8 @@ import type {
 } from "../protocol/media-node.js";
 import { MediaNodeError } from "./errors.js";
 import { type EngineOptions, type Leg, type LegOutcome, PlayerLeg, PublisherLeg, type StreamRouter } from "./engine/index.js";
-import {
-  PULL_MIDS,
-  checkPlayerAnswer,
-  parseOffer,
-  planOfferedPlayer,
-  planPlayer,
-  planPublisher,
-  planPulledTracks,
-  pullOfferPlan,
-  type MediaKind,
-} from "./sdp.js";
+import { PULL_MIDS, checkPlayerAnswer, planOfferedPlayer, planPlayer, planPublisher, planPulledTracks, pullOfferPlan } from "./plans.js";
+import { parseOffer, type MediaKind } from "./sdp.js";
 
 /**
  * Something that happened to a leg. `connected`, `failed` and `closed` are reported to the worker as LegEvents;

@@ -1,6 +1,6 @@
 /**
  * Track descriptions (node-datachannel `Video`/`Audio`, i.e. libdatachannel `Description::Media`) built from the SDP
- * plans of media-node/sdp.ts: one codec under one payload type, and "inactive" m-lines for what we do not use.
+ * plans of media-node/plans.ts: one codec under one payload type, and "inactive" m-lines for what we do not use.
  */
 import { Audio, Video } from "node-datachannel";
 import type { MediaKind, OfferedCodec, OfferedMedia } from "../sdp.js";

@@ -8,7 +8,7 @@
  *   payload type and SSRC);
  * - stream-router.ts: the per-stream fan-out, allocation-free per packet;
  * - keyframe-throttle.ts: at most one keyframe request per interval to a publisher;
- * - descriptions.ts: track descriptions from the SDP plans (media-node/sdp.ts).
+ * - descriptions.ts: track descriptions from the SDP plans (media-node/plans.ts).
  *
  * What libdatachannel does that this relies on, and the measured figures: docs/media-engine.md.
  */

@@ -5,7 +5,8 @@
 import { Audio, RtcpNackResponder, Video, type Track } from "node-datachannel";
 import type { LegMedia } from "../../protocol/media-node.js";
 import { hasKeyframeRequest } from "../rtcp.js";
-import type { MediaKind, PlayerPlan } from "../sdp.js";
+import type { PlayerPlan } from "../plans.js";
+import type { MediaKind } from "../sdp.js";
 import { addCodec, inactiveDescription, noop } from "./descriptions.js";
 import { Leg, type EngineOptions } from "./leg.js";
 import type { StreamRouter, Target } from "./stream-router.js";
@@ -30,7 +31,7 @@ export class PlayerLeg extends Leg {
 
   /**
    * @param router the stream's router (its publisher must send what `plan` uses)
-   * @param plan from `planPlayer` (sdp.ts)
+   * @param plan from `planPlayer` (plans.ts)
    */
   constructor(
     legId: string,

@@ -11,7 +11,8 @@ import { Audio, Video, type Track } from "node-datachannel";
 import { randomInt } from "node:crypto";
 import type { LegMedia } from "../../protocol/media-node.js";
 import { ReceptionStats, RTCP_SR, isRtcp, rembSize, rtpSeq, rtpSsrc, writePli, writeRemb } from "../rtcp.js";
-import { PULL_MIDS, type MediaKind, type OfferedCodec, type PublishedTrack, type PublisherPlan, type PullOfferPlan } from "../sdp.js";
+import { PULL_MIDS, type PublishedTrack, type PublisherPlan, type PullOfferPlan } from "../plans.js";
+import type { MediaKind, OfferedCodec } from "../sdp.js";
 import { addCodec, inactiveDescription, noop } from "./descriptions.js";
 import { Leg, type EngineOptions } from "./leg.js";
 import { StreamRouter } from "./stream-router.js";
@@ -48,7 +49,7 @@ export class PublisherLeg extends Leg {
   private readonly remb: Buffer | undefined;
 
   /**
-   * @param plan from `planPublisher` (sdp.ts): which m-lines/codecs/SSRCs to receive
+   * @param plan from `planPublisher` (plans.ts): which m-lines/codecs/SSRCs to receive
    * @throws Error from node-datachannel if the description cannot be built (reported as internal)
    */
   constructor(legId: string, streamName: string, opts: EngineOptions, plan: PublisherPlan, pullOffer?: PullOfferPlan) {

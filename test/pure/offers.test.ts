@@ -5,7 +5,8 @@
  * read off the offer files (line references in the comments).
  */
 import { describe, expect, it } from "vitest";
-import { h264Profile, parseOffer, planPlayer, planPublisher, type PublisherPlan } from "../../media-node/sdp.js";
+import { planPlayer, planPublisher, type PublisherPlan } from "../../media-node/plans.js";
+import { h264Profile, parseOffer } from "../../media-node/sdp.js";
 import { activateBundleOnly, checkOffer } from "../../protocol/sdp.js";
 import { OFFERS, expectRefusal, offer, type OfferName } from "./helpers.js";
 

@@ -6,20 +6,14 @@ import { describe, expect, it } from "vitest";
 import {
   PULL_MIDS,
   checkPlayerAnswer,
-  chooseAudioCodec,
-  chooseVideoCodec,
-  codecsCompatible,
-  h264Profile,
-  parseOffer,
   planOfferedPlayer,
   planPlayer,
   planPublisher,
   planPulledTracks,
   pullOfferPlan,
-  type OfferedCodec,
-  type OfferedMedia,
   type PublishedTrack,
-} from "../../media-node/sdp.js";
+} from "../../media-node/plans.js";
+import { chooseAudioCodec, chooseVideoCodec, codecsCompatible, h264Profile, parseOffer, type OfferedCodec, type OfferedMedia } from "../../media-node/sdp.js";
 import { MAX_SDP_BYTES, activateBundleOnly, checkOffer } from "../../protocol/sdp.js";
 import { expectRefusal } from "./helpers.js";
 

@@ -9,8 +9,8 @@
  *   POST   /v1/relays         StartRelayRequest → 200 StartRelayResponse (protocol/relay.ts; media-node/relay.ts)
  *   DELETE /v1/relays/:relayId                → 200 {ok:true}
  *
- * Every request must be signed with the shared secret (`protocol/signing.ts`): the raw body text is verified first,
- * then parsed as JSON and validated with zod (`protocol/json-body.ts`). Errors are `ApiError` bodies `{code, info}`
+ * Every request must be signed with the shared secret (`protocol/signing.ts`), once: the raw body text is verified
+ * first (a nonce seen before is a replay, refused), then parsed as JSON and validated with zod (`protocol/json-body.ts`). Errors are `ApiError` bodies `{code, info}`
  * with the HTTP status of their code (`API_HTTP_STATUS`): unauthorized (missing/bad signature or clock skew),
  * invalid_request (malformed JSON, schema errors, body over {@link MAX_BODY_BYTES}), invalid_sdp, no_common_codecs,
  * not_found ("Stream not found", unknown route), conflict (duplicate leg id), name_in_use (second publisher of a
@@ -36,7 +36,7 @@ import {
   type NodeLoad,
   type NodeStatus,
 } from "../protocol/media-node.js";
-import { verifyRequest } from "../protocol/signing.js";
+import { ReplayWindow, verifyRequest } from "../protocol/signing.js";
 import { MediaNodeError } from "./errors.js";
 import type { LegManager } from "./legs.js";
 import type { RelayManager } from "./relay.js";
@@ -75,11 +75,13 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     }),
   );
 
-  // Signature check on the raw body text, before anything is parsed.
+  // Signature check on the raw body text, before anything is parsed; then the nonce, so a replay is refused.
+  const replays = new ReplayWindow();
   app.use("*", async (c, next) => {
     const url = new URL(c.req.url);
     const body = await c.req.text();
-    const reason = await verifyRequest(deps.secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+    const signed = await verifyRequest(deps.secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+    const reason = !signed.ok ? signed.reason : replays.claim(signed.nonce, signed.expiresAt) ? null : "replayed request";
     if (reason) {
       log.warn({ method: c.req.method, path: url.pathname, reason }, "rejected control request");
       return errorJson(c, new MediaNodeError("unauthorized", "Unauthorized"));

@@ -83,6 +83,8 @@ export class WorkerLink {
   private linkState = "starting";
   private readonly cpu = new CpuMeter();
   private lastCpu = 0;
+  /** `seq` of the last heartbeat sent (NodeHeartbeat.seq). */
+  private seq = 0;
   /** Tail of each leg's event chain, for ordering. */
   private readonly chains = new Map<string, Promise<void>>();
 
@@ -112,6 +114,7 @@ export class WorkerLink {
       load: this.load(),
       maxLegs: this.o.maxLegs,
       intervalMs: this.o.intervalMs,
+      seq: ++this.seq,
     };
     const timeout = Math.min(5000, Math.max(1000, 2 * this.o.intervalMs));
     try {

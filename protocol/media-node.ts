@@ -163,6 +163,11 @@ export const NodeHeartbeat = z.object({
   maxLegs: z.number().int().nonnegative().default(0),
   /** Heartbeat period the node uses, ms; the registry declares it dead after 3 missed periods. */
   intervalMs: z.number().int().positive(),
+  /**
+   * 1 for the first heartbeat of an incarnation (`bootId`), then +1 each: the registry ignores (409) a heartbeat whose
+   * `seq` is not above the last one it took, so a delayed or repeated heartbeat cannot keep a dead node "live".
+   */
+  seq: z.number().int().positive(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { NodeRegistryDO } from "./node-registry-do.js";
+import type { NonceDO } from "./nonce-do.js";
 import type { RelayDO } from "./relay-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
@@ -16,6 +17,8 @@ export interface Env {
   WS_ENDPOINT: DurableObjectNamespace<WsEndpointDO>;
   /** The one registry of server-to-server relays, `/rest-api/pull/*` (worker/relay-do.ts). */
   RELAY: DurableObjectNamespace<RelayDO>;
+  /** The nonces of accepted media-node calls, sharded (worker/nonce-do.ts): replays are refused. */
+  NONCE: DurableObjectNamespace<NonceDO>;
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;

@@ -1,8 +1,9 @@
 /**
  * The signaling worker: a hono app in front of the Durable Objects.
  *
- * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`, `POST /internal/nodes/relay-events`: the media nodes' calls, signed with the shared
- *   secret (protocol/signing.ts), validated with protocol/media-node.ts; 401 unsigned, 400 malformed.
+ * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`, `POST /internal/nodes/relay-events`: the media
+ *   nodes' calls, signed with the shared secret (protocol/signing.ts), validated with protocol/media-node.ts; 401
+ *   unsigned or replayed (each nonce is claimed once in NonceDO), 400 malformed, 409 a stale heartbeat.
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
@@ -17,11 +18,13 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { API_HTTP_STATUS, LegEvent, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
 import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
+import { noncesOf } from "./nonce-do.js";
 import { configureLog, log } from "./log.js";
 import { rest } from "./rest.js";
 import { whipWhep } from "./whip.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
+export { NonceDO } from "./nonce-do.js";
 export { RelayDO } from "./relay-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
@@ -49,10 +52,14 @@ async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Pro
   }
   const body = await c.req.text();
   const url = new URL(c.req.url);
-  const why = await verifyRequest(secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
-  if (why) {
-    log("warn", "media_node_call_rejected", { path: url.pathname, why });
+  const signed = await verifyRequest(secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
+  if (!signed.ok) {
+    log("warn", "media_node_call_rejected", { path: url.pathname, why: signed.reason });
     return refused(c, refusal("unauthorized", "Bad or missing request signature"));
+  }
+  if (!(await noncesOf(c.env, signed.nonce).claim(signed.nonce, signed.expiresAt))) {
+    log("warn", "media_node_call_rejected", { path: url.pathname, why: "replayed request" });
+    return refused(c, refusal("unauthorized", "Replayed request"));
   }
   const parsed = parseJsonBody(body, schema);
   return parsed.ok ? parsed.value : refused(c, parsed);
@@ -61,7 +68,7 @@ async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Pro
 app.post("/internal/nodes/heartbeat", async (c) => {
   const hb = await nodeCall(c, NodeHeartbeat);
   if (hb instanceof Response) return hb;
-  await registryOf(c.env).heartbeat(hb);
+  if (!(await registryOf(c.env).heartbeat(hb))) return refused(c, refusal("conflict", `Stale heartbeat: seq ${hb.seq} is not above the last one`));
   return c.json({ ok: true as const });
 });
 

@@ -25,6 +25,8 @@ export interface NodeEntry extends NodeRef {
   streams: string[];
   /** Placements since the last heartbeat: legs the reported load does not count yet. */
   placedSinceHeartbeat: number;
+  /** `seq` of the last heartbeat taken from this incarnation. */
+  seq: number;
 }
 
 export class NodeRegistryDO extends DurableObject<Env> {
@@ -39,9 +41,16 @@ export class NodeRegistryDO extends DurableObject<Env> {
     });
   }
 
-  /** Registers or refreshes a node. A changed `bootId` ends every stream of the previous incarnation. */
-  async heartbeat(hb: NodeHeartbeat, now = Date.now()): Promise<void> {
+  /**
+   * Registers or refreshes a node. A changed `bootId` ends every stream of the previous incarnation.
+   * @returns false (nothing changed) for a stale heartbeat: same incarnation, `seq` not above the last one taken
+   */
+  async heartbeat(hb: NodeHeartbeat, now = Date.now()): Promise<boolean> {
     const prev = this.nodes.get(hb.nodeId);
+    if (prev && prev.bootId === hb.bootId && hb.seq <= prev.seq) {
+      log("warn", "media_node_stale_heartbeat", { nodeId: hb.nodeId, bootId: hb.bootId, seq: hb.seq, lastSeq: prev.seq });
+      return false;
+    }
     if (prev && prev.bootId !== hb.bootId) {
       log("warn", "media_node_restarted", { nodeId: hb.nodeId, oldBootId: prev.bootId, bootId: hb.bootId });
       this.nodes.delete(hb.nodeId);
@@ -57,6 +66,7 @@ export class NodeRegistryDO extends DurableObject<Env> {
       load: hb.load,
       streams: prev && prev.bootId === hb.bootId ? prev.streams : [],
       placedSinceHeartbeat: 0,
+      seq: hb.seq,
     };
     if (!prev || prev.bootId !== hb.bootId) {
       log("info", "media_node_registered", { nodeId: hb.nodeId, bootId: hb.bootId, controlUrl: hb.controlUrl });
@@ -64,6 +74,7 @@ export class NodeRegistryDO extends DurableObject<Env> {
     this.nodes.set(hb.nodeId, entry);
     await this.save();
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + hb.intervalMs);
+    return true;
   }
 
   /** Picks the least-loaded live node for `streamName` and records the placement; null when no node is live. */

@@ -1,32 +1,60 @@
 /**
  * protocol/signing.ts: the HMAC request signature of the worker ↔ media-node API (checked against node:crypto), its
- * verification (tampering, wrong secret, clock skew, malformed headers), and signedFetch against a loopback
- * node:http server, including its timeout.
+ * verification (tampering, wrong secret, clock skew, malformed headers), the replay window of nonces, and signedFetch
+ * against a loopback node:http server, including its timeout.
  */
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_SKEW_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER, isTimeout, signRequest, signedFetch, verifyRequest } from "../../protocol/signing.js";
+import {
+  MAX_SKEW_MS,
+  NONCE_HEADER,
+  ReplayWindow,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  isTimeout,
+  newNonce,
+  signRequest,
+  signedFetch,
+  verifyRequest,
+} from "../../protocol/signing.js";
 
 const SECRET = "pure-test-secret";
 const NOW = 1_750_000_000_000;
 const BODY = '{"legId":"l1","streamName":"s","role":"publisher"}';
 
+const NONCE = "0123456789abcdef0123456789abcdef";
+
 const headersOf = (h: Record<string, string>) => new Headers(h);
 
+/** verifyRequest's verdict: null when valid, else the reason. */
+async function verdict(...args: Parameters<typeof verifyRequest>): Promise<string | null> {
+  const r = await verifyRequest(...args);
+  return r.ok ? null : r.reason;
+}
+
 describe("signRequest", () => {
-  it("x-wcs-timestamp = the clock in ms; x-wcs-signature = hex HMAC-SHA256 of `ts\\nMETHOD\\npath\\nbody`", async () => {
-    const h = await signRequest(SECRET, "post", "/v1/legs?x=1", BODY, NOW);
-    const expected = createHmac("sha256", SECRET).update(`${NOW}\nPOST\n/v1/legs?x=1\n${BODY}`).digest("hex");
-    expect(h).toEqual({ [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: expected });
-    expect([TIMESTAMP_HEADER, SIGNATURE_HEADER, MAX_SKEW_MS]).toEqual(["x-wcs-timestamp", "x-wcs-signature", 60_000]);
+  it("x-wcs-timestamp = the clock in ms; x-wcs-nonce; x-wcs-signature = hex HMAC-SHA256 of `ts\\nnonce\\nMETHOD\\npath\\nbody`", async () => {
+    const h = await signRequest(SECRET, "post", "/v1/legs?x=1", BODY, NOW, NONCE);
+    const expected = createHmac("sha256", SECRET).update(`${NOW}\n${NONCE}\nPOST\n/v1/legs?x=1\n${BODY}`).digest("hex");
+    expect(h).toEqual({ [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: expected });
+    expect([TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER, MAX_SKEW_MS]).toEqual(["x-wcs-timestamp", "x-wcs-nonce", "x-wcs-signature", 60_000]);
+  });
+
+  it("draws a fresh 128-bit nonce per request", async () => {
+    const a = await signRequest(SECRET, "GET", "/v1/status", "", NOW);
+    const b = await signRequest(SECRET, "GET", "/v1/status", "", NOW);
+    expect(a[NONCE_HEADER]).toMatch(/^[0-9a-f]{32}$/);
+    expect(a[NONCE_HEADER]).not.toBe(b[NONCE_HEADER]);
+    expect(a[SIGNATURE_HEADER]).not.toBe(b[SIGNATURE_HEADER]);
+    expect(new Set(Array.from({ length: 1000 }, newNonce)).size).toBe(1000);
   });
 
   it("differs per secret (keys are cached per secret)", async () => {
-    const a = await signRequest("secret-a", "GET", "/v1/status", "", NOW);
-    const b = await signRequest("secret-b", "GET", "/v1/status", "", NOW);
-    const a2 = await signRequest("secret-a", "GET", "/v1/status", "", NOW);
+    const a = await signRequest("secret-a", "GET", "/v1/status", "", NOW, NONCE);
+    const b = await signRequest("secret-b", "GET", "/v1/status", "", NOW, NONCE);
+    const a2 = await signRequest("secret-a", "GET", "/v1/status", "", NOW, NONCE);
     expect(a[SIGNATURE_HEADER]).not.toBe(b[SIGNATURE_HEADER]);
     expect(a2).toEqual(a);
   });
@@ -38,9 +66,10 @@ describe("verifyRequest", () => {
     signed = await signRequest(SECRET, "POST", "/v1/legs", BODY, NOW);
   });
 
-  it("accepts the request as signed (method case ignored)", async () => {
-    expect(await verifyRequest(SECRET, "POST", "/v1/legs", BODY, headersOf(signed), NOW)).toBeNull();
-    expect(await verifyRequest(SECRET, "post", "/v1/legs", BODY, headersOf(signed), NOW)).toBeNull();
+  it("accepts the request as signed (method case ignored): its nonce, expiring MAX_SKEW_MS after its timestamp", async () => {
+    const ok = { ok: true, nonce: signed[NONCE_HEADER], expiresAt: NOW + MAX_SKEW_MS };
+    expect(await verifyRequest(SECRET, "POST", "/v1/legs", BODY, headersOf(signed), NOW)).toEqual(ok);
+    expect(await verifyRequest(SECRET, "post", "/v1/legs", BODY, headersOf(signed), NOW + 1000)).toEqual(ok);
   });
 
   it.each([
@@ -51,13 +80,13 @@ describe("verifyRequest", () => {
     ["another body", { body: BODY.replace("publisher", "player") }],
     ["an empty body", { body: "" }],
   ])("refuses %s: bad signature", async (_what, change: { secret?: string; method?: string; path?: string; body?: string }) => {
-    const r = await verifyRequest(change.secret ?? SECRET, change.method ?? "POST", change.path ?? "/v1/legs", change.body ?? BODY, headersOf(signed), NOW);
+    const r = await verdict(change.secret ?? SECRET, change.method ?? "POST", change.path ?? "/v1/legs", change.body ?? BODY, headersOf(signed), NOW);
     expect(r).toBe("bad signature");
   });
 
-  it("refuses a timestamp changed after signing (it is signed too)", async () => {
-    const h = headersOf({ ...signed, [TIMESTAMP_HEADER]: String(NOW + 1) });
-    expect(await verifyRequest(SECRET, "POST", "/v1/legs", BODY, h, NOW)).toBe("bad signature");
+  it("refuses a timestamp or nonce changed after signing (both are signed too)", async () => {
+    expect(await verdict(SECRET, "POST", "/v1/legs", BODY, headersOf({ ...signed, [TIMESTAMP_HEADER]: String(NOW + 1) }), NOW)).toBe("bad signature");
+    expect(await verdict(SECRET, "POST", "/v1/legs", BODY, headersOf({ ...signed, [NONCE_HEADER]: NONCE }), NOW)).toBe("bad signature");
   });
 
   it.each([
@@ -68,26 +97,54 @@ describe("verifyRequest", () => {
     [-MAX_SKEW_MS - 1, "timestamp outside the allowed window"],
     [3_600_000, "timestamp outside the allowed window"],
   ])("verifier clock %d ms off → %s", async (skew, want) => {
-    expect(await verifyRequest(SECRET, "POST", "/v1/legs", BODY, headersOf(signed), NOW + skew)).toBe(want);
+    expect(await verdict(SECRET, "POST", "/v1/legs", BODY, headersOf(signed), NOW + skew)).toBe(want);
   });
 
   it.each([
     ["no headers", {}, "missing signature headers"],
-    ["no signature", { [TIMESTAMP_HEADER]: String(NOW) }, "missing signature headers"],
-    ["no timestamp", { [SIGNATURE_HEADER]: "ab".repeat(32) }, "missing signature headers"],
-    ["an empty signature", { [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: "" }, "missing signature headers"],
-    ["a timestamp that is no number", { [TIMESTAMP_HEADER]: "yesterday", [SIGNATURE_HEADER]: "ab".repeat(32) }, "timestamp outside the allowed window"],
-    ["a short signature", { [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: "ab".repeat(31) }, "malformed signature"],
-    ["an upper-case signature", { [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: "AB".repeat(32) }, "malformed signature"],
-    ["a signature that is no hex", { [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: "zz".repeat(32) }, "malformed signature"],
+    ["no signature", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE }, "missing signature headers"],
+    ["no timestamp", { [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "ab".repeat(32) }, "missing signature headers"],
+    ["no nonce (a request signed before nonces)", { [TIMESTAMP_HEADER]: String(NOW), [SIGNATURE_HEADER]: "ab".repeat(32) }, "missing signature headers"],
+    ["an empty signature", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "" }, "missing signature headers"],
+    ["a timestamp that is no number", { [TIMESTAMP_HEADER]: "yesterday", [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "ab".repeat(32) }, "timestamp outside the allowed window"],
+    ["a short nonce", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE.slice(1), [SIGNATURE_HEADER]: "ab".repeat(32) }, "malformed nonce"],
+    ["an upper-case nonce", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE.toUpperCase(), [SIGNATURE_HEADER]: "ab".repeat(32) }, "malformed nonce"],
+    ["a short signature", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "ab".repeat(31) }, "malformed signature"],
+    ["an upper-case signature", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "AB".repeat(32) }, "malformed signature"],
+    ["a signature that is no hex", { [TIMESTAMP_HEADER]: String(NOW), [NONCE_HEADER]: NONCE, [SIGNATURE_HEADER]: "zz".repeat(32) }, "malformed signature"],
   ])("refuses %s", async (_what, h: Record<string, string>, want) => {
-    expect(await verifyRequest(SECRET, "POST", "/v1/legs", BODY, headersOf(h), NOW)).toBe(want);
+    expect(await verdict(SECRET, "POST", "/v1/legs", BODY, headersOf(h), NOW)).toBe(want);
   });
 
   it("uses the real clock by default", async () => {
     const h = await signRequest(SECRET, "GET", "/v1/status", "");
-    expect(await verifyRequest(SECRET, "GET", "/v1/status", "", headersOf(h))).toBeNull();
-    expect(await verifyRequest(SECRET, "GET", "/v1/status", "", headersOf(signed))).toBe("timestamp outside the allowed window");
+    expect(await verdict(SECRET, "GET", "/v1/status", "", headersOf(h))).toBeNull();
+    expect(await verdict(SECRET, "GET", "/v1/status", "", headersOf(signed))).toBe("timestamp outside the allowed window");
+  });
+});
+
+describe("ReplayWindow", () => {
+  it("takes a nonce once until it expires; forgets expired nonces", () => {
+    const w = new ReplayWindow();
+    expect(w.claim("a", NOW + 100, NOW)).toBe(true);
+    expect(w.claim("a", NOW + 100, NOW + 50)).toBe(false); // the replay
+    expect(w.claim("b", NOW + 200, NOW + 50)).toBe(true);
+    expect(w.size).toBe(2);
+    expect(w.claim("c", NOW + 300, NOW + 150)).toBe(true); // "a" expired and is dropped
+    expect(w.size).toBe(2);
+    expect(w.claim("b", NOW + 200, NOW + 199)).toBe(false);
+    expect(w.claim("b", NOW + 400, NOW + 250)).toBe(true); // expired: its request is refused by the clock by then anyway
+  });
+
+  it("a replay of a verified request is caught: verifyRequest accepts both copies, the window only the first", async () => {
+    const w = new ReplayWindow();
+    const h = headersOf(await signRequest(SECRET, "POST", "/v1/legs", BODY, NOW));
+    const first = await verifyRequest(SECRET, "POST", "/v1/legs", BODY, h, NOW);
+    const again = await verifyRequest(SECRET, "POST", "/v1/legs", BODY, h, NOW + 30_000);
+    expect(first.ok && again.ok).toBe(true);
+    if (!first.ok || !again.ok) return;
+    expect(w.claim(first.nonce, first.expiresAt, NOW)).toBe(true);
+    expect(w.claim(again.nonce, again.expiresAt, NOW + 30_000)).toBe(false);
   });
 });
 
@@ -116,7 +173,7 @@ describe("signedFetch against a loopback server", () => {
           const v = req.headers[name];
           return typeof v === "string" ? v : null;
         };
-        void verifyRequest(SECRET, req.method ?? "", req.url ?? "", body, { get }).then((verdict) => {
+        void verdict(SECRET, req.method ?? "", req.url ?? "", body, { get }).then((verdict) => {
           seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body, verdict });
           if (req.url === "/slow") {
             held.push(res);

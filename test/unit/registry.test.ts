@@ -20,6 +20,8 @@ function registry(): DurableObjectStub<NodeRegistryDO> {
   return E.NODE_REGISTRY.get(E.NODE_REGISTRY.idFromName(uniqueName("registry")));
 }
 
+/** Heartbeat `seq`s rise across the file, as a node's do (each heartbeat is newer than the last). */
+let seq = 0;
 function hb(nodeId: string, over: Partial<NodeHeartbeat> = {}, load: Partial<NodeHeartbeat["load"]> = {}): NodeHeartbeat {
   return {
     nodeId,
@@ -28,6 +30,7 @@ function hb(nodeId: string, over: Partial<NodeHeartbeat> = {}, load: Partial<Nod
     load: { publishers: 0, players: 0, cpuPercent: 0, ...load },
     maxLegs: 0,
     intervalMs: INTERVAL,
+    seq: ++seq,
     ...over,
   };
 }
@@ -41,11 +44,22 @@ afterEach(async () => {
 });
 
 describe("heartbeat", () => {
+  it("a heartbeat whose seq is not above the last one of its incarnation changes nothing; a new incarnation starts again at 1", async () => {
+    const reg = registry();
+    expect(await reg.heartbeat(hb("n1", { seq: 50 }, { players: 1 }), T0)).toBe(true);
+    expect(await reg.heartbeat(hb("n1", { seq: 50 }, { players: 9 }), T0 + 1000)).toBe(false);
+    expect(await reg.heartbeat(hb("n1", { seq: 49 }, { players: 9 }), T0 + 1000)).toBe(false);
+    expect((await reg.list(T0 + 1000)).map((n) => [n.seq, n.lastSeen, n.load.players])).toEqual([[50, T0, 1]]);
+    expect(await reg.heartbeat(hb("n1", { bootId: "boot-2", seq: 1 }), T0 + 2000)).toBe(true);
+    expect((await reg.list(T0 + 2000)).map((n) => [n.bootId, n.seq])).toEqual([["boot-2", 1]]);
+    await clearAlarm(reg);
+  });
+
   it("registers a node (persisted) and arms the alarm one interval after the heartbeat", async () => {
     const reg = registry();
     await reg.heartbeat(hb("n1", {}, { publishers: 2, players: 3, cpuPercent: 12.5 }), T0);
     expect(await reg.list(T0)).toEqual([
-      { nodeId: "n1", bootId: "boot-1", controlUrl: "http://127.0.0.1:9/n1", lastSeen: T0, intervalMs: INTERVAL, maxLegs: 0, load: { publishers: 2, players: 3, cpuPercent: 12.5 }, streams: [], placedSinceHeartbeat: 0, live: true },
+      { nodeId: "n1", bootId: "boot-1", controlUrl: "http://127.0.0.1:9/n1", lastSeen: T0, intervalMs: INTERVAL, maxLegs: 0, load: { publishers: 2, players: 3, cpuPercent: 12.5 }, streams: [], placedSinceHeartbeat: 0, seq, live: true },
     ]);
     expect(await runInDurableObject(reg, (_i, ctx) => ctx.storage.get("nodes"))).toHaveLength(1);
     expect(await alarmOf(reg)).toBe(T0 + INTERVAL);

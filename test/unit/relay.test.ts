@@ -143,7 +143,7 @@ describe("refusals without a media node", () => {
 
   it("pull placed on a node that refuses connections → 500 media node lost; local stream ended, node dropped", async () => {
     const reg = globalRegistry();
-    await reg.heartbeat({ nodeId: "relay-dead", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000 });
+    await reg.heartbeat({ nodeId: "relay-dead", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000, seq: 1 });
     try {
       const r = req();
       await expectJson(await post("/pull/pull", r), 500, { error: "Failed by error: media node lost" });

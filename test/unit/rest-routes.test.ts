@@ -239,7 +239,7 @@ describe("REST /stream/* over a stream of every owner kind", () => {
   it("find_all / find / terminate see http, ws and session legs of a placed stream", async () => {
     const v = await connected();
     const reg = globalRegistry();
-    await reg.heartbeat({ nodeId: "node-a", bootId: "boot-1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000 });
+    await reg.heartbeat({ nodeId: "node-a", bootId: "boot-1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000, seq: 1 });
     try {
       const name = uniqueName("rest");
       expect(await reg.allocate(name)).toEqual(deadNode());

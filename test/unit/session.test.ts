@@ -257,7 +257,7 @@ describe("publishStream / playStream refusals (no media needed)", () => {
   it("a node that refuses connections: FAILED media node lost, the registry forgets it, the name is free", async () => {
     const reg = globalRegistry();
     const node = deadNode("unit-dead-node", "boot-x");
-    await reg.heartbeat({ ...node, load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000 });
+    await reg.heartbeat({ ...node, load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000, seq: 1 });
     try {
       const c = await connected();
       const req = publishReq();
@@ -465,7 +465,7 @@ describe("keep-alive", () => {
 });
 
 describe("worker routes", () => {
-  const hb = { nodeId: "n", bootId: "b", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 1000 };
+  const hb = { nodeId: "n", bootId: "b", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 1000, seq: 1 };
 
   it("a plain GET that is not an upgrade does not reach a session", async () => {
     const res = await SELF.fetch("http://x/no-such-file-here.txt");
@@ -507,15 +507,29 @@ describe("worker routes", () => {
     expect(await list.json()).toEqual([]);
   });
 
-  it("a signed heartbeat registers the node in the global registry", async () => {
+  it("a signed heartbeat registers the node in the global registry; its replay is refused (401), an older seq too (409)", async () => {
     const reg = globalRegistry();
-    const body = JSON.stringify({ ...hb, nodeId: "route-node" });
-    const h = await signRequest("unit-test-secret", "POST", "/internal/nodes/heartbeat", body);
+    const beat = async (seq: number) => {
+      const body = JSON.stringify({ ...hb, nodeId: "route-node", seq });
+      return { body, headers: await signRequest("unit-test-secret", "POST", "/internal/nodes/heartbeat", body) };
+    };
+    const post = (r: { body: string; headers: Record<string, string> }) => SELF.fetch("http://x/internal/nodes/heartbeat", { method: "POST", ...r });
     try {
-      const res = await SELF.fetch("http://x/internal/nodes/heartbeat", { method: "POST", body, headers: h });
+      const first = await beat(2);
+      const res = await post(first);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true });
-      expect((await reg.list()).map((n) => [n.nodeId, n.bootId, n.live])).toEqual([["route-node", "b", true]]);
+      expect((await reg.list()).map((n) => [n.nodeId, n.bootId, n.live, n.seq])).toEqual([["route-node", "b", true, 2]]);
+
+      const replay = await post(first); // the same signed request again, within the clock window
+      expect(replay.status).toBe(401);
+      expect(await replay.json()).toEqual({ code: "unauthorized", info: "Replayed request" });
+
+      const older = await post(await beat(1)); // freshly signed, but older than the last heartbeat taken
+      expect(older.status).toBe(409);
+      expect(await older.json()).toEqual({ code: "conflict", info: "Stale heartbeat: seq 1 is not above the last one" });
+      expect((await reg.list()).map((n) => n.seq)).toEqual([2]);
+      expect((await post(await beat(3))).status).toBe(200);
     } finally {
       await reg.reportUnreachable("route-node", "b");
       await runInDurableObject(reg, async (_i, ctx) => ctx.storage.deleteAlarm());

@@ -273,7 +273,7 @@ describe("relay legs", () => {
 
   it("publishRelay with a live node: a PENDING relay-owned publisher with the given ids, placed, deadline armed; relayStarted sets its media", async () => {
     const reg = globalRegistry();
-    await reg.heartbeat({ nodeId: "relay-node", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000 });
+    await reg.heartbeat({ nodeId: "relay-node", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000, seq: 1 });
     try {
       const name = uniqueName("prelay3");
       const stub = streamStub(name);

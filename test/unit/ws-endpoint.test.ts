@@ -181,7 +181,7 @@ describe("publish refusals: {type:error, info} then the documented close code", 
 
   it("a placed node that refuses connections → media node lost, 4503; the node is dropped from the registry", async () => {
     const reg = globalRegistry();
-    await reg.heartbeat({ nodeId: "ws-dead", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000 });
+    await reg.heartbeat({ nodeId: "ws-dead", bootId: "b1", controlUrl: "http://127.0.0.1:9", load: { publishers: 0, players: 0, cpuPercent: 0 }, maxLegs: 0, intervalMs: 60_000, seq: 1 });
     try {
       const name = uniqueName("deadnode");
       const c = await open(name, "publish");

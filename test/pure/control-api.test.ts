@@ -1,0 +1,67 @@
+/**
+ * The media node's signed control API (media-node/server.ts) in process, through hono's `app.request`: a request
+ * signed with the shared secret is taken once; the same signed request again (a replay, e.g. a captured DELETE or
+ * POST /v1/legs) is refused with 401, as are unsigned and wrongly signed ones.
+ */
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { LegManager } from "../../media-node/legs.js";
+import { RelayManager } from "../../media-node/relay.js";
+import { createControlApp } from "../../media-node/server.js";
+import { MediaNodePaths } from "../../protocol/media-node.js";
+import { signRequest } from "../../protocol/signing.js";
+
+const SECRET = "control-api-test-secret";
+const managers: LegManager[] = [];
+afterEach(() => {
+  for (const m of managers.splice(0)) m.closeAll();
+});
+
+function controlApp() {
+  const manager = new LegManager({
+    engine: { bindAddress: "127.0.0.1", gatherTimeoutMs: 5000, connectTimeoutMs: 60_000, keyframeIntervalMs: 500, publisherMaxBitrateBps: 0 },
+    maxLegs: 0,
+    onNotice: () => {},
+  });
+  managers.push(manager);
+  const log = pino({ level: "silent" });
+  const relays = new RelayManager({ manager, report: () => {}, log });
+  return createControlApp({ secret: SECRET, manager, relays, nodeId: () => "n1", bootId: "b1", load: () => ({ publishers: 0, players: 0, cpuPercent: 0 }), log });
+}
+
+async function signed(method: string, path: string, body = "", secret = SECRET): Promise<RequestInit> {
+  const headers = await signRequest(secret, method, path, body);
+  return { method, headers: body ? { ...headers, "content-type": "application/json" } : headers, ...(body ? { body } : {}) };
+}
+
+describe("control API signatures", () => {
+  it("takes a signed request once and refuses its replay with 401 (GET /v1/status, DELETE /v1/legs/:id, POST /v1/legs)", async () => {
+    const app = controlApp();
+    const status = await signed("GET", MediaNodePaths.status);
+    const first = await app.request(MediaNodePaths.status, status);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ nodeId: "n1", bootId: "b1", legs: [] });
+    const replay = await app.request(MediaNodePaths.status, status);
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toEqual({ code: "unauthorized", info: "Unauthorized" });
+    // a fresh signature of the same call is a new request
+    expect((await app.request(MediaNodePaths.status, await signed("GET", MediaNodePaths.status))).status).toBe(200);
+
+    const del = await signed("DELETE", MediaNodePaths.leg("l1"));
+    expect((await app.request(MediaNodePaths.leg("l1"), del)).status).toBe(200);
+    expect((await app.request(MediaNodePaths.leg("l1"), del)).status).toBe(401);
+
+    const body = JSON.stringify({ legId: "l2", streamName: "s", role: "player" });
+    const create = await signed("POST", MediaNodePaths.legs, body);
+    const refused = await app.request(MediaNodePaths.legs, create);
+    expect(await refused.json()).toEqual({ code: "not_found", info: "Stream not found" }); // taken: no publisher here
+    expect((await app.request(MediaNodePaths.legs, create)).status).toBe(401);
+  });
+
+  it("refuses unsigned and wrongly signed requests with 401", async () => {
+    const app = controlApp();
+    expect((await app.request(MediaNodePaths.status)).status).toBe(401);
+    expect((await app.request(MediaNodePaths.status, await signed("GET", MediaNodePaths.status, "", "other-secret"))).status).toBe(401);
+    expect((await app.request(MediaNodePaths.status, await signed("GET", "/v1/other"))).status).toBe(401);
+  });
+});

@@ -23,7 +23,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent" } },
+            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent", RELAY_ALLOWED_URIS: "*" } },
           }),
         ],
         test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
@@ -67,6 +67,7 @@ export default defineConfig({
         "protocol/rest.ts",
         "protocol/media-node.ts",
         "protocol/refusal.ts",
+        "protocol/relay.ts",
         "protocol/json-body.ts",
         "protocol/signing.ts",
         "worker/leg-owners.ts",

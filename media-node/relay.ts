@@ -38,6 +38,8 @@ class Relay {
   ws: WebSocket | undefined;
   /** The remote accepted our offer (answer applied); failures from now on are reported as events. */
   accepted = false;
+  /** The remote has spoken WCS (sent a frame we understood): from then on its closes are reported as such. */
+  spokeWcs = false;
   ended = false;
   settle: ((err?: MediaNodeError) => void) | undefined;
 
@@ -85,7 +87,10 @@ export class RelayManager {
     log.info({ leg: req.legId, media: created.media }, "relay offer made, connecting to the remote server");
 
     const done = new Promise<MediaNodeError | undefined>((resolve) => (relay.settle = resolve));
-    const timer = setTimeout(() => this.end(relay, RelayInfo.REMOTE_TIMEOUT, { code: "timeout" }), req.timeoutMs);
+    const timer = setTimeout(
+      () => (relay.spokeWcs ? this.end(relay, RelayInfo.REMOTE_TIMEOUT, { code: "timeout" }) : this.end(relay, RelayInfo.REMOTE_UNREACHABLE)),
+      req.timeoutMs,
+    );
     this.connect(relay, created.offer, created.media, log);
     const err = await done;
     clearTimeout(timer);
@@ -122,7 +127,8 @@ export class RelayManager {
     try {
       ws = new WebSocket(req.uri, { handshakeTimeout: Math.min(req.timeoutMs, 10_000) });
     } catch (e) {
-      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${(e as Error).message}`);
+      log.warn({ error: (e as Error).message }, "remote server unreachable");
+      this.end(relay, RelayInfo.REMOTE_UNREACHABLE);
       return;
     }
     relay.ws = ws;
@@ -154,6 +160,7 @@ export class RelayManager {
           ws.send(JSON.stringify({ message: "pong", data: [null] }));
           return;
         case "getUserData":
+          relay.spokeWcs = true;
           send(req.direction === "push" ? "publishStream" : "playStream", {
             mediaSessionId: req.remoteMediaSessionId,
             name: req.remoteStreamName,
@@ -204,13 +211,21 @@ export class RelayManager {
           return;
       }
     });
+    // Before the remote speaks WCS, every failure (refused, unreachable, not a WebSocket, closed) gets one text: the
+    // answer must not tell a closed port from an open one. The details are logged here.
     ws.on("close", (code, reason) => {
       if (relay.ended) return;
+      if (!relay.spokeWcs) {
+        log.warn({ code, reason: reason.toString() }, "remote server closed before speaking WCS");
+        this.end(relay, RelayInfo.REMOTE_UNREACHABLE);
+        return;
+      }
       this.end(relay, `${RelayInfo.REMOTE_CLOSED} (${code}${reason.length ? ` ${reason.toString()}` : ""})`);
     });
     ws.on("error", (err) => {
       if (relay.ended) return;
-      this.end(relay, `${RelayInfo.REMOTE_UNREACHABLE}: ${err.message}`);
+      log.warn({ error: err.message, spokeWcs: relay.spokeWcs }, "relay socket error");
+      this.end(relay, RelayInfo.REMOTE_UNREACHABLE);
     });
   }
 

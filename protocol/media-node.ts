@@ -98,9 +98,10 @@ export const ApiError = z.object({ code: z.enum(REFUSAL_CODES), info: z.string()
 export type ApiError = z.infer<typeof ApiError>;
 
 /** HTTP status of a refused media-node API call (and of a refused node → worker call), per code. */
-export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 404 | 409 | 500 | 502 | 503 | 504> = {
+export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 500 | 502 | 503 | 504> = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   name_in_use: 409,
   conflict: 409,

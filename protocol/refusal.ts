@@ -13,6 +13,8 @@ export const REFUSAL_CODES = [
   "invalid_request",
   /** Missing or bad credentials (signature, token). */
   "unauthorized",
+  /** Valid credentials, or none needed, but this is not allowed (a relay URI outside RELAY_ALLOWED_URIS). */
+  "forbidden",
   /** The stream, leg, resource or relay does not exist (a play of a name that is not publishing). */
   "not_found",
   /** The stream name already has a publisher. */

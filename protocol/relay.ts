@@ -142,8 +142,78 @@ export const RelayPaths = {
 /** `info` strings of relay failures (ours; WCS has none for these). */
 export const RelayInfo = {
   REMOTE_CLOSED: "Remote server closed the connection",
+  /** Every failure before the remote speaks WCS (refused, no route, not a WebSocket, TLS): one text, so that the
+   * answer does not tell a closed port from an open one. */
   REMOTE_UNREACHABLE: "Remote server unreachable",
   REMOTE_TIMEOUT: "Remote server did not answer in time",
   LOCAL_STREAM_STOPPED: "Local stream stopped",
   TERMINATED: "Terminated by rest /pull/terminate",
 } as const;
+
+/**
+ * One entry of the relay allow list (RELAY_ALLOWED_URIS): `host` is a lower-case host name, IPv4 address or bracketed
+ * IPv6 address, `*` (any host) or `*.domain` (any subdomain of domain, not domain itself); `port` a number or `*`;
+ * without a port in the entry, the scheme's default port (80 for ws://, 443 for wss://) is the only one allowed —
+ * except for the entry `*` alone, which allows every host and port.
+ */
+export interface RelayAllowEntry {
+  host: string;
+  port?: number | "*";
+}
+
+const ALLOW_ENTRY = /^(\*|\*\.[a-z0-9-]+(?:\.[a-z0-9-]+)*|[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(\d{1,5}|\*))?$/;
+
+/**
+ * Parses RELAY_ALLOWED_URIS: comma-separated `HOST[:PORT]` entries (see {@link RelayAllowEntry}); `*` alone allows
+ * every URI; empty allows none (the safe default: a relay makes a media node open a WebSocket to the URI, so an
+ * open list would let any REST caller reach any address the node can).
+ * @returns the entries, or the first entry that is not one (for a configuration error)
+ */
+export function parseRelayAllowList(text: string): { ok: true; entries: RelayAllowEntry[] } | { ok: false; bad: string } {
+  const entries: RelayAllowEntry[] = [];
+  for (const raw of text.split(",")) {
+    const item = raw.trim().toLowerCase();
+    if (item === "") continue;
+    if (item === "*") {
+      entries.push({ host: "*", port: "*" }); // every URI
+      continue;
+    }
+    const m = ALLOW_ENTRY.exec(item);
+    const port = m?.[2] === undefined ? undefined : m[2] === "*" ? "*" : Number(m[2]);
+    if (!m || (typeof port === "number" && (port < 1 || port > 65535))) return { ok: false, bad: raw.trim() };
+    entries.push({ host: m[1]!, ...(port === undefined ? {} : { port }) });
+  }
+  return { ok: true, entries };
+}
+
+/**
+ * Whether a relay may open `uri` (a ws:// or wss:// URL) under the allow list. Names are compared as written, without
+ * DNS: allow names you control, or IP literals.
+ */
+export function relayUriAllowed(uri: string, entries: readonly RelayAllowEntry[]): boolean {
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    return false;
+  }
+  const host = u.hostname.toLowerCase();
+  const port = u.port === "" ? (u.protocol === "wss:" ? 443 : 80) : Number(u.port);
+  return entries.some((e) => {
+    const hostOk = e.host === "*" || e.host === host || (e.host.startsWith("*.") && host.endsWith(e.host.slice(1)));
+    const portOk = e.port === "*" || (e.port ?? (u.protocol === "wss:" ? 443 : 80)) === port;
+    return hostOk && portOk;
+  });
+}
+
+/** `info` of a relay refused by the allow list. */
+export function relayNotAllowedInfo(uri: string): string {
+  let where = uri;
+  try {
+    const u = new URL(uri);
+    where = `${u.protocol}//${u.host}`;
+  } catch {
+    // keep the text as given
+  }
+  return `Relay to ${where} is not allowed (RELAY_ALLOWED_URIS)`;
+}

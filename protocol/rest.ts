@@ -31,9 +31,10 @@ export interface RestError {
  * as failure; the codes follow the WCS docs where they say one (404 nothing found, 409 relay exists, 500 the remote
  * server refused a relay).
  */
-export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 404 | 409 | 500 | 503> = {
+export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 500 | 503> = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   name_in_use: 409,
   conflict: 409,

@@ -16,9 +16,10 @@ const RETRY_AFTER_S = { unavailable: 5, notPublishing: 2 } as const;
  * HTTP status of a refused WHIP/WHEP request, per refusal code, and the `Retry-After` seconds to send with it
  * (RFC 9725 §4.2; the WHEP draft answers a stream that is not available yet with 409 + Retry-After).
  */
-export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 404 | 409 | 422 | 500 | 503 | 504; retryAfter?: number }> = {
+export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 403 | 404 | 409 | 422 | 500 | 503 | 504; retryAfter?: number }> = {
   invalid_request: { status: 400 },
   unauthorized: { status: 401 },
+  forbidden: { status: 403 },
   not_found: { status: 409, retryAfter: RETRY_AFTER_S.notPublishing },
   name_in_use: { status: 409 },
   conflict: { status: 409 },

@@ -44,6 +44,8 @@ export const WsCloseCode = {
   BAD_REQUEST: 4400,
   /** Refused: missing or bad credentials. */
   UNAUTHORIZED: 4401,
+  /** Refused: not allowed. */
+  FORBIDDEN: 4403,
   /** Refused: "Stream not found" (play of a name that is not publishing). */
   NOT_FOUND: 4404,
   /** No offer within {@link WS_OFFER_TIMEOUT_MS} (publish), or the media node did not answer in time. */
@@ -115,6 +117,7 @@ export function normalizeCandidate(c: string | WsCandidateInit | null): { ok: tr
 export const WS_CLOSE_CODE: Record<RefusalCode, WsCloseCode> = {
   invalid_request: WsCloseCode.BAD_REQUEST,
   unauthorized: WsCloseCode.UNAUTHORIZED,
+  forbidden: WsCloseCode.FORBIDDEN,
   not_found: WsCloseCode.NOT_FOUND,
   name_in_use: WsCloseCode.CONFLICT,
   conflict: WsCloseCode.CONFLICT,

@@ -3,7 +3,8 @@
  * WebSocket signaling on ws://127.0.0.1:8787) and one media node — prints the URL to open, and stops both on Ctrl-C.
  *
  * Environment: PORT (default 8787), MEDIA_NODE_PORT (default 9000), MEDIA_NODE_SECRET (default: a random one per
- * run, given to both), MEDIA_NODE_ICE_ADDRESS (default 127.0.0.1; set your LAN address to play from other devices).
+ * run, given to both), MEDIA_NODE_ICE_ADDRESS (default 127.0.0.1; set your LAN address to play from other devices),
+ * RELAY_ALLOWED_URIS (default `*` here, the development profile; a deployment's default is none).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +15,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = Number(process.env.PORT ?? 8787);
 const secret = process.env.MEDIA_NODE_SECRET ?? randomBytes(24).toString("hex");
 const workerUrl = `http://127.0.0.1:${port}`;
+const relayAllowed = process.env.RELAY_ALLOWED_URIS ?? "*";
 const children: ChildProcess[] = [];
 
 function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -54,6 +56,8 @@ run(
     "--persist-to", join(root, ".state/dev"),
     "--show-interactive-dev-session=false",
     "--var", `MEDIA_NODE_SECRET:${secret}`,
+    // development profile: relays may connect anywhere (a deployment lists its peers, RELAY_ALLOWED_URIS)
+    "--var", `RELAY_ALLOWED_URIS:${relayAllowed}`,
   ],
   { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", XDG_CONFIG_HOME: join(root, ".config") },
 );
@@ -72,7 +76,10 @@ async function announce(): Promise<void> {
       const res = await fetch(workerUrl + "/");
       await res.body?.cancel();
       if (res.ok) {
-        process.stdout.write(`\n  Open ${workerUrl}/  (WCS WebSocket signaling: ws://127.0.0.1:${port})  — Ctrl-C stops.\n\n`);
+        process.stdout.write(
+          `\n  Open ${workerUrl}/  (WCS WebSocket signaling: ws://127.0.0.1:${port})  — Ctrl-C stops.\n` +
+            `  Development profile: relays (/rest-api/pull/*) may connect to ${relayAllowed === "*" ? "any URI" : relayAllowed} (RELAY_ALLOWED_URIS).\n\n`,
+        );
         return;
       }
     } catch {

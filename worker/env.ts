@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseRelayAllowList } from "../protocol/relay.js";
 import type { NodeRegistryDO } from "./node-registry-do.js";
 import type { NonceDO } from "./nonce-do.js";
 import type { RelayDO } from "./relay-do.js";
@@ -32,6 +33,8 @@ export interface Env {
   RELAY_RETRY?: string;
   /** Longest wait between relay retries, ms (default 30000; the backoff starts at 1 s and doubles). */
   RELAY_RETRY_MAX_MS?: string;
+  /** Where relays may connect (`/rest-api/pull/*`): HOST[:PORT] patterns, comma-separated; unset/empty = nowhere. */
+  RELAY_ALLOWED_URIS?: string;
   PING_INTERVAL_MS?: string;
   MISSED_PONGS_LIMIT?: string;
   ICE_TIMEOUT_MS?: string;
@@ -64,6 +67,16 @@ const Config = z.object({
   RELAY_RETRY: bool(false),
   /** Longest wait between relay retries, ms (the backoff starts at 1 s and doubles). */
   RELAY_RETRY_MAX_MS: int(30_000, 1000, 3_600_000),
+  /** Where relays may connect: comma-separated HOST[:PORT] patterns (protocol/relay.ts); empty = nowhere, `*` = anywhere. */
+  RELAY_ALLOWED_URIS: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const r = parseRelayAllowList(text);
+      if (r.ok) return r.entries;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${r.bad}" is not HOST[:PORT] (HOST: a name, an IP, *, or *.domain; PORT: a number or *)` });
+      return z.NEVER;
+    }),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -7,7 +7,8 @@
  *   /stream/find       (POST filter)  → the matching stream objects, 404 when none match
  *   /stream/terminate  (POST filter)  → ends the matching legs ("Stopped by rest /terminate"), 404 when none match
  *   /pull/push, /pull/pull  (POST RelayRequest) → server-to-server relays (worker/relay-do.ts): 200 with the relay
- *                      record, else the status of the refusal code (REST_HTTP_STATUS, protocol/rest.ts): 404 local
+ *                      record, else the status of the refusal code (REST_HTTP_STATUS, protocol/rest.ts): 403 a URI
+ *                      outside RELAY_ALLOWED_URIS (refused before any connection), 404 local
  *                      stream not publishing (push); 409 relay exists / local name in use (pull); 500 with the
  *                      reason when the remote refuses; 503 no media node
  *   /pull/find_all     (GET or POST)  → every relay record, 404 when there is none
@@ -16,9 +17,20 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import type { z } from "zod";
-import { parseJsonBody, RelayFilter, RelayRequest, REST_HTTP_STATUS, StreamFilter, type Refusal, type StreamStatusEvent } from "../protocol/index.js";
+import {
+  parseJsonBody,
+  refusal,
+  RelayFilter,
+  relayNotAllowedInfo,
+  RelayRequest,
+  relayUriAllowed,
+  REST_HTTP_STATUS,
+  StreamFilter,
+  type Refusal,
+  type StreamStatusEvent,
+} from "../protocol/index.js";
 import { optionalBearer } from "./auth.js";
-import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
+import { config, registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
 
 type App = { Bindings: Env };
@@ -86,6 +98,11 @@ for (const direction of ["push", "pull"] as const) {
   rest.post(`/pull/${direction}`, async (c) => {
     const req = await jsonBody(c, RelayRequest);
     if (req instanceof Response) return req;
+    // before anything touches the network: a relay makes a media node connect to the URI
+    if (!relayUriAllowed(req.uri, config(c.env).RELAY_ALLOWED_URIS)) {
+      log("warn", "relay_uri_not_allowed", { direction, uri: req.uri });
+      return refused(c, refusal("forbidden", relayNotAllowedInfo(req.uri)));
+    }
     const res = await relaysOf(c.env).create(direction, req);
     return res.ok ? c.json(res.record) : refused(c, res);
   });

@@ -1,9 +1,11 @@
 /**
  * Server-to-server relays (/rest-api/pull/*) between two local deployments A and B, each a real `wrangler dev` worker
  * with its own storage and its own media node: push A → B, pull B → A, find_all, terminate, a killed remote media
- * node, and the REST codes.
+ * node, the REST codes, and the SSRF guards (RELAY_ALLOWED_URIS; one error text for every remote that is not WCS).
  */
 import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createTcpServer, type AddressInfo, type Server } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil } from "../clients/index.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
@@ -13,7 +15,9 @@ let B: Cluster;
 const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  [A, B] = await Promise.all([startCluster({ nodes: 1 }), startCluster({ nodes: 1 })]);
+  // relays may reach 127.0.0.1 on any port (the other deployment), nothing else
+  const vars = { RELAY_ALLOWED_URIS: "127.0.0.1:*" };
+  [A, B] = await Promise.all([startCluster({ nodes: 1, vars }), startCluster({ nodes: 1, vars })]);
 });
 afterEach(async () => {
   await closeAllClients();
@@ -75,6 +79,53 @@ describe("REST codes", () => {
     expect(unknown).toEqual({ status: 404, json: { error: "Stream not found" } });
     expect((await rest(A, "/pull/terminate", { localStreamName: "ghost" })).status).toBe(404);
     expect(await relays(A)).toEqual([]);
+  });
+});
+
+describe("SSRF guards", () => {
+  const listening = <S extends Server | ReturnType<typeof createHttpServer>>(s: S) =>
+    new Promise<number>((ok) => s.listen(0, "127.0.0.1", () => ok((s.address() as AddressInfo).port)));
+
+  it("a relay to a URI outside RELAY_ALLOWED_URIS is refused with 403 before anything connects to it", async () => {
+    let connections = 0;
+    const tcp = createTcpServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
+    const port = await listening(tcp);
+    try {
+      // localhost resolves to the listening 127.0.0.1, but only the name 127.0.0.1 is allowed
+      for (const path of ["/pull/pull", "/pull/push"]) {
+        const res = await rest(A, path, { uri: `ws://localhost:${port}/`, localStreamName: uniqueName("ssrf"), remoteStreamName: "x" });
+        expect(res).toEqual({ status: 403, json: { error: `Relay to ws://localhost:${port} is not allowed (RELAY_ALLOWED_URIS)` } });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      expect(connections).toBe(0);
+      expect(await relays(A)).toEqual([]);
+    } finally {
+      tcp.close();
+    }
+  });
+
+  it("a closed port and an open port that is no WCS server get the same answer (no port scanning through relays)", async () => {
+    const closed = createTcpServer();
+    const closedPort = await listening(closed);
+    await new Promise<void>((ok) => closed.close(() => ok()));
+    const http = createHttpServer((_req, res) => res.writeHead(404).end("not a WCS server"));
+    const httpPort = await listening(http);
+    const tcp = createTcpServer((sock) => sock.end("SSH-2.0-OpenSSH_9.2\r\n"));
+    const tcpPort = await listening(tcp);
+    try {
+      const answers = [];
+      for (const port of [closedPort, httpPort, tcpPort]) {
+        answers.push(await rest(A, "/pull/pull", { uri: `ws://127.0.0.1:${port}/`, localStreamName: uniqueName("scan"), remoteStreamName: "x" }));
+      }
+      expect(answers).toEqual(Array(3).fill({ status: 500, json: { error: "Remote server unreachable" } }));
+      expect(await relays(A)).toEqual([]);
+    } finally {
+      http.close();
+      tcp.close();
+    }
   });
 });
 

@@ -179,6 +179,7 @@ describe("status tables: one entry per refusal code on every wire", () => {
     // code                media-node API  REST  WHIP/WHEP                       WebSocket close
     ["invalid_request", 400, 400, { status: 400 }, 4400],
     ["unauthorized", 401, 401, { status: 401 }, 4401],
+    ["forbidden", 403, 403, { status: 403 }, 4403],
     ["not_found", 404, 404, { status: 409, retryAfter: 2 }, 4404],
     ["name_in_use", 409, 409, { status: 409 }, 4409],
     ["conflict", 409, 409, { status: 409 }, 4409],
@@ -206,7 +207,7 @@ describe("status tables: one entry per refusal code on every wire", () => {
   });
 
   it("WebSocket close codes", () => {
-    expect(WsCloseCode).toEqual({ NORMAL: 1000, FAILED: 4000, BAD_REQUEST: 4400, UNAUTHORIZED: 4401, NOT_FOUND: 4404, TIMEOUT: 4408, CONFLICT: 4409, ERROR: 4500, UNAVAILABLE: 4503 });
+    expect(WsCloseCode).toEqual({ NORMAL: 1000, FAILED: 4000, BAD_REQUEST: 4400, UNAUTHORIZED: 4401, FORBIDDEN: 4403, NOT_FOUND: 4404, TIMEOUT: 4408, CONFLICT: 4409, ERROR: 4500, UNAVAILABLE: 4503 });
   });
 
   it("LEG_FAILURE_INFO: the Web SDK's info strings", () => {

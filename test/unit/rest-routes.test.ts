@@ -214,6 +214,23 @@ describe("bearer tokens (the worker's fetch with a token in its env)", () => {
     await expectText(await call(env, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "bearer whip-secret", "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
   });
 
+  it("RELAY_ALLOWED_URIS: a relay outside the list is 403 before any node is asked; inside it goes on (503: no node here)", async () => {
+    const body = (uri: string) => ({ method: "POST", body: JSON.stringify({ uri, localStreamName: uniqueName("ra"), remoteStreamName: "r" }) });
+    const env = { RELAY_ALLOWED_URIS: "wcs.example.com:8443" };
+    const refused = await call(env, "/rest-api/pull/pull", body("wss://other.example:8443/"));
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: "Relay to wss://other.example:8443 is not allowed (RELAY_ALLOWED_URIS)" });
+    const push = await call({ RELAY_ALLOWED_URIS: "" }, "/rest-api/pull/push", body("wss://wcs.example.com:8443/"));
+    expect(push.status).toBe(403);
+    await push.body?.cancel();
+    const allowed = await call(env, "/rest-api/pull/pull", body("wss://WCS.example.com:8443/app"));
+    expect(allowed.status).toBe(503);
+    expect(await allowed.json()).toEqual({ error: "Failed by error: no media node available" });
+    const misconfigured = await call({ RELAY_ALLOWED_URIS: "ws://x" }, "/rest-api/pull/pull", body("wss://wcs.example.com:8443/"));
+    expect(misconfigured.status).toBe(500);
+    await misconfigured.body?.cancel();
+  });
+
   it("REST_API_TOKEN applies to WHIP when WHIP_TOKEN is unset, and guards /rest-api", async () => {
     const env = { REST_API_TOKEN: "rest-secret" };
     await expectText(await call(env, "/whip/s", { method: "POST", body: "x" }), 401, "Bearer token required");

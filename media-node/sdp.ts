@@ -7,7 +7,7 @@
  * and which codecs are the same and which we prefer. Which m-line carries what is decided in plans.ts.
  */
 import { parse as parseSdp, type SessionDescription } from "sdp-transform";
-import { invalidSdp, noCommonCodecs } from "./errors.js";
+import { invalidSdp } from "./errors.js";
 
 export type MediaKind = "audio" | "video";
 export type SdpDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";

@@ -240,7 +240,7 @@ export class SessionDO extends DurableObject<Env> {
     /** FAILED for the request's mediaSessionId (with the request's facts once it parsed), else `fail`. */
     const failStream = (info: string, asked?: OfferLegRequest) => {
       if (!mediaSessionId) return this.fail(ws, method, info);
-      const facts = asked ?? { legId: "", owner, mediaSessionId, appKey: att.appKey, hasAudio: false, hasVideo: false };
+      const facts = asked ?? { owner, mediaSessionId, appKey: att.appKey, hasAudio: false, hasVideo: false };
       this.send(ws, "notifyStreamStatusEvent", statusEvent(name, { ...facts, role, createdAt: Date.now() }, StreamStatus.FAILED, info));
     };
     if (!att.established) return failStream(Info.SESSION_NOT_READY);

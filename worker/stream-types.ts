@@ -97,8 +97,11 @@ export interface LegRecord {
   deadline: number;
 }
 
-/** The `sessionId` shown in a leg's WCS stream object: the id of its owner (the session, endpoint socket, relay). */
-function ownerSessionId(leg: Pick<LegRecord, "owner" | "legId" | "role">): string {
+/**
+ * The `sessionId` shown in a leg's WCS stream object: the id of its owner (the session, endpoint socket, relay); a
+ * WHIP/WHEP resource has none, so it shows `whip-` / `whep-` and the leg's mediaSessionId.
+ */
+function ownerSessionId(leg: Pick<LegRecord, "owner" | "mediaSessionId" | "role">): string {
   const o = leg.owner;
   switch (o.kind) {
     case "session":
@@ -108,14 +111,14 @@ function ownerSessionId(leg: Pick<LegRecord, "owner" | "legId" | "role">): strin
     case "relay":
       return o.relayId;
     case "http":
-      return `${leg.role === "publisher" ? "whip" : "whep"}-${leg.legId}`;
+      return `${leg.role === "publisher" ? "whip" : "whep"}-${leg.mediaSessionId}`;
   }
 }
 
 /** Builds the WCS stream object of a `notifyStreamStatusEvent` (see protocol/wcs-types.ts StreamStatusEvent). */
 export function statusEvent(
   name: string,
-  leg: Pick<LegRecord, "legId" | "role" | "owner" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
+  leg: Pick<LegRecord, "role" | "owner" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
   status: StreamStatus,
   info?: string,
   nodeId?: string,

@@ -17,7 +17,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MediaNodePaths, signedFetch } from "../../protocol/index.js";
+import { signedFetch } from "../../protocol/index.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const VERBOSE = !!process.env.HARNESS_VERBOSE;

@@ -8,8 +8,9 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StreamStatus, type StreamStatusEvent } from "../../protocol/wcs-types.js";
+import { statusEvent, type LegOwner, type LegRecord } from "../../worker/stream-types.js";
 
-type Kind = "session" | "http" | "ws" | "relay";
+type Kind = LegOwner["kind"];
 interface Rules {
   notify(env: unknown, owner: unknown, leg: unknown, stream: string, event: StreamStatusEvent): Promise<void>;
   trickles: boolean;
@@ -22,21 +23,19 @@ const { OWNER_RULES, ownerRules } = (await import(LEG_OWNERS)) as {
   ownerRules(owner: { kind: Kind }): Rules;
 };
 
-const event = (status: StreamStatus, info?: string): StreamStatusEvent => ({
+const leg = (owner: LegOwner): LegRecord => ({
+  legId: "leg-1",
+  role: "publisher",
+  owner,
   mediaSessionId: "ms-1",
-  name: "cam",
-  status,
-  ...(info ? { info } : {}),
-  published: true,
-  hasVideo: true,
   hasAudio: true,
-  mediaProvider: "WebRTC",
-  mediaType: "publish",
-  record: false,
-  audioState: { muted: false },
-  videoState: { muted: false },
+  hasVideo: true,
+  status: StreamStatus.PUBLISHING,
+  createdAt: 1,
+  deadline: 1,
 });
-const leg = (owner: object) => ({ legId: "leg-1", role: "publisher", owner, mediaSessionId: "ms-1" });
+/** The stream object of the publisher leg "leg-1" of "cam" (a session's, whatever owner is told). */
+const event = (status: StreamStatus, info?: string): StreamStatusEvent => statusEvent("cam", leg({ kind: "session", sessionId: "s" }), status, info);
 
 /** A fake Durable Object namespace: ids are strings, stubs record their calls. */
 function namespace(method: string, fail = false) {
@@ -79,7 +78,7 @@ describe("OWNER_RULES", () => {
 
   it("session: the status goes to the SessionDO of the owner's session id", async () => {
     const s = namespace("deliver");
-    const owner = { kind: "session", sessionId: "abc" };
+    const owner: LegOwner = { kind: "session", sessionId: "abc" };
     const ev = event(StreamStatus.PUBLISHING);
     await OWNER_RULES.session.notify({ SESSION: s.ns }, owner, leg(owner), "cam", ev);
     expect(s.calls).toEqual([["string:abc", ev]]);
@@ -87,7 +86,7 @@ describe("OWNER_RULES", () => {
 
   it("ws: the status goes to the WsEndpointDO of the owner's endpoint id", async () => {
     const s = namespace("deliver");
-    const owner = { kind: "ws", endpointId: "e1" };
+    const owner: LegOwner = { kind: "ws", endpointId: "e1" };
     const ev = event(StreamStatus.FAILED, "Failed by ICE error");
     await OWNER_RULES.ws.notify({ WS_ENDPOINT: s.ns }, owner, leg(owner), "cam", ev);
     expect(s.calls).toEqual([["string:e1", ev]]);
@@ -95,7 +94,7 @@ describe("OWNER_RULES", () => {
 
   it("relay: only the end of its local stream is told, to the one RelayDO", async () => {
     const s = namespace("onLocalEnd");
-    const owner = { kind: "relay", relayId: "r1" };
+    const owner: LegOwner = { kind: "relay", relayId: "r1" };
     await OWNER_RULES.relay.notify({ RELAY: s.ns }, owner, leg(owner), "cam", event(StreamStatus.PUBLISHING));
     expect(s.calls).toEqual([]);
     const ev = event(StreamStatus.UNPUBLISHED);
@@ -105,7 +104,7 @@ describe("OWNER_RULES", () => {
 
   it("http: nobody to tell; the status is logged", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
-    const owner = { kind: "http", etag: "t" };
+    const owner: LegOwner = { kind: "http", etag: "t" };
     await OWNER_RULES.http.notify({}, owner, leg(owner), "cam", event(StreamStatus.PUBLISHING));
     expect(log).toHaveBeenCalledTimes(1);
     expect(JSON.parse(String(log.mock.calls[0]![0]))).toEqual({

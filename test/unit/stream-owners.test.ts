@@ -11,7 +11,7 @@ import type { LegEvent } from "../../protocol/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import type { RelayDO } from "../../worker/relay-do.js";
 import { statusEvent, type LegOwner, type LegRecord } from "../../worker/stream-types.js";
-import { deadNode, describeStream, E, leg, seedSessionStream, seedStream, streamStub, uniqueName, WcsClient } from "./helpers.js";
+import { deadNode, describeStream, E, leg, seedStream, streamStub, uniqueName, WcsClient } from "./helpers.js";
 
 const open: WcsClient[] = [];
 async function connected(): Promise<WcsClient> {
@@ -39,26 +39,26 @@ function ev(name: string, l: LegRecord, over: Partial<LegEvent> = {}): LegEvent 
   return { nodeId: "node-a", bootId: "boot-1", legId: l.legId, streamName: name, role: l.role, state: "connected", ...over };
 }
 
-describe('"http" legs: statuses go to nobody', () => {
-  it("connected and failed of an http publisher are delivered to no session", async () => {
-    const c = await connected();
+describe('"http" legs: their statuses change the stream; no session is told (leg-owners.ts: http is only logged)', () => {
+  it("connected → PUBLISHING, then failed → the stream ends and the name is free; the WCS player gets its FAILED", async () => {
+    const v = await connected();
     const name = uniqueName("http-ev");
     const pub = leg("publisher", httpOwner(), { status: "PENDING" });
-    const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: {} });
-    await seedSessionStream(c, pub, name);
+    const ply = leg("player", v.sessionId);
+    const stub = await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply.legId]: ply } });
 
     await stub.onLegEvent(ev(name, pub));
     expect((await describeStream(name)).publisher).toEqual({ ...pub, status: "PUBLISHING" });
-    await c.expectIdle();
+    await v.expectIdle(); // the publisher's status is not the player's business
 
     await stub.onLegEvent(ev(name, pub, { state: "failed", failure: "ice" }));
+    expect(await v.expectNext("notifyStreamStatusEvent")).toEqual(statusEvent(name, ply, "FAILED", "Stopped by publisher stop", "node-a"));
     expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
-    await c.expectIdle();
+    await v.expectIdle();
   });
 
-  it("an http player's PLAYING and its ICE timeout reach nobody; the publisher's session hears nothing either", async () => {
+  it("an http player's PLAYING and its ICE timeout change only that player; the publisher's session hears nothing", async () => {
     const owner = await connected();
-    const c = await connected();
     const name = uniqueName("http-ply");
     const pub = leg("publisher", owner.sessionId);
     const ply = leg("player", httpOwner(), { status: "PENDING" });
@@ -69,7 +69,6 @@ describe('"http" legs: statuses go to nobody', () => {
     await seedStream({ name, node: deadNode(), publisher: pub, players: { [ply2.legId]: ply2 } }, Date.now() + 60_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await describeStream(name)).toEqual({ name, node: deadNode(), publisher: pub, players: {} });
-    await c.expectIdle();
     await owner.expectIdle();
   });
 });
@@ -233,7 +232,7 @@ describe("streamObjects", () => {
     ]);
     expect(objs[0]).toMatchObject({ published: true, mediaType: "publish", sessionId: "relay-1", custom: { a: 1 }, createDate: 1000 });
     expect(objs[1]).not.toHaveProperty("appKey");
-    expect(objs[2]).toMatchObject({ hasAudio: false, hasVideo: true, published: false, mediaType: "play", sessionId: `whep-${h.legId}` });
+    expect(objs[2]).toMatchObject({ hasAudio: false, hasVideo: true, published: false, mediaType: "play", sessionId: `whep-${h.mediaSessionId}` });
     expect(objs[3]).toMatchObject({ sessionId: "1".repeat(64) });
   });
 

@@ -23,7 +23,7 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent", RELAY_ALLOWED_URIS: "*" } },
+            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent", RELAY_ALLOWED_URIS: "*", AUTH: "off" } },
           }),
         ],
         test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
@@ -71,6 +71,9 @@ export default defineConfig({
         "protocol/json-body.ts",
         "protocol/signing.ts",
         "worker/leg-owners.ts",
+        "worker/access.ts",
+        "worker/config.ts",
+        "protocol/access.ts",
       ],
       reporter: ["text", "text-summary"],
       reportsDirectory: join(tmpdir(), "wcs-edge-coverage"),

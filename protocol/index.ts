@@ -9,3 +9,4 @@ export * from "./room.js";
 export * from "./rest.js";
 export * from "./relay.js";
 export * from "./json-body.js";
+export * from "./access.js";

@@ -113,6 +113,7 @@ export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 
   timeout: 504,
   remote_error: 502,
   stopped: 409,
+  not_configured: 503,
   error: 500,
 };
 

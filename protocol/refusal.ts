@@ -37,6 +37,8 @@ export const REFUSAL_CODES = [
   "remote_error",
   /** The request's own leg ended while it was being set up (its session closed, its publisher stopped). */
   "stopped",
+  /** The server lacks the configuration the request needs (authentication on, but no key configured). */
+  "not_configured",
   /** Anything else (a bug or an engine failure); `info` says what. */
   "error",
 ] as const;

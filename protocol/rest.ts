@@ -46,5 +46,6 @@ export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 |
   timeout: 500,
   remote_error: 500,
   stopped: 500,
+  not_configured: 503,
   error: 500,
 };

@@ -31,6 +31,7 @@ export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 403 | 4
   timeout: { status: 504 },
   remote_error: { status: 500 },
   stopped: { status: 409 },
+  not_configured: { status: 503 },
   error: { status: 500 },
 };
 

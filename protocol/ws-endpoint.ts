@@ -113,6 +113,13 @@ export function normalizeCandidate(c: string | WsCandidateInit | null): { ok: tr
   };
 }
 
+/** A close reason cut to the 123 bytes a close frame has room for (RFC 6455 §5.5: 125-byte payload, 2 for the code). */
+export function closeReason(text: string): string {
+  let r = text;
+  while (new TextEncoder().encode(r).length > 123) r = r.slice(0, -1);
+  return r;
+}
+
 /** Close code of a refused request, per refusal code (see {@link WsCloseCode}). */
 export const WS_CLOSE_CODE: Record<RefusalCode, WsCloseCode> = {
   invalid_request: WsCloseCode.BAD_REQUEST,
@@ -129,5 +136,6 @@ export const WS_CLOSE_CODE: Record<RefusalCode, WsCloseCode> = {
   timeout: WsCloseCode.TIMEOUT,
   remote_error: WsCloseCode.ERROR,
   stopped: WsCloseCode.ERROR,
+  not_configured: WsCloseCode.UNAVAILABLE,
   error: WsCloseCode.ERROR,
 };

@@ -4,7 +4,9 @@
  *
  * Environment: PORT (default 8787), MEDIA_NODE_PORT (default 9000), MEDIA_NODE_SECRET (default: a random one per
  * run, given to both), MEDIA_NODE_ICE_ADDRESS (default 127.0.0.1; set your LAN address to play from other devices),
- * RELAY_ALLOWED_URIS (default `*` here, the development profile; a deployment's default is none).
+ * RELAY_ALLOWED_URIS (default `*` here, the development profile; a deployment's default is none), AUTH (default
+ * `off` here, the development profile: no access tokens; a deployment's default is on), AUTH_JWT_SECRET (passed to
+ * the worker when set, e.g. to try AUTH=on with tokens from `wcs-edge token`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,6 +18,8 @@ const port = Number(process.env.PORT ?? 8787);
 const secret = process.env.MEDIA_NODE_SECRET ?? randomBytes(24).toString("hex");
 const workerUrl = `http://127.0.0.1:${port}`;
 const relayAllowed = process.env.RELAY_ALLOWED_URIS ?? "*";
+const auth = process.env.AUTH ?? "off";
+const jwtSecret = process.env.AUTH_JWT_SECRET;
 const children: ChildProcess[] = [];
 
 function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -58,6 +62,9 @@ run(
     "--var", `MEDIA_NODE_SECRET:${secret}`,
     // development profile: relays may connect anywhere (a deployment lists its peers, RELAY_ALLOWED_URIS)
     "--var", `RELAY_ALLOWED_URIS:${relayAllowed}`,
+    // development profile: no access tokens (a deployment keeps AUTH on and configures keys, README "Security")
+    "--var", `AUTH:${auth}`,
+    ...(jwtSecret ? ["--var", `AUTH_JWT_SECRET:${jwtSecret}`] : []),
   ],
   { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", XDG_CONFIG_HOME: join(root, ".config") },
 );
@@ -78,7 +85,8 @@ async function announce(): Promise<void> {
       if (res.ok) {
         process.stdout.write(
           `\n  Open ${workerUrl}/  (WCS WebSocket signaling: ws://127.0.0.1:${port})  — Ctrl-C stops.\n` +
-            `  Development profile: relays (/rest-api/pull/*) may connect to ${relayAllowed === "*" ? "any URI" : relayAllowed} (RELAY_ALLOWED_URIS).\n\n`,
+            `  Development profile: authentication is ${auth === "off" ? "OFF (anyone may publish, play, join and call REST)" : auth} (AUTH);\n` +
+            `  relays (/rest-api/pull/*) may connect to ${relayAllowed === "*" ? "any URI" : relayAllowed} (RELAY_ALLOWED_URIS).\n\n`,
         );
         return;
       }

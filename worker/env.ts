@@ -1,5 +1,3 @@
-import { z } from "zod";
-import { parseRelayAllowList } from "../protocol/relay.js";
 import type { NodeRegistryDO } from "./node-registry-do.js";
 import type { NonceDO } from "./nonce-do.js";
 import type { RelayDO } from "./relay-do.js";
@@ -23,10 +21,22 @@ export interface Env {
   ASSETS?: Fetcher;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;
-  /** Bearer token of the REST API (`/rest-api/*`); when unset the REST API is open. */
+  /** "on" (default) or "off": whether clients need an access token (worker/access.ts; README "Security"). */
+  AUTH?: string;
+  /** HS256 secret of access tokens (a secret: `wrangler secret put AUTH_JWT_SECRET`), at least 32 characters. */
+  AUTH_JWT_SECRET?: string;
+  /** Public key (SPKI PEM, ES256 or Ed25519) of access tokens signed with ES256 / EdDSA. */
+  AUTH_JWT_PUBLIC_KEY?: string;
+  /** URL of a JWKS (RFC 7517) with the public keys of access tokens (an identity provider's jwks_uri). */
+  AUTH_JWKS_URL?: string;
+  /** Required `aud` of access tokens (default "wcs-edge"). */
+  AUTH_JWT_AUDIENCE?: string;
+  /** Required `iss` of access tokens, when set. */
+  AUTH_JWT_ISSUER?: string;
+  /** Clock skew tolerated on `exp` / `nbf`, seconds (default 30). */
+  AUTH_CLOCK_SKEW_S?: string;
+  /** Static admin bearer token of the REST API (a secret); an access token with `admin: true` works too. */
   REST_API_TOKEN?: string;
-  /** Bearer token of WHIP/WHEP (`/whip/*`, `/whep/*`); when unset REST_API_TOKEN applies; when both are unset, open. */
-  WHIP_TOKEN?: string;
   /** "info" (default), "warn", "error" or "silent". */
   LOG_LEVEL?: string;
   /** Default of a relay's `retry` flag ("true"/"false", default false): a failed relay is started again with backoff. */
@@ -42,53 +52,7 @@ export interface Env {
   MEDIA_NODE_TIMEOUT_MS?: string;
 }
 
-const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
-const bool = (def: boolean) =>
-  z
-    .enum(["true", "false"], { message: 'expected "true" or "false"' })
-    .default(def ? "true" : "false")
-    .transform((v) => v === "true");
-
-/**
- * Tunables from `[vars]`, validated: a bad value fails loudly (the Durable Object or request that reads it throws
- * with the variable's name) rather than acting strangely.
- */
-const Config = z.object({
-  /** Server `ping` period, ms (WCS keep_alive.server_interval, default 5000). */
-  PING_INTERVAL_MS: int(5000, 200, 60_000),
-  /** The socket is closed after this many server pings without a `pong` (WCS keep_alive.probes, default 10). */
-  MISSED_PONGS_LIMIT: int(10, 2, 100),
-  /** A leg whose ICE+DTLS is not connected this long after the answer fails with "Failed by ICE timeout", ms. */
-  ICE_TIMEOUT_MS: int(15_000, 1000, 120_000),
-  MAX_STREAMS_PER_SESSION: int(16, 1, 1000),
-  /** Timeout of one call to a media node, ms. */
-  MEDIA_NODE_TIMEOUT_MS: int(10_000, 500, 60_000),
-  /** Default `retry` of a relay: a failed relay is started again with backoff. */
-  RELAY_RETRY: bool(false),
-  /** Longest wait between relay retries, ms (the backoff starts at 1 s and doubles). */
-  RELAY_RETRY_MAX_MS: int(30_000, 1000, 3_600_000),
-  /** Where relays may connect: comma-separated HOST[:PORT] patterns (protocol/relay.ts); empty = nowhere, `*` = anywhere. */
-  RELAY_ALLOWED_URIS: z
-    .string()
-    .default("")
-    .transform((text, ctx) => {
-      const r = parseRelayAllowList(text);
-      if (r.ok) return r.entries;
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${r.bad}" is not HOST[:PORT] (HOST: a name, an IP, *, or *.domain; PORT: a number or *)` });
-      return z.NEVER;
-    }),
-});
-export type Config = z.infer<typeof Config>;
-
-/**
- * The validated tunables of `env` (each Durable Object reads them once: env does not change for its lifetime).
- * @throws Error naming every bad variable and why
- */
-export function config(env: Env): Config {
-  const r = Config.safeParse(env);
-  if (r.success) return r.data;
-  throw new Error(`Invalid worker configuration: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-}
+export { config, type Config } from "./config.js";
 
 /** The one NodeRegistryDO (media nodes, placement). */
 export const registryOf = (env: Env) => env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName("global"));

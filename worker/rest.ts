@@ -1,7 +1,8 @@
 /**
  * The WCS REST API under `/rest-api` (protocol/rest.ts; docs/protocols.md "REST API"): CORS for every origin,
- * a bearer token checked when REST_API_TOKEN is configured (401 otherwise), JSON bodies validated, and the WCS codes
- * (200 success, 404 nothing found, 400 bad body).
+ * an admin bearer token — REST_API_TOKEN, or an access token with `admin: true` (worker/auth.ts: 401 missing or
+ * invalid, 403 not an admin, 503 AUTH on with nothing configured; open only with AUTH=off and no REST_API_TOKEN) —
+ * JSON bodies validated, and the WCS codes (200 success, 404 nothing found, 400 bad body).
  *
  *   /stream/find_all   (GET or POST)  → every stream object (publishers and players), 404 when there is none
  *   /stream/find       (POST filter)  → the matching stream objects, 404 when none match
@@ -18,6 +19,7 @@ import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import type { z } from "zod";
 import {
+  AuthInfo,
   parseJsonBody,
   refusal,
   RelayFilter,
@@ -29,11 +31,12 @@ import {
   type Refusal,
   type StreamStatusEvent,
 } from "../protocol/index.js";
-import { optionalBearer } from "./auth.js";
+import { authenticateAdmin } from "./access.js";
+import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
 import { config, registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
 
-type App = { Bindings: Env };
+type App = AuthedApp;
 
 /** A refusal as the REST error body `{error}` with the status of its code. */
 function refused(c: Context<App>, r: Refusal): Response {
@@ -66,7 +69,11 @@ function matches(s: StreamStatusEvent, f: StreamFilter): boolean {
 
 export const rest = new Hono<App>();
 rest.use("*", cors({ origin: "*", allowHeaders: ["Content-Type", "Authorization"], allowMethods: ["GET", "POST", "OPTIONS"] }));
-rest.use("*", optionalBearer((env) => env.REST_API_TOKEN, "rest-api", (error) => ({ error })));
+rest.use("*", bearerAccess(authenticateAdmin, "rest-api", (error) => ({ error })));
+rest.use("*", async (c, next) => {
+  if (c.req.method === "OPTIONS" || c.var.access.admin) return next();
+  return forbidden("rest-api", { error: AuthInfo.ADMIN_REQUIRED });
+});
 
 rest.on(["GET", "POST"], "/stream/find_all", async (c) => {
   const streams = await allStreams(c.env);

@@ -3,7 +3,9 @@
  * session costs nothing between frames.
  *
  * Protocol (Web SDK 2.0 src/flashphoner-core.js; docs/protocols.md "WCS WebSocket protocol"): the client sends
- * `connection`, we answer `getUserData` (session ESTABLISHED); we send `ping` every PING_INTERVAL_MS (alarm) and close
+ * `connection`, we authenticate it (its access token, worker/access.ts; stored as the session's {@link Access}) and
+ * answer `getUserData` (session ESTABLISHED); every publish, play and room join is checked against its grants
+ * (protocol/access.ts); we send `ping` every PING_INTERVAL_MS (alarm) and close
  * the socket after MISSED_PONGS_LIMIT pings without a `pong`. publishStream / playStream go to the StreamDO of the
  * name (owner `{kind: "session"}`); its answer returns here as `setRemoteSDP`, its later statuses arrive through
  * {@link SessionDO.deliver}. Room commands (`sendData`) are in worker/session-rooms.ts. A closed socket ends every
@@ -14,6 +16,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  API_HTTP_STATUS,
+  AuthInfo,
   checkOffer,
   ClientEnvelope,
   ConnectionRequest,
@@ -28,8 +32,14 @@ import {
   type LegRole,
   type ServerMessageName,
   type ServerMessages,
+  refusal,
+  streamAllowed,
+  type Access,
+  type Refusal,
   type StreamStatusEvent,
 } from "../protocol/index.js";
+import { closeReason, WS_CLOSE_CODE } from "../protocol/ws-endpoint.js";
+import { authenticate, type AccessResult } from "./access.js";
 import { config, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { joinedAs, leaveAllRooms, onSendData } from "./session-rooms.js";
@@ -59,6 +69,10 @@ interface SessionStream {
 }
 
 const STREAM_PREFIX = "stream:";
+/** Storage key of the session's {@link Access} (set by `connection`). */
+const ACCESS_KEY = "access";
+/** Storage key of the access of a valid `?token=` in the upgrade URL (used when `connection` has no custom.token). */
+const URL_ACCESS_KEY = "url-access";
 
 export class SessionDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
@@ -73,6 +87,17 @@ export class SessionDO extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", { status: 426 });
+    }
+    // a token in the URL (`?token=`, for clients that cannot set connection custom) is checked before the upgrade:
+    // a bad one refuses the upgrade (the Web SDK reports FAILED)
+    const urlToken = new URL(request.url).searchParams.get("token");
+    if (urlToken !== null) {
+      const r = await authenticate(this.cfg, urlToken);
+      if (!r.ok) {
+        log("info", "session_refused", { sessionId: this.ctx.id.toString(), code: r.code, info: r.info, via: "url" });
+        return new Response(r.info, { status: API_HTTP_STATUS[r.code] });
+      }
+      await this.ctx.storage.put(URL_ACCESS_KEY, r.access);
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -132,7 +157,7 @@ export class SessionDO extends DurableObject<Env> {
       case "stopStream":
         return this.onStopRequest(ws, att, name, arg);
       case "sendData":
-        return onSendData(this.roomsHost(ws, att), arg);
+        return onSendData(await this.roomsHost(ws, att), arg);
       default:
         this.fail(ws, name, `${Info.UNKNOWN_MESSAGE}: ${name}`);
     }
@@ -210,26 +235,63 @@ export class SessionDO extends DurableObject<Env> {
 
   // ---- handlers ----
 
-  private onConnection(ws: WebSocket, att: Attachment, arg: unknown): void {
+  /**
+   * `connection`: authenticates the session (its token: `custom.token`, else the URL's `?token=`; none needed with
+   * AUTH off) and answers `getUserData` (ESTABLISHED). The login (`custom.login`, the room participant name) is the
+   * token's `sub` when authentication is on; a different `custom.login` is refused. A refused session gets `fail`
+   * (apiMethod "connection", the reason as `info`: the Web SDK's WARN) and is closed with the close code of the
+   * refusal (4401 unauthorized, 4503 not configured; the Web SDK's DISCONNECTED).
+   */
+  private async onConnection(ws: WebSocket, att: Attachment, arg: unknown): Promise<void> {
     const req = ConnectionRequest.safeParse(arg ?? {});
     if (!req.success) {
       this.fail(ws, "connection", `${Info.INVALID_REQUEST}: ${req.error.issues[0]?.path.join(".")} ${req.error.issues[0]?.message}`);
       return;
     }
+    const custom = typeof req.data.custom === "object" && req.data.custom !== null ? (req.data.custom as Record<string, unknown>) : undefined;
+    const token = custom?.token;
+    const urlAccess = await this.ctx.storage.get<Access>(URL_ACCESS_KEY);
+    const auth: AccessResult =
+      token === undefined && urlAccess
+        ? { ok: true, access: urlAccess }
+        : typeof token === "string" || token === undefined
+          ? await authenticate(this.cfg, token)
+          : refusal("unauthorized", AuthInfo.tokenInvalid("custom.token must be a string"));
+    if (!auth.ok) return this.refuseConnection(ws, att, auth);
+    const access = auth.access;
+    const asked = custom?.login;
+    const login = typeof asked === "string" && asked.length > 0 && asked.length <= 128 ? asked : undefined;
+    if (this.cfg.AUTH && login !== undefined && login !== access.sub) return this.refuseConnection(ws, att, refusal("forbidden", AuthInfo.LOGIN_MISMATCH));
     att.established = true;
     att.appKey = req.data.appKey ?? "defaultApp";
-    const login = (req.data.custom as { login?: unknown } | undefined)?.login;
-    if (typeof login === "string" && login.length > 0 && login.length <= 128) att.login = login;
+    const who = this.cfg.AUTH ? access.sub : login;
+    if (who === undefined) delete att.login;
+    else att.login = who;
     ws.serializeAttachment(att);
+    await this.ctx.storage.put(ACCESS_KEY, access);
     const { authToken: _ignored, ...rest } = req.data;
+    const { token: _secret, ...echoedCustom } = custom ?? {};
     this.send(ws, "getUserData", {
       ...rest,
+      ...(custom ? { custom: echoedCustom } : {}),
       appKey: att.appKey,
       sessionId: att.sessionId,
       authToken: att.sessionId,
       status: "ESTABLISHED",
     });
-    log("info", "session_established", { sessionId: att.sessionId, appKey: att.appKey, clientVersion: req.data.clientVersion });
+    log("info", "session_established", { sessionId: att.sessionId, appKey: att.appKey, clientVersion: req.data.clientVersion, login: att.login });
+  }
+
+  /** A refused `connection`: `fail` with the reason, then the socket closes and the session ends. */
+  private async refuseConnection(ws: WebSocket, att: Attachment, r: Refusal): Promise<void> {
+    log("info", "session_refused", { sessionId: att.sessionId, code: r.code, info: r.info });
+    this.fail(ws, "connection", r.info);
+    try {
+      ws.close(WS_CLOSE_CODE[r.code], closeReason(r.info));
+    } catch {
+      // already closed
+    }
+    await this.endSession("refused", WS_CLOSE_CODE[r.code]);
   }
 
   private async onStreamRequest(ws: WebSocket, att: Attachment, method: "publishStream" | "playStream", arg: unknown): Promise<void> {
@@ -250,14 +312,22 @@ export class SessionDO extends DurableObject<Env> {
       const issue = req.error.issues[0];
       return failStream(`${Info.INVALID_REQUEST}: ${issue?.path.join(".") || "body"} ${issue?.message ?? ""}`.trim());
     }
+    const access = await this.ctx.storage.get<Access>(ACCESS_KEY);
+    if (!access) return failStream(Info.SESSION_NOT_READY);
+    const roomName = (req.data.custom as { name?: unknown } | undefined)?.name;
+    const room = att.appKey === ROOM_APP_KEY && att.login && typeof roomName === "string" ? roomName : undefined;
+    const joined = room !== undefined && att.login !== undefined && (await joinedAs(this.ctx.storage, room, att.login));
+    const allowed = streamAllowed(access, role, req.data.name, joined && att.login ? { name: room, login: att.login } : undefined);
+    if (!allowed.ok) {
+      log("info", "stream_not_authorized", { sessionId: att.sessionId, method, stream: req.data.name, login: att.login });
+      return failStream(AuthInfo.notGranted(role === "publisher" ? "publish" : "play", req.data.name));
+    }
     const offer = checkOffer(req.data.sdp, role);
     if (!offer.ok) return failStream(`${Info.INVALID_SDP}: ${offer.reason}`);
     const key = STREAM_PREFIX + mediaSessionId;
     if (await this.ctx.storage.get(key)) return failStream(Info.MEDIASESSION_ID_ALREADY_IN_USE);
     const count = (await this.ctx.storage.list({ prefix: STREAM_PREFIX })).size;
     if (count >= this.cfg.MAX_STREAMS_PER_SESSION) return failStream(Info.TOO_MANY_STREAMS);
-    const roomName = (req.data.custom as { name?: unknown } | undefined)?.name;
-    const room = att.appKey === ROOM_APP_KEY && att.login && typeof roomName === "string" ? roomName : undefined;
     const legId = crypto.randomUUID();
     await this.ctx.storage.put(key, { name: req.data.name, role, legId, ...(room ? { room } : {}) } satisfies SessionStream);
 
@@ -267,6 +337,7 @@ export class SessionDO extends DurableObject<Env> {
       mediaSessionId,
       appKey: att.appKey,
       ...(room && att.login ? { room: { name: room, login: att.login } } : {}),
+      ...(allowed.inRoom !== undefined && role === "player" ? { requireRoom: allowed.inRoom } : {}),
       sdp: offer.text,
       hasAudio: req.data.hasAudio ?? true,
       hasVideo: req.data.hasVideo ?? true,
@@ -304,8 +375,10 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   /** The room commands' view of this session (worker/session-rooms.ts). */
-  private roomsHost(ws: WebSocket, att: Attachment) {
+  private async roomsHost(ws: WebSocket, att: Attachment) {
+    const access = await this.ctx.storage.get<Access>(ACCESS_KEY);
     return {
+      ...(access ? { access } : {}),
       env: this.env,
       storage: this.ctx.storage,
       sessionId: att.sessionId,

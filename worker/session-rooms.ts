@@ -4,9 +4,12 @@
  * `room:<name>` → login), which the SessionDO uses to leave them all when its socket closes.
  *
  * Every command gets exactly one `DataStatusEvent` with its `operationId`; other appKeys have no server application,
- * so their sendData fails.
+ * so their sendData fails. A join needs the room in the session's `rooms` grant (protocol/access.ts), else FAILED
+ * "Not authorized to join room …"; the login is the session's (the token's `sub` when authentication is on).
  */
 import {
+  AuthInfo,
+  granted,
   Info,
   MAX_ROOM_MESSAGE_CHARS,
   ROOM_APP_KEY,
@@ -15,6 +18,7 @@ import {
   RoomInfo,
   SendDataRequest,
   type ServerMessageName,
+  type Access,
   type ServerMessages,
 } from "../protocol/index.js";
 import { roomOf, type Env } from "./env.js";
@@ -31,6 +35,8 @@ export interface SessionRoomsHost {
   established: boolean;
   appKey?: string;
   login?: string;
+  /** What the session's token grants (undefined before `connection`). */
+  access?: Access;
   /** Sends one server frame to the client. */
   send<M extends ServerMessageName>(message: M, ...data: ServerMessages[M]): void;
   /** Whether the session still has its socket. */
@@ -59,6 +65,7 @@ export async function onSendData(host: SessionRoomsHost, arg: unknown): Promise<
   const c = cmd.data;
   if (c.command === "join") {
     const room = c.options.name;
+    if (!host.access || !granted(host.access, "rooms", room)) return done(AuthInfo.roomNotGranted(room));
     const res = await roomOf(host.env, room).join(room, login, sessionId);
     if (!res.ok) return done(res.info);
     if (!host.connected()) {

@@ -5,7 +5,8 @@
  *   publish: name free? (else name_in_use "Stream name is already in use") → registry places it on a node → the node
  *            answers the offer → the answer goes back to the entry point → the node reports the leg connected →
  *            PUBLISHING.
- *   play:    publisher PUBLISHING? (else not_found "Stream not found") → the stream's node answers (or offers) →
+ *   play:    publisher PUBLISHING? (else not_found "Stream not found"; a play allowed only by a room grant needs
+ *            the stream published in that room, else forbidden) → the stream's node answers (or offers) →
  *            PLAYING on connect.
  *   end:     the owner stops it (UNPUBLISHED / STOPPED), the owner is gone, ICE/DTLS not connected within
  *            ICE_TIMEOUT_MS (FAILED "Failed by ICE timeout"), the transport failed or closed, REST terminate, the node
@@ -21,6 +22,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  AuthInfo,
   Info,
   LEG_FAILURE_INFO,
   refusal,
@@ -356,6 +358,7 @@ export class StreamDO extends DurableObject<Env> {
     const pub = this.state.publisher;
     const node = this.state.node;
     if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    if (req.requireRoom !== undefined && pub.room?.name !== req.requireRoom) return refusal("forbidden", AuthInfo.notGranted("play", name));
     const leg = this.newLeg("player", req, media);
     this.state.players[leg.legId] = leg;
     await this.save();

@@ -43,6 +43,11 @@ export interface LegRequest {
   /** Room stream: its RoomDO hears PUBLISHED / UNPUBLISHED / FAILED (session owners only). */
   room?: RoomStreamRef;
   custom?: unknown;
+  /**
+   * A play allowed only as a member of this room (its token has the room, not the stream; protocol/access.ts
+   * `streamAllowed`): refused as `forbidden` unless the stream is published in that room.
+   */
+  requireRoom?: string;
 }
 
 /** A leg request with the client's checked SDP offer (publish, or play in answer mode). */

@@ -10,12 +10,13 @@
  *   DELETE  <Location>                                         → 200 (WHIP: the stream ends; WHEP: the player stops)
  *   OPTIONS endpoint / resource                                → 204 CORS + Accept-Post: application/sdp
  *
- * Refusals (text/plain reason): 401 missing/wrong bearer token and 400 an Authorization that is not Bearer
- * (WHIP_TOKEN, else REST_API_TOKEN, when configured; never on OPTIONS), 413 body too large, 415 wrong Content-Type,
+ * Refusals (text/plain reason): 401 a missing or invalid access token, 400 an Authorization that is not Bearer,
+ * 403 a token without the `publish` (WHIP) / `play` (WHEP) grant on the name — on the endpoint and on its
+ * resources — and 503 AUTH on with no key configured (worker/auth.ts; never on OPTIONS), 413 body too large, 415 wrong Content-Type,
  * 428 PATCH without If-Match, 412 If-Match not the resource's ETag, 422 ICE restart (not supported), 404 unknown
  * resource; a StreamDO refusal gets the status of its code, `WHIP_HTTP_STATUS` (protocol/whip.ts): 400 invalid SDP
  * or an offer that cannot send (WHIP) / receive (WHEP), 409 WHIP name in use, 409 + Retry-After WHEP stream not
- * publishing (yet), 422 no common codec, 503 + Retry-After no media node. CORS and the bearer check are hono's
+ * publishing (yet), 422 no common codec, 503 + Retry-After no media node. CORS and the bearer parsing are hono's
  * own middleware. The resource id in Location is the leg id (crypto-random UUID).
  * Bundle-only m-lines (port 0 + a=bundle-only, JSEP max-bundle) are taken as ordinary bundled m-lines.
  * Nobody is told a resource's statuses: its client sees the transport (DTLS close) when the stream ends.
@@ -23,7 +24,7 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { Info, MAX_SDP_BYTES, checkOffer, type Refusal } from "../protocol/index.js";
+import { AuthInfo, Info, MAX_SDP_BYTES, checkOffer, granted, type Refusal } from "../protocol/index.js";
 import {
   MAX_FRAGMENT_BYTES,
   SDP_CONTENT_TYPE,
@@ -32,12 +33,13 @@ import {
   isContentType,
   parseTrickleFragment,
 } from "../protocol/whip.js";
-import { optionalBearer } from "./auth.js";
+import { authenticate } from "./access.js";
+import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
 import { streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
 import type { LegRecord, OfferLegRequest } from "./stream-types.js";
 
-type App = { Bindings: Env };
+type App = AuthedApp;
 type Kind = "whip" | "whep";
 
 const ENDPOINT_METHODS = ["POST", "OPTIONS"];
@@ -84,10 +86,17 @@ function mount(app: Hono<App>, kind: Kind): void {
   const role = kind === "whip" ? "publisher" : "player";
   const endpoint = `/${kind}/:name`;
   const resource = `/${kind}/:name/:id`;
-  const auth = optionalBearer((env) => env.WHIP_TOKEN || env.REST_API_TOKEN, kind === "whip" ? "whip" : "whep", (t) => t);
+  const auth = bearerAccess(authenticate, kind, (t) => t);
+  /** The endpoint and its resources need the grant on the name: publish (WHIP) or play (WHEP). */
+  const grant: MiddlewareHandler<App> = async (c, next) => {
+    const name = c.req.param("name") ?? "";
+    if (c.req.method === "OPTIONS" || granted(c.var.access, kind === "whip" ? "publish" : "play", name)) return next();
+    log("info", `${kind}_not_authorized`, { stream: name, sub: c.var.access.sub });
+    return forbidden(kind, AuthInfo.notGranted(kind === "whip" ? "publish" : "play", name));
+  };
 
-  app.use(endpoint, corsFor(ENDPOINT_METHODS, true), auth);
-  app.use(resource, corsFor(RESOURCE_METHODS, false), auth);
+  app.use(endpoint, corsFor(ENDPOINT_METHODS, true), auth, grant);
+  app.use(resource, corsFor(RESOURCE_METHODS, false), auth, grant);
 
   app.post(endpoint, async (c) => {
     const name = c.req.param("name") ?? "";

@@ -14,11 +14,17 @@
  * (`StreamDO.end` "gone": a publisher's players get FAILED "Stopped by publisher stop"). A refusal closes the socket
  * with the close code of its refusal code (`WS_CLOSE_CODE`, protocol/ws-endpoint.ts).
  *
+ * Authentication: the upgrade URL's `?token=` (an access token, worker/access.ts) must grant publish / play of NAME
+ * (not needed with AUTH off); otherwise the socket is closed right after the upgrade with 4401 (missing or invalid
+ * token), 4403 (not granted) or 4503 (AUTH on without keys), the reason as the close reason.
+ *
  * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  AuthInfo,
   checkOffer,
+  granted,
   Info,
   MAX_CANDIDATES,
   refusal,
@@ -34,12 +40,14 @@ import {
   WS_CLOSE_CODE,
   WS_OFFER_TIMEOUT_MS,
   WsClientMessage,
+  closeReason,
   WsCloseCode,
   normalizeCandidate,
   type WsCandidate,
   type WsServerMessage,
 } from "../protocol/ws-endpoint.js";
-import { streamOf, type Env } from "./env.js";
+import { authenticate } from "./access.js";
+import { config, streamOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import type { LegOwner } from "./stream-types.js";
 
@@ -66,6 +74,8 @@ interface Attachment {
   legId: string;
   /** ms epoch of the upgrade. */
   openedAt: number;
+  /** The upgrade's access token (`?token=`) did not allow this: refused by the first alarm, right after the upgrade. */
+  denied?: Refusal;
 }
 
 const PATH = /^\/([^/]+)\/webrtc\/(publish|play)\/?$/;
@@ -95,28 +105,32 @@ export class WsEndpointDO extends DurableObject<Env> {
     } catch {
       // left empty: refused below
     }
+    const role: LegRole = m[2] === "publish" ? "publisher" : "player";
+    const denied = await this.authorize(url.searchParams.get("token") ?? undefined, role, name);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
     const att: Attachment = {
       id: this.ctx.id.toString(),
-      role: m[2] === "publish" ? "publisher" : "player",
+      role,
       name,
       mediaSessionId: crypto.randomUUID(),
       phase: "new",
       legId: crypto.randomUUID(),
       openedAt: Date.now(),
+      ...(denied ? { denied } : {}),
     };
     server.serializeAttachment(att);
     log("info", "ws_endpoint_opened", { id: att.id, role: att.role, stream: name, mediaSessionId: att.mediaSessionId });
     // Everything else happens after the upgrade, so that no media-node call delays it: the alarm refuses a bad name
     // or starts a play at once, and ends a publisher socket that sends no offer.
     const valid = name.length >= 1 && name.length <= 256;
-    await this.ctx.storage.setAlarm(valid && att.role === "publisher" ? att.openedAt + WS_OFFER_TIMEOUT_MS : Date.now());
+    await this.ctx.storage.setAlarm(valid && !denied && att.role === "publisher" ? att.openedAt + WS_OFFER_TIMEOUT_MS : Date.now());
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if ((ws.deserializeAttachment() as Attachment).denied) return; // refused by the alarm that is due now
     if (typeof message !== "string") return this.error(ws, Info.BINARY_NOT_SUPPORTED);
     if (message.length > MAX_WS_FRAME_BYTES) {
       return this.error(ws, `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_WS_FRAME_BYTES}`);
@@ -160,12 +174,14 @@ export class WsEndpointDO extends DurableObject<Env> {
     await this.end(ws, "socket error", undefined, String(error));
   }
 
-  /** Right after the upgrade: refuses a bad name or starts a play. Later: the offer timeout of a publisher socket. */
+  /** Right after the upgrade: refuses a denied token or a bad name, or starts a play. Later: the offer timeout of a publisher socket. */
   override async alarm(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.phase !== "new") continue;
-      if (att.name.length < 1 || att.name.length > 256) {
+      if (att.denied) {
+        this.refuse(ws, att, att.denied);
+      } else if (att.name.length < 1 || att.name.length > 256) {
         this.refuse(ws, att, refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream name must be 1 to 256 characters`));
       } else if (att.role === "player") {
         await this.startPlay(ws, att);
@@ -365,13 +381,22 @@ export class WsEndpointDO extends DurableObject<Env> {
   }
 
   private close(ws: WebSocket, code: number, reason: string): void {
-    let r = reason;
-    while (new TextEncoder().encode(r).length > 123) r = r.slice(0, -1);
     try {
-      ws.close(code, r);
+      ws.close(code, closeReason(reason));
     } catch {
       // already closed
     }
+  }
+
+  /**
+   * The upgrade's access token against the grant the socket needs (publish or play of `name`; worker/access.ts).
+   * @returns the refusal (unauthorized 4401, forbidden 4403, not_configured 4503), or undefined when allowed
+   */
+  private async authorize(token: string | undefined, role: LegRole, name: string): Promise<Refusal | undefined> {
+    const r = await authenticate(config(this.env), token);
+    if (!r.ok) return r;
+    const action = role === "publisher" ? "publish" : "play";
+    return granted(r.access, action, name) ? undefined : refusal("forbidden", AuthInfo.notGranted(action, name));
   }
 
   private stream(name: string) {

@@ -32,24 +32,34 @@ export function recordingWebSocket(): RecordingWebSocket {
   return { WebSocket: RecordingWebSocket as unknown as WebSocketConstructor, lastError: () => lastError };
 }
 
-/** The error message of a session that could not be established: the socket's error, else the session status. */
-export function connectionError(url: string, status: string, socketError: string | undefined): string {
-  return `cannot connect to ${url}: ${socketError ?? `session ${status}`}`;
+/**
+ * Why a session could not be established: the server's close reason (a refused `connection`, e.g. "Not authorized:
+ * an access token is required"), else the socket's error, else the session status.
+ */
+export function connectionError(url: string, session: Pick<Session, "status" | "lastDisconnect">, socketError: string | undefined): string {
+  return `cannot connect to ${url}: ${session.lastDisconnect()?.reason || socketError || `session ${session.status()}`}`;
 }
 
 /**
- * Connects a session to `url` and reports it (`session` event); it is disconnected at exit. Fails the command
+ * Connects a session to `url` (with `token` as `connection.custom.token`) and reports it (`session` event); it is disconnected at exit. Fails the command
  * (exit 1) when it is not established within the connect timeout, or later when it drops.
  */
-export async function openSession(url: string): Promise<Session> {
+export async function openSession(url: string, token?: string): Promise<Session> {
   const ws = recordingWebSocket();
   out.debug(`connecting to ${url}`);
-  const session = createSession({ urlServer: url, platform: { WebSocket: ws.WebSocket }, logger: sdkLogger, timeout: CONNECT_TIMEOUT_MS });
+  const session = createSession({
+    urlServer: url,
+    ...(token ? { custom: { token } } : {}),
+    platform: { WebSocket: ws.WebSocket },
+    logger: sdkLogger,
+    timeout: CONNECT_TIMEOUT_MS,
+  });
   onExit(() => session.disconnect());
   try {
     await session.established(CONNECT_TIMEOUT_MS + 1000);
   } catch {
-    return fail(connectionError(url, session.status(), ws.lastError()), { url, status: session.status(), info: ws.lastError() });
+    const info = connectionError(url, session, ws.lastError());
+    return fail(info, { url, status: session.status(), info });
   }
   watchSession(session, url, ws.lastError);
   out.event("session", { status: "ESTABLISHED", url, sessionId: session.getUserData()?.sessionId }, `connected to ${url}`);

@@ -5,6 +5,9 @@
  *   wcs-edge publish --name cam1 [--url ws://127.0.0.1:8787] [--source synthetic|FILE.y4m] [--width 640 --height 480 --fps 30] [--duration S]
  *   wcs-edge play    --name cam1 [--url …] [--duration S] [--json]
  *   wcs-edge room    --name room1 --login bob [--publish] [--play-all] [--say TEXT] [--duration S] [--json]
+ *   wcs-edge token   --secret S | --key FILE [--sub LOGIN] [--publish P…] [--play P…] [--rooms P…] [--admin] [--ttl 1h]
+ *
+ * publish, play and room take `--token JWT` (or WCS_TOKEN) for a server with authentication on.
  *
  * Output: one human-readable line per event and per second of statistics on stdout (errors on stderr), or with
  * `--json` one JSON object per line on stdout (`{"type": "status" | "stats" | "summary" | "error" | …, "t": seconds
@@ -16,7 +19,7 @@
  * stopped and sessions closed first (lifecycle.ts).
  *
  * Files: main.ts (this: the command line), output.ts, lifecycle.ts (cleanups and exit), connect.ts, streams.ts,
- * sources.ts + y4m.ts (what is published), stats.ts, and one file per command: publish.ts, play.ts, room.ts.
+ * sources.ts + y4m.ts (what is published), stats.ts, and one file per command: publish.ts, play.ts, room.ts, token.ts.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -25,6 +28,8 @@ import { out } from "./output.js";
 import { playCommand, type PlayOptions } from "./play.js";
 import { publishCommand, type PublishOptions } from "./publish.js";
 import { roomCommand, type RoomOptions } from "./room.js";
+import { tokenCommand, type TokenOptions } from "./token.js";
+import { ACCESS_TOKEN_AUDIENCE } from "../../protocol/access.js";
 
 const DEFAULT_URL = "ws://127.0.0.1:8787";
 
@@ -74,12 +79,13 @@ function packageVersion(): string {
 function common(cmd: Command): Command {
   return cmd
     .addOption(new Option("--url <url>", "WCS server WebSocket URL").default(DEFAULT_URL).env("WCS_URL").argParser(serverUrl))
+    .addOption(new Option("--token <jwt>", "access token (see `wcs-edge token`), sent as connection custom.token").env("WCS_TOKEN"))
     .option("--json", "print one JSON object per line (machine-readable)")
     .option("-v, --verbose", "print diagnostics (SDK warnings) on stderr")
     .option("--duration <seconds>", "stop after this many seconds (default: until Ctrl-C)", positiveNumber("--duration", 86_400));
 }
 
-/** The commander program: `publish`, `play` and `room`, with --help and --version. Errors throw (exitOverride). */
+/** The commander program: `publish`, `play`, `room` and `token`, with --help and --version. Errors throw (exitOverride). */
 function program(): Command {
   const prog = new Command("wcs-edge")
     .description("WCS (Flashphoner Web Call Server) command-line client: publish, play and join rooms from Node.js")
@@ -122,6 +128,22 @@ function program(): Command {
       .option("--no-audio", "publish video only")
       .option("--no-stdin", "do not read messages from stdin"),
   ).action((opts: RoomOptions) => roomCommand(opts));
+
+  prog
+    .command("token")
+    .description("mint an access token (JWT) for a server with authentication on (development and scripts)")
+    .addOption(new Option("--secret <secret>", "HS256 secret: the worker's AUTH_JWT_SECRET").env("AUTH_JWT_SECRET"))
+    .option("--key <file>", "ES256 or Ed25519 private key (PKCS#8 PEM) whose public key is the worker's AUTH_JWT_PUBLIC_KEY")
+    .option("--sub <login>", "subject: the login (room participant name)")
+    .option("--publish <patterns...>", "stream names it may publish (exact, or a prefix ending in *)")
+    .option("--play <patterns...>", "stream names it may play")
+    .option("--rooms <patterns...>", "rooms it may join")
+    .option("--admin", "may call the REST API")
+    .option("--ttl <span>", "lifetime (30s, 15m, 1h, 7d)", "1h")
+    .option("--audience <aud>", "audience: the worker's AUTH_JWT_AUDIENCE", ACCESS_TOKEN_AUDIENCE)
+    .option("--issuer <iss>", "issuer: the worker's AUTH_JWT_ISSUER, when it has one")
+    .option("--json", "print {type, token, expiresAt} as JSON")
+    .action((opts: TokenOptions) => tokenCommand(opts));
   return prog;
 }
 

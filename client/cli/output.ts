@@ -8,6 +8,8 @@ import type { Logger } from "../node.js";
 export interface GlobalOptions {
   /** The WCS server's ws:// or wss:// URL. */
   url: string;
+  /** Access token (JWT) sent as `connection.custom.token`, for a server with authentication on. */
+  token?: string;
   json?: boolean;
   verbose?: boolean;
 }

@@ -19,7 +19,7 @@ export interface PlayOptions extends GlobalOptions {
 export async function playCommand(o: PlayOptions): Promise<void> {
   out.configure(o);
   onSignals(() => void finish(0));
-  const session = await openSession(o.url);
+  const session = await openSession(o.url, o.token);
   const stream = session.createStream({ name: o.name });
   reportStatuses(stream, "play");
   onExit(() => stopStream(stream));

@@ -27,7 +27,7 @@ export async function publishCommand(o: PublishOptions): Promise<void> {
   }
   onExit(() => media.stop());
   onSignals(() => void finish(0));
-  const session = await openSession(o.url);
+  const session = await openSession(o.url, o.token);
   const stream = session.createStream({ name: o.name, stream: media.stream });
   reportStatuses(stream, "publish");
   onExit(() => stopStream(stream));

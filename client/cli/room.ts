@@ -40,6 +40,7 @@ async function connectRoomSession(o: RoomOptions): Promise<RoomSession> {
   const rs: RoomSession = roomApi.connect({
     urlServer: o.url,
     username: o.login,
+    ...(o.token ? { token: o.token } : {}),
     platform: { WebSocket: ws.WebSocket },
     logger: sdkLogger,
     timeout: CONNECT_TIMEOUT_MS,
@@ -48,7 +49,8 @@ async function connectRoomSession(o: RoomOptions): Promise<RoomSession> {
   try {
     await rs.established(CONNECT_TIMEOUT_MS + 1000);
   } catch {
-    return fail(connectionError(o.url, rs.status(), ws.lastError()), { url: o.url, status: rs.status(), info: ws.lastError() ?? null });
+    const info = connectionError(o.url, rs.getSession(), ws.lastError());
+    return fail(info, { url: o.url, status: rs.status(), info });
   }
   watchSession(rs.getSession(), o.url, ws.lastError);
   out.event("session", { status: "ESTABLISHED", url: o.url, login: o.login }, `connected to ${o.url} as ${o.login}`);

@@ -18,63 +18,12 @@ import {
   uniqueName,
   type BrowserHandle,
 } from "../harness/browser.js";
-import { EVENT_RECORDER_JS, openWebSdkPage, pageEvents } from "../harness/sdk-pages.js";
+import { connectWebSdk, openWebSdkPage, pageEvents, WEBSDK_STREAM_PAGE_HTML, type StreamPageEvent as PageEvent } from "../harness/sdk-pages.js";
 
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 15_000;
 const TEST_TIMEOUT_MS = 60_000;
 
-/**
- * Test page for the Web SDK. Every session/stream callback is recorded in `window.events` (and logged) so the test
- * can wait for statuses and print everything seen when it fails. Each stream plays/publishes into its own div.
- */
-const WEBSDK_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>Web SDK test</title>
-<script src="/__test/flashphoner-webrtc-only.js"></script></head>
-<body><main id="displays"></main>
-<script>
-  const { SESSION_STATUS, STREAM_STATUS } = Flashphoner.constants;
-  ${EVENT_RECORDER_JS}
-  window.streams = {};
-  let session = null;
-  window.connect = async function (urlServer) {
-    await Flashphoner.init({ preferredMediaProviders: ["WebRTC"] });
-    return new Promise(function (resolve, reject) {
-      session = Flashphoner.createSession({ urlServer: urlServer });
-      Object.values(SESSION_STATUS).forEach(function (s) {
-        session.on(s, function (_session, obj) {
-          record({ kind: "session", status: s, info: obj && obj.info });
-          if (s === SESSION_STATUS.ESTABLISHED) resolve();
-          if (s === SESSION_STATUS.FAILED || s === SESSION_STATUS.DISCONNECTED) reject(new Error("session " + s));
-        });
-      });
-    });
-  };
-  window.startStream = function (key, name, mode) {
-    const display = document.createElement("div");
-    display.id = "d-" + key;
-    display.style.cssText = "width:320px;height:240px;display:inline-block";
-    document.getElementById("displays").appendChild(display);
-    const stream = session.createStream({ name: name, display: display });
-    Object.values(STREAM_STATUS).forEach(function (s) {
-      stream.on(s, function (st) {
-        record({ kind: "stream", key: key, name: name, status: st.status(), info: st.getInfo() });
-      });
-    });
-    window.streams[key] = stream;
-    if (mode === "publish") stream.publish(); else stream.play();
-  };
-  window.stopStream = function (key) { window.streams[key].stop(); };
-</script></body></html>`;
-
-interface PageEvent {
-  kind: "session" | "stream";
-  key?: string;
-  name?: string;
-  status: string;
-  info?: string;
-  t: number;
-}
 
 let cluster: Cluster;
 let browser: BrowserHandle;
@@ -98,13 +47,10 @@ describe("official WCS Web SDK in Chromium", () => {
     list.map((e) => `${e.kind} ${e.key ?? ""} ${e.name ?? ""} ${e.status}${e.info ? ` (${e.info})` : ""}`).join("\n");
 
   async function openSdkPage(label: string): Promise<Page> {
-    const page = await openWebSdkPage(browser, cluster.httpUrl, label, { entry: "websdk.html", html: WEBSDK_HTML, sdkFile: "flashphoner-webrtc-only.js" });
+    const page = await openWebSdkPage(browser, cluster.httpUrl, label, { entry: "websdk.html", html: WEBSDK_STREAM_PAGE_HTML, sdkFile: "flashphoner-webrtc-only.js" });
     diag.reports.set(label, async () => formatEvents(await events(page)));
-    await diag.within(
-      `${label}: Web SDK session to ${cluster.wsUrl} not ESTABLISHED`,
-      STATUS_TIMEOUT_MS,
-      page.evaluate((url) => (window as unknown as { connect(u: string): Promise<void> }).connect(url), cluster.wsUrl),
-    );
+    const status = await diag.within(`${label}: Web SDK session to ${cluster.wsUrl} not ESTABLISHED`, STATUS_TIMEOUT_MS, connectWebSdk(page, cluster.wsUrl));
+    if (status !== "ESTABLISHED") await fail(`${label}: Web SDK session ${status}`);
     return page;
   }
 

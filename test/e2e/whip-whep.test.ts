@@ -14,9 +14,11 @@ import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil
 import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } from "../harness/browser.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
 import { HOST_CANDIDATE, expectPagePlaysCamera, findStreams, openTestPage, staticOffer, withReport } from "../harness/endpoints.js";
+import { authVars, mintToken } from "../harness/tokens.js";
 import { WHIP_AUDIO, WHIP_CLIENT, WHIP_VIDEO_VP8, whipClientShims, type WhipClientShims } from "../harness/whip-client.js";
 
-const WHIP_TOKEN = "whip-test-token";
+/** An access token that may publish and play every name (AUTH on). */
+let WHIP_TOKEN = "";
 const REST_TOKEN = "rest-test-token";
 const ICE_TIMEOUT_MS = 6000;
 
@@ -26,7 +28,8 @@ let shims: WhipClientShims | undefined;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 1, vars: { WHIP_TOKEN, REST_API_TOKEN: REST_TOKEN, ICE_TIMEOUT_MS: String(ICE_TIMEOUT_MS) } });
+  WHIP_TOKEN = await mintToken({ publish: ["*"], play: ["*"] }, { ttl: "2h" });
+  cluster = await startCluster({ nodes: 1, vars: { ...authVars(), REST_API_TOKEN: REST_TOKEN, ICE_TIMEOUT_MS: String(ICE_TIMEOUT_MS) } });
 });
 afterEach(async () => {
   for (const c of children) c.kill("SIGKILL");
@@ -216,7 +219,7 @@ describe("WHIP/WHEP protocol", () => {
     expect(none.body).toBe("Stream not found");
     expect(Number(none.headers.get("retry-after"))).toBeGreaterThan(0);
 
-    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name, custom: { token: WHIP_TOKEN } });
     await pub.waitForStatus("PUBLISHING");
     const created = await http(`/whep/${name}`, { type: "application/sdp", body: staticOffer("recvonly") });
     expect(created.status, created.body).toBe(201);
@@ -256,7 +259,7 @@ describe("third-party WHIP client (simple-whip-client)", () => {
     const pubObj = (await streamObjects(name)).find((s) => s.published)!;
     expect(pubObj).toMatchObject({ videoCodec: expect.stringMatching(/VP8/i), audioCodec: expect.stringMatching(/opus/i), hasAudio: true, hasVideo: true });
 
-    const player = await spawnPlayer({ url: cluster.wsUrl, name });
+    const player = await spawnPlayer({ url: cluster.wsUrl, name, custom: { token: WHIP_TOKEN } });
     await player.waitForStatus("PLAYING");
     const first = await player.waitForStats((s) => s.framesDecoded >= 30 && (s.sizes["320x240"] ?? 0) > 0, 20_000, "30 decoded 320x240 frames");
     await sleep(2000);
@@ -280,7 +283,7 @@ describe("third-party WHIP client (simple-whip-client)", () => {
   it("ends the stream when the WHIP client vanishes without DELETE (transport failure on the node)", async () => {
     const name = uniqueName("whipkill");
     const client = await publishWithWhipClient(name);
-    const player = await spawnPlayer({ url: cluster.wsUrl, name });
+    const player = await spawnPlayer({ url: cluster.wsUrl, name, custom: { token: WHIP_TOKEN } });
     await player.waitForStatus("PLAYING");
     await player.waitForStats((s) => s.framesDecoded >= 10, 20_000, "10 decoded frames");
 
@@ -289,7 +292,7 @@ describe("third-party WHIP client (simple-whip-client)", () => {
     expect(end.info).toBe("Stopped by publisher stop");
     expect(await streamObjects(name)).toEqual([]);
     // the name is free for the next publisher
-    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name, custom: { token: WHIP_TOKEN } });
     await pub.waitForStatus("PUBLISHING");
   }, 90_000);
 });
@@ -357,7 +360,7 @@ const WHEP_HTML = `<!doctype html>
 describe("WHEP player in Chromium", () => {
   it("plays a WCS publisher's stream with fetch + RTCPeerConnection; DELETE ends it", async () => {
     const name = uniqueName("whep");
-    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name, custom: { token: WHIP_TOKEN } });
     await pub.waitForStatus("PUBLISHING");
 
     browser ??= await launchBrowser();

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { startCluster, type Cluster } from "./cluster.js";
+import { startCluster, type Cluster, type ClusterOptions } from "./cluster.js";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -122,8 +122,8 @@ export async function launchBrowser(opts: { headless?: boolean } = {}): Promise<
 }
 
 /** A worker + media node cluster and a browser, for a test file's beforeAll (the cluster is stopped if Chromium fails). */
-export async function startClusterAndBrowser(): Promise<{ cluster: Cluster; browser: BrowserHandle }> {
-  const cluster = await startCluster();
+export async function startClusterAndBrowser(opts: ClusterOptions = {}): Promise<{ cluster: Cluster; browser: BrowserHandle }> {
+  const cluster = await startCluster(opts);
   try {
     return { cluster, browser: await launchBrowser() };
   } catch (e) {

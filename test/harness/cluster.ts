@@ -53,7 +53,7 @@ export interface Cluster {
 
 export interface ClusterOptions {
   nodes?: number;
-  /** Extra worker vars (wrangler.toml [vars] overrides), e.g. { ICE_TIMEOUT_MS: "3000" }. */
+  /** Extra worker vars (wrangler.toml [vars] overrides), e.g. { ICE_TIMEOUT_MS: "3000" }; AUTH is "off" unless given. */
   vars?: Record<string, string>;
 }
 
@@ -146,7 +146,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const nodeLogs: LogBuffer[] = [];
   const logs = () => [workerLog.text(), ...nodeLogs.map((l) => l.text(80))].join("\n");
 
-  const vars = { MEDIA_NODE_SECRET: secret, ...opts.vars };
+  // the development profile unless a test asks otherwise: authentication off (test/e2e/auth.test.ts turns it on)
+  const vars = { MEDIA_NODE_SECRET: secret, AUTH: "off", ...opts.vars };
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",

@@ -1,6 +1,6 @@
 /**
  * Test pages of the Chromium test files that drive an SDK through `window.*` functions and record every callback in
- * `window.events`: the event recorder they share, and the Room API pages (the official Web SDK's room API, and our
+ * `window.events`: the event recorder they share, the official Web SDK's stream page, and the Room API pages (the official Web SDK's room API, and our
  * SDK's `roomApi`) that conference.test.ts and cross-platform.test.ts join rooms with.
  */
 import type { Page } from "playwright-core";
@@ -43,6 +43,70 @@ export function openWebSdkPage(
       [page.sdkFile]: { contentType: "application/javascript", body: websdkFile(page.sdkFile) },
     },
     page.entry,
+  );
+}
+
+/**
+ * Stream test page of the official Web SDK (flashphoner-webrtc-only.js): `connect(urlServer, custom?)` resolves with
+ * the session's first ESTABLISHED / FAILED / DISCONNECTED; `startStream(key, name, "publish" | "play")` and
+ * `stopStream(key)`. Every session status (with the `info` of a WARN, the server's `fail`) and stream status is
+ * recorded in `window.events` ({@link StreamPageEvent}). Each stream plays/publishes into its own div.
+ */
+export const WEBSDK_STREAM_PAGE_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Web SDK test</title>
+<script src="/__test/flashphoner-webrtc-only.js"></script></head>
+<body><main id="displays"></main>
+<script>
+  const { SESSION_STATUS, STREAM_STATUS } = Flashphoner.constants;
+  ${EVENT_RECORDER_JS}
+  window.streams = {};
+  let session = null;
+  window.connect = async function (urlServer, custom) {
+    await Flashphoner.init({ preferredMediaProviders: ["WebRTC"] });
+    return new Promise(function (resolve) {
+      session = Flashphoner.createSession(custom === undefined ? { urlServer: urlServer } : { urlServer: urlServer, custom: custom });
+      Object.values(SESSION_STATUS).forEach(function (s) {
+        session.on(s, function (a, b) {
+          // WARN's callback gets the server's fail object; the others get the session (and ESTABLISHED its user data)
+          const obj = s === SESSION_STATUS.WARN ? a : b;
+          record({ kind: "session", status: s, info: obj && obj.info });
+          if (s === SESSION_STATUS.ESTABLISHED || s === SESSION_STATUS.FAILED || s === SESSION_STATUS.DISCONNECTED) resolve(s);
+        });
+      });
+    });
+  };
+  window.startStream = function (key, name, mode) {
+    const display = document.createElement("div");
+    display.id = "d-" + key;
+    display.style.cssText = "width:320px;height:240px;display:inline-block";
+    document.getElementById("displays").appendChild(display);
+    const stream = session.createStream({ name: name, display: display });
+    Object.values(STREAM_STATUS).forEach(function (s) {
+      stream.on(s, function (st) {
+        record({ kind: "stream", key: key, name: name, status: st.status(), info: st.getInfo() });
+      });
+    });
+    window.streams[key] = stream;
+    if (mode === "publish") stream.publish(); else stream.play();
+  };
+  window.stopStream = function (key) { window.streams[key].stop(); };
+</script></body></html>`;
+
+/** What {@link WEBSDK_STREAM_PAGE_HTML} records. */
+export interface StreamPageEvent {
+  kind: "session" | "stream";
+  key?: string;
+  name?: string;
+  status: string;
+  info?: string;
+  t: number;
+}
+
+/** Connects the page's Web SDK session (`custom` as createSession's); resolves with its first ESTABLISHED / FAILED / DISCONNECTED. */
+export function connectWebSdk(page: Page, url: string, custom?: unknown): Promise<string> {
+  return page.evaluate(
+    ([u, c]) => (window as unknown as { connect(u: string, c?: unknown): Promise<string> }).connect(u, c),
+    [url, custom] as const,
   );
 }
 

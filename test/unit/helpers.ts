@@ -282,7 +282,8 @@ export async function seedSessionStream(client: WcsClient, l: LegRecord, name: s
 }
 
 export async function sessionKeys(client: WcsClient): Promise<string[]> {
-  return runInDurableObject(client.stub(), async (_inst, ctx) => [...(await ctx.storage.list()).keys()]);
+  // "access" is the session's connection state (what its token grants), kept for the session's lifetime
+  return runInDurableObject(client.stub(), async (_inst, ctx) => [...(await ctx.storage.list()).keys()].filter((k) => k !== "access"));
 }
 
 /** A server frame of the Flussonic-style WebSocket endpoint (protocol/ws-endpoint.ts WsServerMessage). */

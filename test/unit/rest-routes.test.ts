@@ -5,6 +5,8 @@
  */
 import { createExecutionContext, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { SignJWT } from "jose";
+import { AuthInfo } from "../../protocol/access.js";
 import { MAX_SDP_BYTES } from "../../protocol/sdp.js";
 import type { Env } from "../../worker/env.js";
 import worker from "../../worker/index.js";
@@ -197,7 +199,7 @@ describe("WHIP/WHEP resources (seeded http legs)", () => {
   });
 });
 
-describe("bearer tokens (the worker's fetch with a token in its env)", () => {
+describe("access tokens and REST tokens (the worker's fetch with AUTH / keys in its env)", () => {
   async function call(env: Partial<Env>, path: string, init: RequestInit = {}): Promise<Response> {
     const ctx = createExecutionContext();
     const res = await worker.fetch(new Request(`http://x${path}`, init), { ...E, ...env } as Env, ctx);
@@ -205,13 +207,34 @@ describe("bearer tokens (the worker's fetch with a token in its env)", () => {
     return res;
   }
 
-  it("WHIP_TOKEN: 401 without or with a wrong token, 400 for a non-Bearer Authorization (CORS kept), OPTIONS open, the right one passes", async () => {
-    const env = { WHIP_TOKEN: "whip-secret" };
-    await expectText(await call(env, "/whip/s", { method: "POST", body: "x" }), 401, "Bearer token required", { "WWW-Authenticate": 'Bearer realm="whip"', "Access-Control-Allow-Origin": "*" });
-    await expectText(await call(env, "/whep/s", { method: "POST", body: "x", headers: { Authorization: "Bearer nope" } }), 401, "Invalid bearer token");
-    await expectText(await call(env, "/whip/s/r", { method: "DELETE", headers: { Authorization: "Basic d2hpcC1zZWNyZXQ=" } }), 400, "Authorization must be Bearer <token>", { "Access-Control-Allow-Origin": "*" });
-    expect((await call(env, "/whip/s", { method: "OPTIONS" })).status).toBe(204);
-    await expectText(await call(env, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "bearer whip-secret", "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
+  const SECRET = "unit-test-jwt-secret-of-32-chars!";
+  const authOn = { AUTH: "on", AUTH_JWT_SECRET: SECRET };
+  const token = (claims: Record<string, unknown>) =>
+    new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setAudience("wcs-edge").setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+  const bearer = async (claims: Record<string, unknown>) => ({ Authorization: `Bearer ${await token(claims)}` });
+
+  it("WHIP/WHEP with AUTH on: 401 without or with a bad token, 400 non-Bearer (CORS kept), 403 without the grant, OPTIONS open, the grant passes", async () => {
+    await expectText(await call(authOn, "/whip/s", { method: "POST", body: "x" }), 401, AuthInfo.TOKEN_REQUIRED, { "WWW-Authenticate": 'Bearer realm="whip"', "Access-Control-Allow-Origin": "*" });
+    await expectText(await call(authOn, "/whep/s", { method: "POST", body: "x", headers: { Authorization: "Bearer nope" } }), 401, AuthInfo.tokenInvalid("malformed token"), {
+      "WWW-Authenticate": `Bearer realm="whep", error="invalid_token", error_description="${AuthInfo.tokenInvalid("malformed token")}"`,
+    });
+    await expectText(await call(authOn, "/whip/s/r", { method: "DELETE", headers: { Authorization: "Basic d2hpcC1zZWNyZXQ=" } }), 400, "Authorization must be Bearer <token>", { "Access-Control-Allow-Origin": "*" });
+    expect((await call(authOn, "/whip/s", { method: "OPTIONS" })).status).toBe(204);
+    const player = await bearer({ play: ["s"] });
+    await expectText(await call(authOn, "/whip/s", { method: "POST", body: "x", headers: player }), 403, AuthInfo.notGranted("publish", "s"), { "WWW-Authenticate": 'Bearer realm="whip", error="insufficient_scope"' });
+    await expectText(await call(authOn, "/whip/s/r", { method: "DELETE", headers: player }), 403, AuthInfo.notGranted("publish", "s"));
+    await expectText(await call(authOn, "/whep/t", { method: "POST", body: "x", headers: player }), 403, AuthInfo.notGranted("play", "t"));
+    await expectText(await call(authOn, "/whep/s", { method: "POST", body: "x", headers: { ...player, "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
+    await expectText(await call(authOn, "/whip/cam-1", { method: "POST", body: "x", headers: { ...(await bearer({ publish: ["cam-*"] })), "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
+  });
+
+  it("AUTH on without any key: WHIP/WHEP and REST answer 503 not configured; AUTH off: open", async () => {
+    await expectText(await call({ AUTH: "on" }, "/whip/s", { method: "POST", body: "x" }), 503, AuthInfo.NOT_CONFIGURED);
+    await expectText(await call({ AUTH: "on" }, "/whep/s", { method: "POST", body: "x", headers: { Authorization: "Bearer abc" } }), 503, AuthInfo.NOT_CONFIGURED);
+    const r = await call({ AUTH: "on" }, "/rest-api/pull/find_all", { method: "POST" });
+    expect(r.status).toBe(503);
+    expect(await r.json()).toEqual({ error: AuthInfo.NOT_CONFIGURED });
+    await expectText(await call({ AUTH: "off" }, "/whip/s", { method: "POST", body: "x", headers: { "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
   });
 
   it("RELAY_ALLOWED_URIS: a relay outside the list is 403 before any node is asked; inside it goes on (503: no node here)", async () => {
@@ -231,18 +254,24 @@ describe("bearer tokens (the worker's fetch with a token in its env)", () => {
     await misconfigured.body?.cancel();
   });
 
-  it("REST_API_TOKEN applies to WHIP when WHIP_TOKEN is unset, and guards /rest-api", async () => {
-    const env = { REST_API_TOKEN: "rest-secret" };
-    await expectText(await call(env, "/whip/s", { method: "POST", body: "x" }), 401, "Bearer token required");
-    await expectText(await call(env, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "Bearer rest-secret", "Content-Type": "text/plain" } }), 415, "Content-Type must be application/sdp");
-    const r = await call(env, "/rest-api/pull/find_all", { method: "POST" });
-    expect(r.status).toBe(401);
-    await r.body?.cancel();
-    const ok = await call(env, "/rest-api/pull/find_all", { method: "POST", headers: { Authorization: "Bearer rest-secret" } });
-    expect(ok.status).toBe(404);
-    expect(await ok.json()).toEqual({ error: "Relay not found" });
-    // WHIP_TOKEN wins over REST_API_TOKEN for WHIP
-    await expectText(await call({ ...env, WHIP_TOKEN: "w" }, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "Bearer rest-secret" } }), 401, "Invalid bearer token");
+  it("REST: REST_API_TOKEN (even with AUTH off) or an admin access token; 401 / 403 otherwise", async () => {
+    const json = async (res: Response, status: number, body: unknown) => {
+      expect(res.status).toBe(status);
+      expect(await res.json()).toEqual(body);
+    };
+    const find = (env: Partial<Env>, headers: Record<string, string> = {}) => call(env, "/rest-api/pull/find_all", { method: "POST", headers });
+    const restOnly = { REST_API_TOKEN: "rest-secret" };
+    await json(await find(restOnly), 401, { error: AuthInfo.TOKEN_REQUIRED });
+    await json(await find(restOnly, { Authorization: "Bearer wrong" }), 401, { error: AuthInfo.tokenInvalid("not the REST API token") });
+    await json(await find(restOnly, { Authorization: "Bearer rest-secret" }), 404, { error: "Relay not found" });
+    const both = { ...authOn, REST_API_TOKEN: "rest-secret" };
+    await json(await find(both, { Authorization: "Bearer rest-secret" }), 404, { error: "Relay not found" });
+    await json(await find(both, await bearer({ admin: true })), 404, { error: "Relay not found" });
+    const notAdmin = await find(both, await bearer({ publish: ["*"], play: ["*"] }));
+    expect(notAdmin.headers.get("WWW-Authenticate")).toBe('Bearer realm="rest-api", error="insufficient_scope"');
+    await json(notAdmin, 403, { error: AuthInfo.ADMIN_REQUIRED });
+    // the WHIP endpoints do not take the REST token
+    await expectText(await call(both, "/whip/s", { method: "POST", body: "x", headers: { Authorization: "Bearer rest-secret" } }), 401, AuthInfo.tokenInvalid("malformed token"));
   });
 });
 

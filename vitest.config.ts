@@ -23,7 +23,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent", RELAY_ALLOWED_URIS: "*", AUTH: "off" } },
+            miniflare: {
+              bindings: { MEDIA_NODE_SECRET: "unit-test-secret", ICE_TIMEOUT_MS: "2000", LOG_LEVEL: "silent", RELAY_ALLOWED_URIS: "*", AUTH: "off" },
+              // every unit test comes from one address: no limit trips (the e2e rate-limit test sets small ones)
+              ratelimits: Object.fromEntries(["RATE_LIMIT_CONNECT", "RATE_LIMIT_MEDIA", "RATE_LIMIT_REST"].map((n) => [n, { simple: { limit: 1e9, period: 10 } }])),
+            },
           }),
         ],
         test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
@@ -74,6 +78,7 @@ export default defineConfig({
         "worker/access.ts",
         "worker/config.ts",
         "protocol/access.ts",
+        "worker/rest-hooks.ts",
       ],
       reporter: ["text", "text-summary"],
       reportsDirectory: join(tmpdir(), "wcs-edge-coverage"),

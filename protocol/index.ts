@@ -10,3 +10,4 @@ export * from "./rest.js";
 export * from "./relay.js";
 export * from "./json-body.js";
 export * from "./access.js";
+export * from "./rest-hooks.js";

@@ -98,7 +98,7 @@ export const ApiError = z.object({ code: z.enum(REFUSAL_CODES), info: z.string()
 export type ApiError = z.infer<typeof ApiError>;
 
 /** HTTP status of a refused media-node API call (and of a refused node → worker call), per code. */
-export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 500 | 502 | 503 | 504> = {
+export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 429 | 500 | 502 | 503 | 504> = {
   invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -113,6 +113,7 @@ export const API_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 
   timeout: 504,
   remote_error: 502,
   stopped: 409,
+  rate_limited: 429,
   not_configured: 503,
   error: 500,
 };

@@ -37,12 +37,20 @@ export const REFUSAL_CODES = [
   "remote_error",
   /** The request's own leg ended while it was being set up (its session closed, its publisher stopped). */
   "stopped",
+  /** The client's address is over a rate limit (`info` "Too many requests"). */
+  "rate_limited",
   /** The server lacks the configuration the request needs (authentication on, but no key configured). */
   "not_configured",
   /** Anything else (a bug or an engine failure); `info` says what. */
   "error",
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+/**
+ * Seconds a client over a rate limit should wait (`Retry-After` of a 429): the period of the worker's limiters
+ * (wrangler.toml `[[ratelimits]]`, 10 s).
+ */
+export const RATE_LIMIT_RETRY_AFTER_S = 10;
 
 /** A refused request: the code decides statuses, `info` is for people. */
 export interface Refusal {

@@ -31,7 +31,7 @@ export interface RestError {
  * as failure; the codes follow the WCS docs where they say one (404 nothing found, 409 relay exists, 500 the remote
  * server refused a relay).
  */
-export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 500 | 503> = {
+export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 | 429 | 500 | 503> = {
   invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -46,6 +46,7 @@ export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 |
   timeout: 500,
   remote_error: 500,
   stopped: 500,
+  rate_limited: 429,
   not_configured: 503,
   error: 500,
 };

@@ -4,19 +4,22 @@
  * (RFC 8840 `application/trickle-ice-sdpfrag`).
  */
 import { MAX_CANDIDATES, isCandidate } from "./ice.js";
-import type { RefusalCode } from "./refusal.js";
+import { RATE_LIMIT_RETRY_AFTER_S, type RefusalCode } from "./refusal.js";
 
 export const SDP_CONTENT_TYPE = "application/sdp";
 export const TRICKLE_CONTENT_TYPE = "application/trickle-ice-sdpfrag";
 
-/** Seconds a client should wait before retrying a 503 (no media node) or a WHEP 409 (stream not publishing yet). */
-const RETRY_AFTER_S = { unavailable: 5, notPublishing: 2 } as const;
+/**
+ * Seconds a client should wait before retrying a 503 (no media node), a WHEP 409 (stream not publishing yet) or a
+ * 429 (rate limited: the limiter's period, worker/rate-limit.ts).
+ */
+const RETRY_AFTER_S = { unavailable: 5, notPublishing: 2, rateLimited: RATE_LIMIT_RETRY_AFTER_S } as const;
 
 /**
  * HTTP status of a refused WHIP/WHEP request, per refusal code, and the `Retry-After` seconds to send with it
  * (RFC 9725 §4.2; the WHEP draft answers a stream that is not available yet with 409 + Retry-After).
  */
-export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 403 | 404 | 409 | 422 | 500 | 503 | 504; retryAfter?: number }> = {
+export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503 | 504; retryAfter?: number }> = {
   invalid_request: { status: 400 },
   unauthorized: { status: 401 },
   forbidden: { status: 403 },
@@ -31,6 +34,7 @@ export const WHIP_HTTP_STATUS: Record<RefusalCode, { status: 400 | 401 | 403 | 4
   timeout: { status: 504 },
   remote_error: { status: 500 },
   stopped: { status: 409 },
+  rate_limited: { status: 429, retryAfter: RETRY_AFTER_S.rateLimited },
   not_configured: { status: 503 },
   error: { status: 500 },
 };

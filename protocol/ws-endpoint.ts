@@ -52,6 +52,8 @@ export const WsCloseCode = {
   TIMEOUT: 4408,
   /** Refused: "Stream name is already in use" (publish), or a request that conflicts with the leg's state. */
   CONFLICT: 4409,
+  /** Refused: the client's address is over a rate limit ("Too many requests"). */
+  TOO_MANY_REQUESTS: 4429,
   /** Refused for another reason ("Failed by error…"). */
   ERROR: 4500,
   /** Refused: no media node available / node full / media node lost; retry later. */
@@ -136,6 +138,7 @@ export const WS_CLOSE_CODE: Record<RefusalCode, WsCloseCode> = {
   timeout: WsCloseCode.TIMEOUT,
   remote_error: WsCloseCode.ERROR,
   stopped: WsCloseCode.ERROR,
+  rate_limited: WsCloseCode.TOO_MANY_REQUESTS,
   not_configured: WsCloseCode.UNAVAILABLE,
   error: WsCloseCode.ERROR,
 };

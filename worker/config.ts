@@ -64,6 +64,17 @@ const Config = z.object({
   AUTH_CLOCK_SKEW_S: int(30, 0, 300),
   /** Static admin token of the REST API. */
   REST_API_TOKEN: optionalText(4096),
+  /** WCS REST hooks: the backend app URL (`<url>/connect`, `/publishStream`, …; protocol/rest-hooks.ts); unset = none. */
+  REST_HOOK_URL: optionalText(2048).refine((v) => v === undefined || /^https?:\/\//.test(v), "must be an http(s) URL"),
+  /** Secret that signs every hook call (protocol/signing.ts); required with REST_HOOK_URL. */
+  REST_HOOK_SECRET: optionalText(4096).refine((v) => v === undefined || v.length >= 16, "must be at least 16 characters"),
+  /** How long the backend may take to answer a hook, ms. */
+  REST_HOOK_TIMEOUT_MS: int(3000, 100, 30_000),
+  /** What a hook that is not answered in time (or cannot be reached) means: "deny" (default) or "allow". */
+  REST_HOOK_ON_TIMEOUT: z.enum(["deny", "allow"], { message: 'expected "deny" or "allow"' }).default("deny"),
+}).refine((c) => c.REST_HOOK_URL === undefined || c.REST_HOOK_SECRET !== undefined, {
+  path: ["REST_HOOK_SECRET"],
+  message: "is required when REST_HOOK_URL is set",
 });
 export type Config = z.infer<typeof Config>;
 

@@ -19,6 +19,12 @@ export interface Env {
   /** The nonces of accepted media-node calls, sharded (worker/nonce-do.ts): replays are refused. */
   NONCE: DurableObjectNamespace<NonceDO>;
   ASSETS?: Fetcher;
+  /** Rate limits per client address (wrangler.toml `[[ratelimits]]`; worker/rate-limit.ts): WebSocket upgrades… */
+  RATE_LIMIT_CONNECT?: RateLimit;
+  /** …publish / play requests… */
+  RATE_LIMIT_MEDIA?: RateLimit;
+  /** …and REST calls. */
+  RATE_LIMIT_REST?: RateLimit;
   /** Shared secret of the worker ↔ media-node API (`wrangler secret put MEDIA_NODE_SECRET`; `--var` locally). */
   MEDIA_NODE_SECRET?: string;
   /** "on" (default) or "off": whether clients need an access token (worker/access.ts; README "Security"). */
@@ -37,6 +43,14 @@ export interface Env {
   AUTH_CLOCK_SKEW_S?: string;
   /** Static admin bearer token of the REST API (a secret); an access token with `admin: true` works too. */
   REST_API_TOKEN?: string;
+  /** WCS REST hooks: the backend app URL; each hooked request is POSTed to `<url>/<method>` (worker/rest-hooks.ts). */
+  REST_HOOK_URL?: string;
+  /** Secret that signs the hook calls (a secret: `wrangler secret put REST_HOOK_SECRET`). */
+  REST_HOOK_SECRET?: string;
+  /** Timeout of one hook call, ms (default 3000). */
+  REST_HOOK_TIMEOUT_MS?: string;
+  /** "deny" (default) or "allow": what an unanswered hook means. */
+  REST_HOOK_ON_TIMEOUT?: string;
   /** "info" (default), "warn", "error" or "silent". */
   LOG_LEVEL?: string;
   /** Default of a relay's `retry` flag ("true"/"false", default false): a failed relay is started again with backoff. */

@@ -9,6 +9,7 @@
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
  * - `/:name/webrtc/publish`, `/:name/webrtc/play`: the Flussonic-style WebSocket endpoint; each upgrade goes to a new
  *   WsEndpointDO (worker/ws-endpoint-do.ts, protocol/ws-endpoint.ts); without an upgrade, 426.
+ * - WebSocket upgrades count against the address's connection rate limit (worker/rate-limit.ts): 429 over it.
  * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
  *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
  * - Everything else: the static demo pages in public/.
@@ -16,10 +17,11 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { API_HTTP_STATUS, LegEvent, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
+import { API_HTTP_STATUS, LegEvent, RATE_LIMIT_RETRY_AFTER_S, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
 import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { noncesOf } from "./nonce-do.js";
 import { configureLog, log } from "./log.js";
+import { clientAddress, rateLimit } from "./rate-limit.js";
 import { rest } from "./rest.js";
 import { whipWhep } from "./whip.js";
 
@@ -95,15 +97,25 @@ app.get("/internal/nodes", async (c) => {
 app.route("/rest-api", rest);
 app.route("/", whipWhep);
 
+/** A refused WebSocket upgrade of an address over its connection rate limit (429 + Retry-After; the Web SDK reports FAILED). */
+async function upgradeLimited(c: Context<App>): Promise<Response | undefined> {
+  const limited = await rateLimit(c.env, "connect", clientAddress(c.req.raw.headers));
+  return limited && c.text(limited.info, 429, { "Retry-After": String(RATE_LIMIT_RETRY_AFTER_S) });
+}
+
 app.all("/:name/webrtc/:action{publish|play}", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     return c.text("Expected a WebSocket upgrade", 426);
   }
+  const limited = await upgradeLimited(c);
+  if (limited) return limited;
   return c.env.WS_ENDPOINT.get(c.env.WS_ENDPOINT.newUniqueId()).fetch(c.req.raw);
 });
 
 app.all("*", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
+    const limited = await upgradeLimited(c);
+    if (limited) return limited;
     const id = c.env.SESSION.newUniqueId();
     return c.env.SESSION.get(id).fetch(c.req.raw);
   }

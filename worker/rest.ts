@@ -2,7 +2,8 @@
  * The WCS REST API under `/rest-api` (protocol/rest.ts; docs/protocols.md "REST API"): CORS for every origin,
  * an admin bearer token — REST_API_TOKEN, or an access token with `admin: true` (worker/auth.ts: 401 missing or
  * invalid, 403 not an admin, 503 AUTH on with nothing configured; open only with AUTH=off and no REST_API_TOKEN) —
- * JSON bodies validated, and the WCS codes (200 success, 404 nothing found, 400 bad body).
+ * JSON bodies validated, and the WCS codes (200 success, 404 nothing found, 400 bad body). Calls count against the
+ * address's REST rate limit first (429 "Too many requests" + Retry-After; worker/rate-limit.ts).
  *
  *   /stream/find_all   (GET or POST)  → every stream object (publishers and players), 404 when there is none
  *   /stream/find       (POST filter)  → the matching stream objects, 404 when none match
@@ -28,6 +29,7 @@ import {
   relayUriAllowed,
   REST_HTTP_STATUS,
   StreamFilter,
+  RATE_LIMIT_RETRY_AFTER_S,
   type Refusal,
   type StreamStatusEvent,
 } from "../protocol/index.js";
@@ -35,6 +37,7 @@ import { authenticateAdmin } from "./access.js";
 import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
 import { config, registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
+import { clientAddress, rateLimit } from "./rate-limit.js";
 
 type App = AuthedApp;
 
@@ -69,6 +72,10 @@ function matches(s: StreamStatusEvent, f: StreamFilter): boolean {
 
 export const rest = new Hono<App>();
 rest.use("*", cors({ origin: "*", allowHeaders: ["Content-Type", "Authorization"], allowMethods: ["GET", "POST", "OPTIONS"] }));
+rest.use("*", async (c, next) => {
+  const limited = c.req.method === "OPTIONS" ? undefined : await rateLimit(c.env, "rest", clientAddress(c.req.raw.headers));
+  return limited ? c.json({ error: limited.info }, 429, { "Retry-After": String(RATE_LIMIT_RETRY_AFTER_S) }) : next();
+});
 rest.use("*", bearerAccess(authenticateAdmin, "rest-api", (error) => ({ error })));
 rest.use("*", async (c, next) => {
   if (c.req.method === "OPTIONS" || c.var.access.admin) return next();

@@ -40,6 +40,8 @@ import {
 } from "../protocol/index.js";
 import { closeReason, WS_CLOSE_CODE } from "../protocol/ws-endpoint.js";
 import { authenticate, type AccessResult } from "./access.js";
+import { clientAddress, rateLimit } from "./rate-limit.js";
+import { callRestHook } from "./rest-hooks.js";
 import { config, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { joinedAs, leaveAllRooms, onSendData } from "./session-rooms.js";
@@ -54,6 +56,8 @@ interface Attachment {
   login?: string;
   /** ms epoch of the last `pong` (or of the socket's opening). */
   lastPongAt: number;
+  /** The client's address (`CF-Connecting-IP` of the upgrade), the key of its rate limits. */
+  address: string;
 }
 
 /**
@@ -103,7 +107,7 @@ export class SessionDO extends DurableObject<Env> {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
     const now = Date.now();
-    const att: Attachment = { sessionId: this.ctx.id.toString(), established: false, lastPongAt: now };
+    const att: Attachment = { sessionId: this.ctx.id.toString(), established: false, lastPongAt: now, address: clientAddress(request.headers) };
     server.serializeAttachment(att);
     await this.ctx.storage.setAlarm(now + this.cfg.PING_INTERVAL_MS);
     log("info", "session_opened", { sessionId: att.sessionId, path: new URL(request.url).pathname });
@@ -262,20 +266,25 @@ export class SessionDO extends DurableObject<Env> {
     const asked = custom?.login;
     const login = typeof asked === "string" && asked.length > 0 && asked.length <= 128 ? asked : undefined;
     if (this.cfg.AUTH && login !== undefined && login !== access.sub) return this.refuseConnection(ws, att, refusal("forbidden", AuthInfo.LOGIN_MISMATCH));
+    const appKey = req.data.appKey ?? "defaultApp";
+    const { authToken: _ignored, ...rest } = req.data;
+    const { token: _secret, ...clientCustom } = custom ?? {};
+    const connection = { ...rest, ...(custom ? { custom: clientCustom } : {}), appKey, sessionId: att.sessionId };
+    // the backend's say (WCS REST hook "connect"): it may decline, or give the custom to use
+    const hook = await callRestHook(this.cfg, "connect", { ...connection, ...(this.cfg.AUTH && access.sub ? { login: access.sub } : {}) });
+    if (!hook.ok) return this.refuseConnection(ws, att, hook);
+    const finalCustom = hook.custom ?? (custom ? clientCustom : undefined);
+    const hookLogin = hook.custom?.login;
+    const who = this.cfg.AUTH ? access.sub : typeof hookLogin === "string" && hookLogin.length > 0 && hookLogin.length <= 128 ? hookLogin : login;
     att.established = true;
-    att.appKey = req.data.appKey ?? "defaultApp";
-    const who = this.cfg.AUTH ? access.sub : login;
+    att.appKey = appKey;
     if (who === undefined) delete att.login;
     else att.login = who;
     ws.serializeAttachment(att);
     await this.ctx.storage.put(ACCESS_KEY, access);
-    const { authToken: _ignored, ...rest } = req.data;
-    const { token: _secret, ...echoedCustom } = custom ?? {};
     this.send(ws, "getUserData", {
-      ...rest,
-      ...(custom ? { custom: echoedCustom } : {}),
-      appKey: att.appKey,
-      sessionId: att.sessionId,
+      ...connection,
+      ...(finalCustom ? { custom: finalCustom } : {}),
       authToken: att.sessionId,
       status: "ESTABLISHED",
     });
@@ -307,6 +316,8 @@ export class SessionDO extends DurableObject<Env> {
     };
     if (!att.established) return failStream(Info.SESSION_NOT_READY);
     if (!mediaSessionId) return this.fail(ws, method, Info.MEDIASESSION_ID_NULL);
+    const limited = await rateLimit(this.env, "media", att.address ?? "unknown");
+    if (limited) return failStream(limited.info);
     const req = StreamRequest.safeParse(arg);
     if (!req.success) {
       const issue = req.error.issues[0];
@@ -324,6 +335,9 @@ export class SessionDO extends DurableObject<Env> {
     }
     const offer = checkOffer(req.data.sdp, role);
     if (!offer.ok) return failStream(`${Info.INVALID_SDP}: ${offer.reason}`);
+    const { sdp: _sdp, ...streamObject } = req.data;
+    const hook = await callRestHook(this.cfg, method, { ...streamObject, published: role === "publisher", sessionId: att.sessionId, appKey: att.appKey, ...(att.login ? { login: att.login } : {}) });
+    if (!hook.ok) return failStream(hook.info);
     const key = STREAM_PREFIX + mediaSessionId;
     if (await this.ctx.storage.get(key)) return failStream(Info.MEDIASESSION_ID_ALREADY_IN_USE);
     const count = (await this.ctx.storage.list({ prefix: STREAM_PREFIX })).size;
@@ -341,7 +355,7 @@ export class SessionDO extends DurableObject<Env> {
       sdp: offer.text,
       hasAudio: req.data.hasAudio ?? true,
       hasVideo: req.data.hasVideo ?? true,
-      custom: req.data.custom,
+      custom: hook.custom ?? req.data.custom,
     };
     const stream = streamOf(this.env, req.data.name);
     let result;
@@ -379,6 +393,7 @@ export class SessionDO extends DurableObject<Env> {
     const access = await this.ctx.storage.get<Access>(ACCESS_KEY);
     return {
       ...(access ? { access } : {}),
+      restHook: (body: object) => callRestHook(this.cfg, "sendData", body),
       env: this.env,
       storage: this.ctx.storage,
       sessionId: att.sessionId,

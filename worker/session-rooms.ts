@@ -5,7 +5,8 @@
  *
  * Every command gets exactly one `DataStatusEvent` with its `operationId`; other appKeys have no server application,
  * so their sendData fails. A join needs the room in the session's `rooms` grant (protocol/access.ts), else FAILED
- * "Not authorized to join room …"; the login is the session's (the token's `sub` when authentication is on).
+ * "Not authorized to join room …", and the backend's yes (WCS REST hook `sendData`, when configured); the login is the
+ * session's (the token's `sub` when authentication is on).
  */
 import {
   AuthInfo,
@@ -22,6 +23,7 @@ import {
   type ServerMessages,
 } from "../protocol/index.js";
 import { roomOf, type Env } from "./env.js";
+import type { HookVerdict } from "./rest-hooks.js";
 
 /** Storage key prefix of a joined room: `room:<name>` → login. */
 const ROOM_PREFIX = "room:";
@@ -37,6 +39,8 @@ export interface SessionRoomsHost {
   login?: string;
   /** What the session's token grants (undefined before `connection`). */
   access?: Access;
+  /** Asks the backend (WCS REST hook `sendData`) whether a room command may go on. */
+  restHook(body: object): Promise<HookVerdict>;
   /** Sends one server frame to the client. */
   send<M extends ServerMessageName>(message: M, ...data: ServerMessages[M]): void;
   /** Whether the session still has its socket. */
@@ -66,6 +70,8 @@ export async function onSendData(host: SessionRoomsHost, arg: unknown): Promise<
   if (c.command === "join") {
     const room = c.options.name;
     if (!host.access || !granted(host.access, "rooms", room)) return done(AuthInfo.roomNotGranted(room));
+    const hook = await host.restHook({ operationId, payload: req.data.payload, sessionId, appKey: host.appKey, login });
+    if (!hook.ok) return done(hook.info);
     const res = await roomOf(host.env, room).join(room, login, sessionId);
     if (!res.ok) return done(res.info);
     if (!host.connected()) {

@@ -12,7 +12,8 @@
  *
  * Refusals (text/plain reason): 401 a missing or invalid access token, 400 an Authorization that is not Bearer,
  * 403 a token without the `publish` (WHIP) / `play` (WHEP) grant on the name — on the endpoint and on its
- * resources — and 503 AUTH on with no key configured (worker/auth.ts; never on OPTIONS), 413 body too large, 415 wrong Content-Type,
+ * resources — or a POST the backend declined (WCS REST hook publishStream / playStream, worker/rest-hooks.ts), and
+ * 503 AUTH on with no key configured, 429 + Retry-After a POST over the address's rate limit (worker/rate-limit.ts) (worker/auth.ts; never on OPTIONS), 413 body too large, 415 wrong Content-Type,
  * 428 PATCH without If-Match, 412 If-Match not the resource's ETag, 422 ICE restart (not supported), 404 unknown
  * resource; a StreamDO refusal gets the status of its code, `WHIP_HTTP_STATUS` (protocol/whip.ts): 400 invalid SDP
  * or an offer that cannot send (WHIP) / receive (WHEP), 409 WHIP name in use, 409 + Retry-After WHEP stream not
@@ -35,7 +36,9 @@ import {
 } from "../protocol/whip.js";
 import { authenticate } from "./access.js";
 import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
-import { streamOf, type Env } from "./env.js";
+import { config, streamOf } from "./env.js";
+import { clientAddress, rateLimit } from "./rate-limit.js";
+import { callRestHook } from "./rest-hooks.js";
 import { log } from "./log.js";
 import type { LegRecord, OfferLegRequest } from "./stream-types.js";
 
@@ -99,6 +102,8 @@ function mount(app: Hono<App>, kind: Kind): void {
   app.use(resource, corsFor(RESOURCE_METHODS, false), auth, grant);
 
   app.post(endpoint, async (c) => {
+    const limited = await rateLimit(c.env, "media", clientAddress(c.req.raw.headers));
+    if (limited) return refused(c, limited);
     const name = c.req.param("name") ?? "";
     if (name.length < 1 || name.length > 256) return text(c, 400, "Stream name must be 1 to 256 characters");
     if (!isContentType(c.req.header("Content-Type"), SDP_CONTENT_TYPE)) {
@@ -118,6 +123,18 @@ function mount(app: Hono<App>, kind: Kind): void {
       hasAudio: offer.hasAudio,
       hasVideo: offer.hasVideo,
     };
+    // the backend's say (WCS REST hook publishStream / playStream), before anything is reserved
+    const hook = await callRestHook(config(c.env), role === "publisher" ? "publishStream" : "playStream", {
+      name,
+      mediaSessionId: req.mediaSessionId,
+      sessionId: `${kind}-${req.mediaSessionId}`,
+      published: role === "publisher",
+      hasAudio: req.hasAudio,
+      hasVideo: req.hasVideo,
+      ...(c.var.access.sub ? { login: c.var.access.sub } : {}),
+    });
+    if (!hook.ok) return refused(c, hook);
+    if (hook.custom) req.custom = hook.custom;
     const s = streamOf(c.env, name);
     const result = role === "publisher" ? await s.publish(name, req) : await s.play(name, req);
     if (!result.ok) {

@@ -15,8 +15,9 @@
  * with the close code of its refusal code (`WS_CLOSE_CODE`, protocol/ws-endpoint.ts).
  *
  * Authentication: the upgrade URL's `?token=` (an access token, worker/access.ts) must grant publish / play of NAME
- * (not needed with AUTH off); otherwise the socket is closed right after the upgrade with 4401 (missing or invalid
- * token), 4403 (not granted) or 4503 (AUTH on without keys), the reason as the close reason.
+ * (not needed with AUTH off), and the backend must not decline it (WCS REST hook publishStream / playStream, when
+ * configured); otherwise the socket is closed right after the upgrade with 4401 (missing or invalid token), 4403 (not
+ * granted, or declined) or 4503 (AUTH on without keys), the reason as the close reason.
  *
  * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
  */
@@ -47,6 +48,7 @@ import {
   type WsServerMessage,
 } from "../protocol/ws-endpoint.js";
 import { authenticate } from "./access.js";
+import { callRestHook } from "./rest-hooks.js";
 import { config, streamOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import type { LegOwner } from "./stream-types.js";
@@ -106,7 +108,8 @@ export class WsEndpointDO extends DurableObject<Env> {
       // left empty: refused below
     }
     const role: LegRole = m[2] === "publish" ? "publisher" : "player";
-    const denied = await this.authorize(url.searchParams.get("token") ?? undefined, role, name);
+    const mediaSessionId = crypto.randomUUID();
+    const denied = await this.authorize(url.searchParams.get("token") ?? undefined, role, name, mediaSessionId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
@@ -114,7 +117,7 @@ export class WsEndpointDO extends DurableObject<Env> {
       id: this.ctx.id.toString(),
       role,
       name,
-      mediaSessionId: crypto.randomUUID(),
+      mediaSessionId,
       phase: "new",
       legId: crypto.randomUUID(),
       openedAt: Date.now(),
@@ -392,11 +395,21 @@ export class WsEndpointDO extends DurableObject<Env> {
    * The upgrade's access token against the grant the socket needs (publish or play of `name`; worker/access.ts).
    * @returns the refusal (unauthorized 4401, forbidden 4403, not_configured 4503), or undefined when allowed
    */
-  private async authorize(token: string | undefined, role: LegRole, name: string): Promise<Refusal | undefined> {
-    const r = await authenticate(config(this.env), token);
+  private async authorize(token: string | undefined, role: LegRole, name: string, mediaSessionId: string): Promise<Refusal | undefined> {
+    const cfg = config(this.env);
+    const r = await authenticate(cfg, token);
     if (!r.ok) return r;
     const action = role === "publisher" ? "publish" : "play";
-    return granted(r.access, action, name) ? undefined : refusal("forbidden", AuthInfo.notGranted(action, name));
+    if (!granted(r.access, action, name)) return refusal("forbidden", AuthInfo.notGranted(action, name));
+    // the backend's say (WCS REST hook publishStream / playStream)
+    const hook = await callRestHook(cfg, role === "publisher" ? "publishStream" : "playStream", {
+      name,
+      mediaSessionId,
+      sessionId: this.ctx.id.toString(),
+      published: role === "publisher",
+      ...(r.access.sub ? { login: r.access.sub } : {}),
+    });
+    return hook.ok ? undefined : hook;
   }
 
   private stream(name: string) {

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -53,6 +53,11 @@ export interface Cluster {
 
 export interface ClusterOptions {
   nodes?: number;
+  /**
+   * Rate limits (requests per 10 s per client address) instead of wrangler.toml's; every limit not given here is
+   * raised to 1,000,000, since every test client and bench peer comes from 127.0.0.1.
+   */
+  rateLimits?: Partial<Record<"RATE_LIMIT_CONNECT" | "RATE_LIMIT_MEDIA" | "RATE_LIMIT_REST", number>>;
   /** Extra worker vars (wrangler.toml [vars] overrides), e.g. { ICE_TIMEOUT_MS: "3000" }; AUTH is "off" unless given. */
   vars?: Record<string, string>;
 }
@@ -124,12 +129,21 @@ const WORKER_SOURCES = ["wrangler.toml", "package.json", "tsconfig.json", "worke
  * WebSocket — whenever a watched file changes; running from a snapshot keeps a test run stable while the tree is
  * being edited.
  */
-function snapshotWorker(dir: string): string {
+function snapshotWorker(dir: string, rateLimits: ClusterOptions["rateLimits"] = {}): string {
   const appDir = join(dir, "app");
   for (const entry of WORKER_SOURCES) {
     const from = join(ROOT, entry);
     if (existsSync(from)) cpSync(from, join(appDir, entry), { recursive: true });
   }
+  // the rate limits of this run: `name = "X" … simple = { limit = N, period = 10 }` → the test's N (or a huge one)
+  const toml = join(appDir, "wrangler.toml");
+  writeFileSync(
+    toml,
+    readFileSync(toml, "utf8").replace(
+      /(name = "(RATE_LIMIT_[A-Z]+)"[^\n]*\n(?:[^\n]*\n)*?simple = \{ limit = )\d+(, period = )\d+/g,
+      (_m, head: string, name: keyof NonNullable<ClusterOptions["rateLimits"]>, mid: string) => `${head}${rateLimits[name] ?? 1_000_000}${mid}10`,
+    ),
+  );
   symlinkSync(join(ROOT, "node_modules"), join(appDir, "node_modules"), "dir");
   return appDir;
 }
@@ -140,7 +154,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const inspectorPort = await freePort();
   const secret = randomBytes(24).toString("hex");
   const stateDir = mkdtempSync(join(tmpdir(), "wcs-edge-state-"));
-  const appDir = snapshotWorker(stateDir);
+  const appDir = snapshotWorker(stateDir, opts.rateLimits);
   const httpUrl = `http://127.0.0.1:${port}`;
   const workerLog = new LogBuffer("[worker]");
   const nodeLogs: LogBuffer[] = [];

@@ -191,6 +191,7 @@ describe("status tables: one entry per refusal code on every wire", () => {
     ["timeout", 504, 500, { status: 504 }, 4408],
     ["remote_error", 502, 500, { status: 500 }, 4500],
     ["stopped", 409, 500, { status: 409 }, 4500],
+    ["rate_limited", 429, 429, { status: 429, retryAfter: 10 }, 4429],
     ["not_configured", 503, 503, { status: 503 }, 4503],
     ["error", 500, 500, { status: 500 }, 4500],
   ];

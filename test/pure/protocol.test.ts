@@ -209,7 +209,7 @@ describe("status tables: one entry per refusal code on every wire", () => {
   });
 
   it("WebSocket close codes", () => {
-    expect(WsCloseCode).toEqual({ NORMAL: 1000, FAILED: 4000, BAD_REQUEST: 4400, UNAUTHORIZED: 4401, FORBIDDEN: 4403, NOT_FOUND: 4404, TIMEOUT: 4408, CONFLICT: 4409, ERROR: 4500, UNAVAILABLE: 4503 });
+    expect(WsCloseCode).toEqual({ NORMAL: 1000, FAILED: 4000, BAD_REQUEST: 4400, UNAUTHORIZED: 4401, FORBIDDEN: 4403, NOT_FOUND: 4404, TIMEOUT: 4408, CONFLICT: 4409, TOO_MANY_REQUESTS: 4429, ERROR: 4500, UNAVAILABLE: 4503 });
   });
 
   it("LEG_FAILURE_INFO: the Web SDK's info strings", () => {

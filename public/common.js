@@ -33,6 +33,16 @@ export const random4 = () => Math.random().toString(16).slice(2, 6).padEnd(4, "0
 export const params = new URLSearchParams(location.search);
 
 /**
+ * The access token the page was opened with (`?token=…`; README "Security"), for a server with authentication on. It
+ * is sent as the session's `connection` `custom.token`.
+ * @returns {{ custom: { token: string } } | {}} options to spread into createSession()
+ */
+export function tokenOptions() {
+  const token = params.get("token");
+  return token ? { custom: { token } } : {};
+}
+
+/**
  * Prefills a server address input: ?server=…, else this page's own server.
  * @param {HTMLInputElement} input
  */
@@ -97,7 +107,7 @@ export function closeQuietly(session) {
  */
 export function watchSession(session, { url, log, errors, render, isCurrent, onLost }) {
   let everEstablished = false;
-  const lost = onLost ?? ((status, established) => errors.show(describeSessionLoss(status, url, established)));
+  const lost = onLost ?? ((status, established) => errors.show(describeSessionLoss(status, url, established, session)));
   /** @param {SessionStatus} status */
   const follow = (status) => () => {
     if (!isCurrent(session)) return;
@@ -157,13 +167,17 @@ export const pagePlatform = {
 };
 
 /**
- * A sentence for a session that went down (`everEstablished`: it had been connected).
+ * A sentence for a session that went down (`everEstablished`: it had been connected), with the server's reason when
+ * it closed the socket with one (a refused connection: "Not authorized: an access token is required" — open the page
+ * with `?token=…`).
  * @param {SessionStatus} status
  * @param {string} url
  * @param {boolean} everEstablished
+ * @param {Session | RoomSession} [session]
  */
-export function describeSessionLoss(status, url, everEstablished) {
-  if (!everEstablished) return `Could not connect to the server at ${url}.`;
+export function describeSessionLoss(status, url, everEstablished, session) {
+  const reason = (session instanceof Session ? session : session?.getSession())?.lastDisconnect()?.reason;
+  if (!everEstablished) return reason ? `The server at ${url} refused the connection: ${reason}` : `Could not connect to the server at ${url}.`;
   return status === SESSION_STATUS.FAILED
     ? "The connection to the server failed."
     : "Disconnected from the server.";

@@ -164,7 +164,7 @@ function addChatLine(kind, from, text, extraClass = "") {
 function ensureRoomSession(login) {
   if (roomSession && !sessionDown(roomSession) && roomSession.username() === login) return roomSession;
   dropRoomSession();
-  roomSession = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform });
+  roomSession = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform, ...(params.get("token") ? { token: params.get("token") ?? "" } : {}) });
   log.record(`connect as ${login}`);
   return watchSession(roomSession, {
     url,
@@ -173,7 +173,7 @@ function ensureRoomSession(login) {
     render,
     isCurrent: (rs) => rs === roomSession,
     onLost: (status, everEstablished) => {
-      if (!current?.joined) return errors.show(describeSessionLoss(status, url, everEstablished));
+      if (!current?.joined) return errors.show(describeSessionLoss(status, url, everEstablished, roomSession ?? undefined));
       const was = current.room;
       resetRoom();
       errors.show(`Connection to the server was lost; you are no longer in room ${was}.`);

@@ -4,7 +4,7 @@
 import { createSession } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, readFields } from "/common.js";
 import { params, prefillServer, rememberInUrl } from "/common.js";
-import { closeQuietly, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
+import { closeQuietly, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
@@ -50,7 +50,7 @@ ui.name.value = params.get("name") ?? "";
 async function ensureSession(url) {
   if (!session || sessionDown(session) || session.getServerUrl() !== url) {
     closeQuietly(session);
-    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000 });
+    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions() });
     log.record(`connect ${url}`);
     watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
     render();

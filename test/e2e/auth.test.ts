@@ -268,6 +268,24 @@ describe("the official WCS Web SDK in Chromium with a token in createSession({cu
     expect((await streamStatus(publisher, "other", "FAILED")).info).toBe(AuthInfo.notGranted("publish", other));
   });
 
+  it("our Player page: without ?token= it shows the server's reason; with one it plays", async () => {
+    const name = uniqueName("page-auth");
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name, custom: { token: await mintToken({ publish: [name] }) } });
+    children.push(pub);
+    await pub.waitForStatus("PUBLISHING");
+    browser ??= await launchBrowser();
+    const page = await browser.newPage("player-page");
+    pages.push(page);
+    await page.goto(`${cluster.httpUrl}/player.html?name=${name}`);
+    await page.click("#play");
+    await page.waitForSelector("#error:not([hidden])", { timeout: 10_000 });
+    expect(await page.textContent("#error")).toBe(`The server at ${cluster.wsUrl}/ refused the connection: ${AuthInfo.TOKEN_REQUIRED}`);
+    await page.goto(`${cluster.httpUrl}/player.html?name=${name}&token=${await mintToken({ play: [name] })}`);
+    await page.click("#play");
+    await page.waitForFunction(() => document.querySelector("#play-status")?.textContent === "PLAYING", undefined, { timeout: 15_000 });
+    await diag.expectLiveVideos([elementProbe(page, "player page", "#display video")], 15_000);
+  });
+
   it("no token, or an expired one: WARN with the reason, then DISCONNECTED; a bad ?token= in the URL: FAILED", async () => {
     const expired = await mintToken({ sub: "web", exp: Math.floor(Date.now() / 1000) - 120 });
     for (const [custom, info] of [

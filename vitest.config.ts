@@ -79,6 +79,8 @@ export default defineConfig({
         "worker/config.ts",
         "protocol/access.ts",
         "worker/rest-hooks.ts",
+        "worker/webhook-events.ts",
+        "protocol/webhooks.ts",
       ],
       reporter: ["text", "text-summary"],
       reportsDirectory: join(tmpdir(), "wcs-edge-coverage"),

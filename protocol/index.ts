@@ -10,4 +10,5 @@ export * from "./rest.js";
 export * from "./relay.js";
 export * from "./json-body.js";
 export * from "./access.js";
+export * from "./webhooks.js";
 export * from "./rest-hooks.js";

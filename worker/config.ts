@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ACCESS_TOKEN_AUDIENCE } from "../protocol/access.js";
 import { parseRelayAllowList } from "../protocol/relay.js";
+import { WEBHOOK_MIN_KEY_BYTES, webhookKey } from "../protocol/webhooks.js";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 const bool = (def: boolean) =>
@@ -64,6 +65,14 @@ const Config = z.object({
   AUTH_CLOCK_SKEW_S: int(30, 0, 300),
   /** Static admin token of the REST API. */
   REST_API_TOKEN: optionalText(4096),
+  /** Where webhooks are POSTed (worker/webhooks.ts); unset = no webhooks. */
+  WEBHOOK_URL: optionalText(2048).refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), "must be an http(s) URL"),
+  /** The webhook signing secret (protocol/webhooks.ts): `whsec_<base64>` or a raw string, ≥ 24 bytes; required with WEBHOOK_URL. */
+  WEBHOOK_SECRET: optionalText(4096).refine((v) => v === undefined || webhookKey(v) !== null, `must be whsec_<base64> or a raw string, at least ${WEBHOOK_MIN_KEY_BYTES} bytes`),
+  /** Longest wait between webhook delivery attempts, ms (the backoff starts at 1 s and doubles). */
+  WEBHOOK_RETRY_MAX_MS: int(60_000, 1000, 3_600_000),
+  /** A webhook not delivered this long after its event is dropped (with an error log), s. */
+  WEBHOOK_MAX_AGE_S: int(86_400, 60, 7 * 86_400),
   /** WCS REST hooks: the backend app URL (`<url>/connect`, `/publishStream`, …; protocol/rest-hooks.ts); unset = none. */
   REST_HOOK_URL: optionalText(2048).refine((v) => v === undefined || /^https?:\/\//.test(v), "must be an http(s) URL"),
   /** Secret that signs every hook call (protocol/signing.ts); required with REST_HOOK_URL. */
@@ -75,6 +84,9 @@ const Config = z.object({
 }).refine((c) => c.REST_HOOK_URL === undefined || c.REST_HOOK_SECRET !== undefined, {
   path: ["REST_HOOK_SECRET"],
   message: "is required when REST_HOOK_URL is set",
+}).refine((c) => c.WEBHOOK_URL === undefined || c.WEBHOOK_SECRET !== undefined, {
+  path: ["WEBHOOK_SECRET"],
+  message: "is required when WEBHOOK_URL is set",
 });
 export type Config = z.infer<typeof Config>;
 

@@ -4,6 +4,7 @@ import type { RelayDO } from "./relay-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
 import type { StreamDO } from "./stream-do.js";
+import type { WebhookOutboxDO } from "./webhook-outbox-do.js";
 import type { WsEndpointDO } from "./ws-endpoint-do.js";
 
 /** Bindings of the worker (wrangler.toml) and its secrets. */
@@ -18,6 +19,8 @@ export interface Env {
   RELAY: DurableObjectNamespace<RelayDO>;
   /** The nonces of accepted media-node calls, sharded (worker/nonce-do.ts): replays are refused. */
   NONCE: DurableObjectNamespace<NonceDO>;
+  /** The webhook outbox, sharded (worker/webhook-outbox-do.ts): events are stored, then delivered with retries. */
+  WEBHOOKS: DurableObjectNamespace<WebhookOutboxDO>;
   ASSETS?: Fetcher;
   /** Rate limits per client address (wrangler.toml `[[ratelimits]]`; worker/rate-limit.ts): WebSocket upgrades… */
   RATE_LIMIT_CONNECT?: RateLimit;
@@ -51,6 +54,14 @@ export interface Env {
   REST_HOOK_TIMEOUT_MS?: string;
   /** "deny" (default) or "allow": what an unanswered hook means. */
   REST_HOOK_ON_TIMEOUT?: string;
+  /** Where webhooks are POSTed (protocol/webhooks.ts; README "Security"); unset = no webhooks. */
+  WEBHOOK_URL?: string;
+  /** Signing secret of webhooks (a secret: `wrangler secret put WEBHOOK_SECRET`), `whsec_<base64>` or raw; required with WEBHOOK_URL. */
+  WEBHOOK_SECRET?: string;
+  /** Longest wait between webhook delivery attempts, ms (default 60000; the backoff starts at 1 s and doubles). */
+  WEBHOOK_RETRY_MAX_MS?: string;
+  /** Age after which an undelivered webhook is dropped, s (default 86400). */
+  WEBHOOK_MAX_AGE_S?: string;
   /** "info" (default), "warn", "error" or "silent". */
   LOG_LEVEL?: string;
   /** Default of a relay's `retry` flag ("true"/"false", default false): a failed relay is started again with backoff. */

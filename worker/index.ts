@@ -31,6 +31,7 @@ export { RelayDO } from "./relay-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
 export { StreamDO } from "./stream-do.js";
+export { WebhookOutboxDO } from "./webhook-outbox-do.js";
 export { WsEndpointDO } from "./ws-endpoint-do.js";
 
 type App = { Bindings: Env };

@@ -34,6 +34,7 @@ import { config, registryOf, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
 import type { NodeRef } from "./stream-types.js";
+import { emitWebhooks, relayWebhook } from "./webhooks.js";
 
 interface RelayEntry {
   relayId: string;
@@ -144,6 +145,7 @@ export class RelayDO extends DurableObject<Env> {
       r.info = undefined;
       r.attempts = 0;
       await this.save();
+      await this.emitStatus(r);
       return;
     }
     await this.fail(r, ev.info ?? Info.FAILED_BY_ERROR, false);
@@ -238,9 +240,11 @@ export class RelayDO extends DurableObject<Env> {
     }
     if (r.direction === "pull") await stream.relayStarted(legId, { videoCodec: res.videoCodec, audioCodec: res.audioCodec });
     r.remoteMediaSessionId = remoteMediaSessionId;
-    if (r.status === RelayStatus.NEW) r.status = RelayStatus.PENDING;
+    const started = r.status === RelayStatus.NEW;
+    if (started) r.status = RelayStatus.PENDING;
     r.info = undefined;
     await this.save();
+    if (started) await this.emitStatus(r);
     return { ok: true };
   }
 
@@ -283,7 +287,13 @@ export class RelayDO extends DurableObject<Env> {
     }
     log("warn", "relay_failed", { relayId: r.relayId, direction: r.direction, local: r.localStreamName, remote: r.remoteStreamName, info, retryAt: r.nextAttemptAt });
     await this.save();
+    await this.emitStatus(r);
     await this.schedule();
+  }
+
+  /** The relay's current status as a `relay.status` webhook (worker/webhooks.ts). */
+  private emitStatus(r: RelayEntry): Promise<void> {
+    return emitWebhooks(this.env, `relay:${r.relayId}`, [relayWebhook(r.relayId, r)]);
   }
 
   private async schedule(): Promise<void> {

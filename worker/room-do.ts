@@ -23,6 +23,7 @@ import {
 } from "../protocol/index.js";
 import { sessionOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
+import { emitWebhooks } from "./webhooks.js";
 
 /** Period of the stale-participant check, ms. */
 export const STALE_CHECK_MS = 30_000;
@@ -70,7 +71,7 @@ export class RoomDO extends DurableObject<Env> {
       this.state.participants[login] = { login, sessionId, joinedAt: Date.now() };
       await this.save();
       log("info", "room_joined", { room, login, sessionId, participants: Object.keys(this.state.participants).length });
-      await this.broadcast(RoomEvent.JOINED, login, login);
+      await Promise.all([this.broadcast(RoomEvent.JOINED, login, login), emitWebhooks(this.env, `room:${room}`, [{ type: "room.joined", data: { room, login } }])]);
     }
     return { ok: true, state: this.stateFor(login) };
   }
@@ -98,7 +99,8 @@ export class RoomDO extends DurableObject<Env> {
         recipients.push(p);
       }
     }
-    await this.sendTo(recipients, RoomEvent.MESSAGE, { from, text });
+    const hook = { type: "room.message", data: { room: this.state.name, from, recipients: recipients.length } } as const;
+    await Promise.all([this.sendTo(recipients, RoomEvent.MESSAGE, { from, text }), emitWebhooks(this.env, `room:${this.state.name}`, [hook])]);
     return { ok: true };
   }
 
@@ -162,7 +164,8 @@ export class RoomDO extends DurableObject<Env> {
     this.state.streams = this.state.streams.filter((s) => s.login !== p.login);
     await this.save();
     log("info", "room_left", { room: this.state.name, login: p.login, why, participants: Object.keys(this.state.participants).length });
-    await this.broadcast(RoomEvent.LEFT, p.login, p.login);
+    const hook = { type: "room.left", data: { room: this.state.name, login: p.login, reason: why } } as const;
+    await Promise.all([this.broadcast(RoomEvent.LEFT, p.login, p.login), emitWebhooks(this.env, `room:${this.state.name}`, [hook])]);
   }
 
   /** Sends an event to every participant except `except`. */

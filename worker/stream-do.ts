@@ -39,6 +39,7 @@ import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.
 import { ownerRules } from "./leg-owners.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
+import { emitWebhooks, legEndedWebhook, legStartedWebhook } from "./webhooks.js";
 import {
   statusEvent,
   type AnswerResult,
@@ -238,8 +239,10 @@ export class StreamDO extends DurableObject<Env> {
       if (leg.status !== StreamStatus.PENDING) return;
       leg.status = leg.role === "publisher" ? StreamStatus.PUBLISHING : StreamStatus.PLAYING;
       await this.save();
+      const hook = emitWebhooks(this.env, this.state.name, [legStartedWebhook(this.state.name, leg)]);
       await this.deliver(leg, statusEvent(this.state.name, leg, leg.status, undefined, node.nodeId));
       if (leg.role === "publisher") await this.tellRoom(leg, "PUBLISHED");
+      await hook;
       return;
     }
     if (ev.state === "closed") {
@@ -392,6 +395,7 @@ export class StreamDO extends DurableObject<Env> {
     log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, owner: leg.owner.kind, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
     const event = statusEvent(name, leg, own.status, own.info, node?.nodeId);
     const tasks: Promise<unknown>[] = [];
+    const hooks = [legEndedWebhook(name, leg, own)];
 
     if (leg.role === "player") {
       delete this.state.players[leg.legId];
@@ -402,6 +406,7 @@ export class StreamDO extends DurableObject<Env> {
       this.state = { name, node: null, publisher: null, players: {} };
       await this.save();
       const playerEnd = playersStatus(reason);
+      hooks.unshift(...players.map((p) => legEndedWebhook(name, p, playerEnd)));
       for (const p of players) tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
@@ -410,6 +415,7 @@ export class StreamDO extends DurableObject<Env> {
         tasks.push(this.releaseNode(node, false));
       }
     }
+    tasks.push(emitWebhooks(this.env, name, hooks)); // players first, then their publisher
     if (tellOwner) tasks.push(this.deliver(leg, event));
     await Promise.allSettled(tasks);
     return event;

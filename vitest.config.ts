@@ -81,6 +81,7 @@ export default defineConfig({
         "worker/rest-hooks.ts",
         "worker/webhook-events.ts",
         "protocol/webhooks.ts",
+        "protocol/bounded.ts",
       ],
       reporter: ["text", "text-summary"],
       reportsDirectory: join(tmpdir(), "wcs-edge-coverage"),

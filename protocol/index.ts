@@ -9,6 +9,7 @@ export * from "./room.js";
 export * from "./rest.js";
 export * from "./relay.js";
 export * from "./json-body.js";
+export * from "./bounded.js";
 export * from "./access.js";
 export * from "./webhooks.js";
 export * from "./rest-hooks.js";

@@ -19,6 +19,7 @@
  *   POST   /internal/nodes/relay-events  RelayEvent → 200 {ok:true}
  */
 import { z } from "zod";
+import { wellFormedName } from "./bounded.js";
 
 function parsesAsUrl(s: string): boolean {
   try {
@@ -35,7 +36,7 @@ const wsUri = z
   .min(1)
   .max(2048)
   .refine((s) => /^wss?:\/\/[^\s]+$/i.test(s) && parsesAsUrl(s), { message: "must be a ws:// or wss:// URL" });
-const streamName = z.string().min(1).max(256);
+const streamName = wellFormedName(1, 256);
 
 /** `/pull/push` and `/pull/pull` body. `retry` (our extension) overrides the worker's RELAY_RETRY default. */
 export const RelayRequest = z.object({

@@ -11,12 +11,13 @@
  * and `broadcast: true` (with no `to`) to reach every other participant of the room.
  */
 import { z } from "zod";
+import { freeForm, wellFormedName } from "./bounded.js";
 import { MAX_ROOM_PARTICIPANTS } from "./room-types.js";
 
 export * from "./room-types.js";
 
-const roomName = z.string().min(1).max(256);
-const login = z.string().min(1).max(128);
+const roomName = wellFormedName(1, 256);
+const login = wellFormedName(1, 128);
 
 /** `join {name, record?}` (room-module.js join()). */
 export const JoinOptions = z.object({ name: roomName, record: z.boolean().optional() }).passthrough();
@@ -41,5 +42,5 @@ export const RoomCommand = z.discriminatedUnion("command", [
 export type RoomCommand = z.infer<typeof RoomCommand>;
 
 /** The `sendData` argument. */
-export const SendDataRequest = z.object({ operationId: z.string().min(1).max(128), payload: z.unknown() });
+export const SendDataRequest = z.object({ operationId: wellFormedName(1, 128), payload: freeForm(Number.POSITIVE_INFINITY) });
 export type SendDataRequest = z.infer<typeof SendDataRequest>;

@@ -11,6 +11,7 @@
  * browser SDK can import it.
  */
 import { z } from "zod";
+import { FreeForm, wellFormedName } from "./bounded.js";
 import { MAX_SDP_BYTES } from "./sdp.js";
 
 export * from "./wcs-types.js";
@@ -33,13 +34,13 @@ export const ConnectionRequest = z
     clientOSVersion: z.string().max(1024).optional(),
     clientBrowserVersion: z.string().max(1024).optional(),
     msePacketizationVersion: z.number().optional(),
-    custom: z.unknown().optional(),
+    custom: FreeForm.optional(),
   })
   .passthrough();
 export type ConnectionRequest = z.infer<typeof ConnectionRequest>;
 
-const mediaSessionId = z.string().min(1).max(128);
-const streamName = z.string().min(1).max(256);
+const mediaSessionId = wellFormedName(1, 128);
+const streamName = wellFormedName(1, 256);
 
 /**
  * `publishStream` / `playStream` (Web SDK core.js stream.publish()/play()): the stream object plus the client's SDP
@@ -56,7 +57,7 @@ export const StreamRequest = z
     status: z.string().max(32).optional(),
     record: z.boolean().optional(),
     mediaProvider: z.string().max(32).optional(),
-    custom: z.unknown().optional(),
+    custom: FreeForm.optional(),
     width: z.number().optional(),
     height: z.number().optional(),
     bitrate: z.number().optional(),

@@ -12,7 +12,7 @@
  * - WebSocket upgrades count against the address's connection rate limit (worker/rate-limit.ts): 429 over it.
  * - Any other request that asks for a WebSocket upgrade, on any path (WCS clients use `ws://host:port`, `/`,
  *   `/websocket`, `/<stream>` …): a new SessionDO takes the socket.
- * - Everything else: the static demo pages in public/.
+ * - Everything else: the static demo pages in public/, for GET and HEAD only (405 otherwise).
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -120,9 +120,17 @@ app.all("*", async (c) => {
     const id = c.env.SESSION.newUniqueId();
     return c.env.SESSION.get(id).fetch(c.req.raw);
   }
-  if (c.env.ASSETS) return c.env.ASSETS.fetch(c.req.raw);
-  return c.text("Not found", 404);
+  // the demo pages are read-only: nothing but GET / HEAD reaches the static assets
+  if (c.req.method !== "GET" && c.req.method !== "HEAD") return c.text("Method not allowed", 405, { Allow: "GET, HEAD" });
+  if (!c.env.ASSETS) return c.text("Not found", 404);
+  // a copy with mutable headers: a middleware that ran for this path (CORS) may still add its own
+  return new Response(...responseParts(await c.env.ASSETS.fetch(c.req.raw)));
 });
+
+/** The body and init of `res`, with headers of our own (an asset response's are immutable). */
+function responseParts(res: Response): [BodyInit | null, ResponseInit] {
+  return [res.body, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) }];
+}
 
 app.onError((err, c) => {
   if (err instanceof HTTPException) return err.getResponse(); // e.g. bearerAuth's 401

@@ -18,6 +18,9 @@ import { DurableObject } from "cloudflare:workers";
 import {
   API_HTTP_STATUS,
   AuthInfo,
+  MAX_FREE_FORM_DEPTH,
+  nameProblem,
+  nestedDeeperThan,
   checkOffer,
   ClientEnvelope,
   ConnectionRequest,
@@ -133,6 +136,11 @@ export class SessionDO extends DurableObject<Env> {
       json = JSON.parse(message);
     } catch {
       this.fail(ws, "unknown", Info.MALFORMED_JSON);
+      return;
+    }
+    // the whole frame, before any field is looked at: free-form fields get their own bounds (protocol/bounded.ts)
+    if (nestedDeeperThan(json, MAX_FREE_FORM_DEPTH + 4)) {
+      this.fail(ws, "unknown", `${Info.INVALID_REQUEST}: the frame nests deeper than ${MAX_FREE_FORM_DEPTH + 4} levels`);
       return;
     }
     const env = ClientEnvelope.safeParse(json);
@@ -264,7 +272,12 @@ export class SessionDO extends DurableObject<Env> {
     if (!auth.ok) return this.refuseConnection(ws, att, auth);
     const access = auth.access;
     const asked = custom?.login;
-    const login = typeof asked === "string" && asked.length > 0 && asked.length <= 128 ? asked : undefined;
+    if (asked !== undefined && (typeof asked !== "string" || asked.length < 1 || asked.length > 128 || nameProblem(asked))) {
+      const why = typeof asked === "string" ? (nameProblem(asked) ?? "must be 1 to 128 characters") : "must be a string";
+      this.fail(ws, "connection", `${Info.INVALID_REQUEST}: custom.login ${why}`);
+      return;
+    }
+    const login = asked;
     if (this.cfg.AUTH && login !== undefined && login !== access.sub) return this.refuseConnection(ws, att, refusal("forbidden", AuthInfo.LOGIN_MISMATCH));
     const appKey = req.data.appKey ?? "defaultApp";
     const { authToken: _ignored, ...rest } = req.data;
@@ -275,7 +288,8 @@ export class SessionDO extends DurableObject<Env> {
     if (!hook.ok) return this.refuseConnection(ws, att, hook);
     const finalCustom = hook.custom ?? (custom ? clientCustom : undefined);
     const hookLogin = hook.custom?.login;
-    const who = this.cfg.AUTH ? access.sub : typeof hookLogin === "string" && hookLogin.length > 0 && hookLogin.length <= 128 ? hookLogin : login;
+    const backendLogin = typeof hookLogin === "string" && hookLogin.length > 0 && hookLogin.length <= 128 && !nameProblem(hookLogin) ? hookLogin : undefined;
+    const who = this.cfg.AUTH ? access.sub : (backendLogin ?? login);
     att.established = true;
     att.appKey = appKey;
     if (who === undefined) delete att.login;

@@ -52,10 +52,15 @@ export interface SessionRoomsHost {
 /** Handles one `sendData` (a room command). */
 export async function onSendData(host: SessionRoomsHost, arg: unknown): Promise<void> {
   const req = SendDataRequest.safeParse(arg);
-  if (!req.success) return host.send("fail", { apiMethod: "sendData", info: `${Info.INVALID_REQUEST}: operationId is required` });
-  const { operationId } = req.data;
+  const asked = SendDataRequest.shape.operationId.safeParse((arg as { operationId?: unknown } | null)?.operationId);
+  if (!asked.success) return host.send("fail", { apiMethod: "sendData", info: `${Info.INVALID_REQUEST}: operationId is required` });
+  const operationId = asked.data;
   const done = (info?: string) =>
     host.send("DataStatusEvent", info === undefined ? { operationId, status: "ACCEPTED" } : { operationId, status: "FAILED", info });
+  if (!req.success) {
+    const issue = req.error.issues[0];
+    return done(`${Info.INVALID_REQUEST}: ${issue?.path.join(".") || "payload"} ${issue?.message ?? ""}`.trim());
+  }
   if (!host.established) return done(Info.SESSION_NOT_READY);
   if (host.appKey !== ROOM_APP_KEY) return done(`No application handles sendData for appKey ${host.appKey}`);
   const login = host.login;

@@ -324,7 +324,14 @@ export class StreamDO extends DurableObject<Env> {
    */
   private async placePublisher(name: string, leg: LegRecord): Promise<RelayPlacement> {
     this.state.publisher = leg;
-    await this.save();
+    try {
+      await this.save();
+    } catch (err) {
+      // nothing may stay reserved by a request that could not even be stored
+      this.state.publisher = null;
+      log("error", "publish_not_stored", { stream: name, mediaSessionId: leg.mediaSessionId, error: String(err) });
+      return refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream cannot be stored`);
+    }
     const node = await registryOf(this.env).allocate(name);
     if (!this.isPublisher(leg)) {
       if (node) await registryOf(this.env).release(name, node.nodeId, node.bootId);
@@ -364,7 +371,13 @@ export class StreamDO extends DurableObject<Env> {
     if (req.requireRoom !== undefined && pub.room?.name !== req.requireRoom) return refusal("forbidden", AuthInfo.notGranted("play", name));
     const leg = this.newLeg("player", req, media);
     this.state.players[leg.legId] = leg;
-    await this.save();
+    try {
+      await this.save();
+    } catch (err) {
+      delete this.state.players[leg.legId];
+      log("error", "play_not_stored", { stream: name, mediaSessionId: req.mediaSessionId, error: String(err) });
+      return refusal("invalid_request", `${Info.INVALID_REQUEST}: the player cannot be stored`);
+    }
 
     const client = this.nodeClient(node);
     const res = await create(client);

@@ -25,7 +25,7 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AuthInfo, Info, MAX_SDP_BYTES, checkOffer, granted, type Refusal } from "../protocol/index.js";
+import { AuthInfo, Info, MAX_SDP_BYTES, checkOffer, granted, nameProblem, type Refusal } from "../protocol/index.js";
 import {
   MAX_FRAGMENT_BYTES,
   SDP_CONTENT_TYPE,
@@ -106,6 +106,8 @@ function mount(app: Hono<App>, kind: Kind): void {
     if (limited) return refused(c, limited);
     const name = c.req.param("name") ?? "";
     if (name.length < 1 || name.length > 256) return text(c, 400, "Stream name must be 1 to 256 characters");
+    const bad = nameProblem(name);
+    if (bad) return text(c, 400, `Stream name ${bad}`);
     if (!isContentType(c.req.header("Content-Type"), SDP_CONTENT_TYPE)) {
       return text(c, 415, `Content-Type must be ${SDP_CONTENT_TYPE}`, { "Accept-Post": SDP_CONTENT_TYPE });
     }
@@ -185,7 +187,23 @@ function mount(app: Hono<App>, kind: Kind): void {
   app.on(["GET", "HEAD", "PUT", "POST"], resource, (c) => text(c, 405, "Method not allowed", { Allow: RESOURCE_METHODS.join(", ") }));
 }
 
+/**
+ * Every other path under /whip and /whep (no name, a trailing slash, extra segments): 404 with CORS, so a browser
+ * client reads the reason — never the static assets.
+ */
+function unmatched(app: Hono<App>, kind: Kind): void {
+  const cors404: MiddlewareHandler<App> = async (c, next) => {
+    await next();
+    c.res.headers.set("Access-Control-Allow-Origin", "*");
+  };
+  const notFound = (c: Context<App>) => text(c, 404, `No such ${kind.toUpperCase()} endpoint or resource: use /${kind}/<stream name>`);
+  app.all(`/${kind}`, cors404, notFound);
+  app.all(`/${kind}/*`, cors404, notFound);
+}
+
 /** The WHIP and WHEP routes (mount at "/"). */
 export const whipWhep = new Hono<App>();
 mount(whipWhep, "whip");
 mount(whipWhep, "whep");
+unmatched(whipWhep, "whip");
+unmatched(whipWhep, "whep");

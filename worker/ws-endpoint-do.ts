@@ -16,8 +16,9 @@
  *
  * Authentication: the upgrade URL's `?token=` (an access token, worker/access.ts) must grant publish / play of NAME
  * (not needed with AUTH off), and the backend must not decline it (WCS REST hook publishStream / playStream, when
- * configured); otherwise the socket is closed right after the upgrade with 4401 (missing or invalid token), 4403 (not
- * granted, or declined) or 4503 (AUTH on without keys), the reason as the close reason.
+ * configured); otherwise — and for a bad stream name (4400) — the upgrade is answered by a socket that sends
+ * `{type:"error", info}` and closes at once with 4401 (missing or invalid token), 4403 (not granted, or declined) or
+ * 4503 (AUTH on without keys), the reason as the close reason; no state, no alarm.
  *
  * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
  */
@@ -27,6 +28,7 @@ import {
   checkOffer,
   granted,
   Info,
+  nameProblem,
   MAX_CANDIDATES,
   refusal,
   StreamStatus,
@@ -76,8 +78,6 @@ interface Attachment {
   legId: string;
   /** ms epoch of the upgrade. */
   openedAt: number;
-  /** The upgrade's access token (`?token=`) did not allow this: refused by the first alarm, right after the upgrade. */
-  denied?: Refusal;
 }
 
 const PATH = /^\/([^/]+)\/webrtc\/(publish|play)\/?$/;
@@ -109,9 +109,21 @@ export class WsEndpointDO extends DurableObject<Env> {
     }
     const role: LegRole = m[2] === "publish" ? "publisher" : "player";
     const mediaSessionId = crypto.randomUUID();
-    const denied = await this.authorize(url.searchParams.get("token") ?? undefined, role, name, mediaSessionId);
+    const badName = name.length < 1 || name.length > 256 || nameProblem(name) !== undefined;
+    const refused = badName
+      ? refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream name ${nameProblem(name) ?? "must be 1 to 256 characters"}`)
+      : await this.authorize(url.searchParams.get("token") ?? undefined, role, name, mediaSessionId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
+    if (refused) {
+      // Refused before anything started: a plain (not hibernatable) socket that says why and closes at once. workerd
+      // ends the TCP connection of a hibernatable socket that never received a frame only ~10 s after the close.
+      server.accept();
+      log("info", "ws_endpoint_refused", { stream: name, role, refusal: refused.code, info: refused.info, code: WS_CLOSE_CODE[refused.code] });
+      server.send(JSON.stringify({ type: "error", info: refused.info } satisfies WsServerMessage));
+      server.close(WS_CLOSE_CODE[refused.code], closeReason(refused.info));
+      return new Response(null, { status: 101, webSocket: client });
+    }
     this.ctx.acceptWebSocket(server);
     const att: Attachment = {
       id: this.ctx.id.toString(),
@@ -121,19 +133,16 @@ export class WsEndpointDO extends DurableObject<Env> {
       phase: "new",
       legId: crypto.randomUUID(),
       openedAt: Date.now(),
-      ...(denied ? { denied } : {}),
     };
     server.serializeAttachment(att);
     log("info", "ws_endpoint_opened", { id: att.id, role: att.role, stream: name, mediaSessionId: att.mediaSessionId });
-    // Everything else happens after the upgrade, so that no media-node call delays it: the alarm refuses a bad name
-    // or starts a play at once, and ends a publisher socket that sends no offer.
-    const valid = name.length >= 1 && name.length <= 256;
-    await this.ctx.storage.setAlarm(valid && !denied && att.role === "publisher" ? att.openedAt + WS_OFFER_TIMEOUT_MS : Date.now());
+    // Everything else happens after the upgrade, so that no media-node call delays it: the alarm starts a play at
+    // once, and ends a publisher socket that sends no offer.
+    await this.ctx.storage.setAlarm(att.role === "publisher" ? att.openedAt + WS_OFFER_TIMEOUT_MS : Date.now());
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    if ((ws.deserializeAttachment() as Attachment).denied) return; // refused by the alarm that is due now
     if (typeof message !== "string") return this.error(ws, Info.BINARY_NOT_SUPPORTED);
     if (message.length > MAX_WS_FRAME_BYTES) {
       return this.error(ws, `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_WS_FRAME_BYTES}`);
@@ -177,16 +186,12 @@ export class WsEndpointDO extends DurableObject<Env> {
     await this.end(ws, "socket error", undefined, String(error));
   }
 
-  /** Right after the upgrade: refuses a denied token or a bad name, or starts a play. Later: the offer timeout of a publisher socket. */
+  /** Right after the upgrade: starts a play. Later: the offer timeout of a publisher socket. */
   override async alarm(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment;
       if (att.phase !== "new") continue;
-      if (att.denied) {
-        this.refuse(ws, att, att.denied);
-      } else if (att.name.length < 1 || att.name.length > 256) {
-        this.refuse(ws, att, refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream name must be 1 to 256 characters`));
-      } else if (att.role === "player") {
+      if (att.role === "player") {
         await this.startPlay(ws, att);
       } else if (Date.now() >= att.openedAt + WS_OFFER_TIMEOUT_MS) {
         log("warn", "ws_endpoint_offer_timeout", { id: att.id, stream: att.name });

@@ -41,6 +41,31 @@ function httpLeg(role: LegRecord["role"], over: Partial<LegRecord> = {}): LegRec
   return leg(role, { kind: "http", etag: ETAG, iceUfrag: "Qy7m", icePwd: "8rNhE3pQ0Bf6lQyq1ZC0Sx5u" }, over);
 }
 
+describe("paths nothing serves, and the static pages", () => {
+  it.each([
+    ["GET", "/whip"],
+    ["OPTIONS", "/whip/"],
+    ["DELETE", "/whip/x/"],
+    ["POST", "/whep/x/y/z"],
+    ["PATCH", "/whep"],
+  ])("%s %s → 404 with CORS and a reason, never the assets", async (method, path) => {
+    const res = await SELF.fetch(`http://x${path}`, { method, ...(method === "POST" ? { body: "v=0" } : {}) });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(await res.text()).toMatch(/^No such WH(IP|EP) endpoint or resource: use \/wh(ip|ep)\/<stream name>$/);
+  });
+
+  it.each(["POST", "PUT", "DELETE", "PATCH"])("%s on a page → 405 Allow: GET, HEAD; GET serves it", async (method) => {
+    const res = await SELF.fetch("http://x/player.html", { method, body: "x" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("Allow")).toBe("GET, HEAD");
+    await res.body?.cancel();
+    const page = await SELF.fetch("http://x/player.html");
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>");
+  });
+});
+
 describe("WHIP/WHEP: OPTIONS and methods", () => {
   it.each(["whip", "whep"])("OPTIONS on the %s endpoint and a resource → 204 with CORS, Allow (and Accept-Post on the endpoint)", async (kind) => {
     const ep = await SELF.fetch(`http://x/${kind}/s1`, { method: "OPTIONS" });

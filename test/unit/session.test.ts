@@ -17,6 +17,7 @@ import {
   seedStream,
   describeStream,
   sessionKeys,
+  streamStub,
   uniqueName,
   WcsClient,
 } from "./helpers.js";
@@ -155,6 +156,71 @@ describe("bad input gets one fail each and the session keeps working", () => {
     c.send("sessionDebug", { command: "start" });
     c.send("submitBugReport", { text: "x" });
     await c.expectIdle();
+  });
+});
+
+describe("bounded inputs: depth, size, well-formed names (protocol/bounded.ts)", () => {
+  const nested = (depth: number): unknown => {
+    let v: unknown = "leaf";
+    for (let i = 0; i < depth; i++) v = { v };
+    return v;
+  };
+
+  it("a custom nested deeper than 32 levels, or over 16 KiB, is FAILED Invalid request before anything is reserved", async () => {
+    const c = await connected();
+    for (const [custom, why] of [
+      [nested(33), "custom nests deeper than 32 levels"],
+      [{ big: "x".repeat(17_000) }, "custom is 17010 bytes of JSON, the limit is 16384"],
+    ] as const) {
+      const req = publishReq({ custom });
+      c.send("publishStream", req);
+      const ev = await c.expectNext("notifyStreamStatusEvent");
+      expect(ev).toMatchObject({ mediaSessionId: req.mediaSessionId, status: "FAILED", info: `Invalid request: ${why}` });
+      expect(await sessionKeys(c)).toEqual([]);
+      expect(await runInDurableObject(streamStub(req.name), (_i, ctx) => ctx.storage.get("state"))).toBeUndefined();
+    }
+    // 32 levels are fine (refused later only because there is no media node here)
+    const ok = publishReq({ custom: nested(31) });
+    c.send("publishStream", ok);
+    expect(await c.expectNext("notifyStreamStatusEvent")).toMatchObject({ status: "FAILED", info: "Failed by error: no media node available" });
+  });
+
+  it("a frame nested ~3,000 deep gets fail and the session goes on", async () => {
+    const c = await connected();
+    c.sendRaw(JSON.stringify({ message: "publishStream", data: [nested(3000)] }));
+    expect(await c.next()).toEqual({ message: "fail", data: [{ apiMethod: "unknown", info: "Invalid request: the frame nests deeper than 36 levels" }] });
+    c.send("connection", {});
+    expect((await c.next()).message).toBe("getUserData");
+  });
+
+  it.each([
+    ["a lone surrogate in the name", { name: "cam\ud800" }, "name must not contain lone surrogates (not valid Unicode)"],
+    ["a control character in the name", { name: "cam\u0000x" }, "name must not contain control characters"],
+    ["a lone surrogate in the mediaSessionId", { mediaSessionId: "id-\udc00" }, "mediaSessionId must not contain lone surrogates (not valid Unicode)"],
+  ])("%s → FAILED Invalid request, nothing left behind", async (_what, over, why) => {
+    const c = await connected();
+    const req = publishReq(over);
+    c.send("publishStream", req);
+    expect(await c.expectNext("notifyStreamStatusEvent")).toMatchObject({ status: "FAILED", info: `Invalid request: ${why}` });
+    expect(await sessionKeys(c)).toEqual([]);
+    await c.expectIdle();
+  });
+
+  it("a sendData payload nested deeper than 32 levels → DataStatusEvent FAILED with its operationId", async () => {
+    const c = await connected("roomApp");
+    c.send("sendData", { operationId: "op-deep", payload: nested(33) });
+    expect(await c.expectNext("DataStatusEvent")).toEqual({ operationId: "op-deep", status: "FAILED", info: "Invalid request: payload nests deeper than 32 levels" });
+    await c.expectIdle();
+  });
+
+  it("connection custom.login that is not a well-formed 1–128 character string → fail, not established", async () => {
+    const c = await client();
+    c.send("connection", { custom: { login: "bob\u0007" } });
+    expect(await c.next()).toEqual({ message: "fail", data: [{ apiMethod: "connection", info: "Invalid request: custom.login must not contain control characters" }] });
+    c.send("connection", { custom: { login: 42 } });
+    expect(await c.next()).toEqual({ message: "fail", data: [{ apiMethod: "connection", info: "Invalid request: custom.login must be a string" }] });
+    c.send("connection", { custom: { login: "bob" } });
+    expect((await c.next()).message).toBe("getUserData");
   });
 });
 

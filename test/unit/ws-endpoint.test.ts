@@ -198,9 +198,10 @@ describe("publish refusals: {type:error, info} then the documented close code", 
   });
 
   it.each([
-    ["257 characters", "a".repeat(257)],
-    ["a broken percent-encoding", "%E0%A4%A"],
-  ])("a stream name of %s → Invalid request, 4400 (right after the upgrade)", async (_what, raw) => {
+    ["257 characters", "a".repeat(257), "must be 1 to 256 characters"],
+    ["a broken percent-encoding", "%E0%A4%A", "must be 1 to 256 characters"],
+    ["a control character", "cam%00x", "must not contain control characters"],
+  ])("a stream name of %s → Invalid request, 4400 (right after the upgrade)", async (_what, raw, why) => {
     const res = await SELF.fetch(`http://x/${raw}/webrtc/publish`, { headers: { Upgrade: "websocket" } });
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
@@ -208,7 +209,7 @@ describe("publish refusals: {type:error, info} then the documented close code", 
     ws.addEventListener("message", (ev) => frames.push(JSON.parse(ev.data as string)));
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener("close", (ev) => resolve({ code: ev.code, reason: ev.reason })));
     ws.accept();
-    const info = "Invalid request: the stream name must be 1 to 256 characters";
+    const info = `Invalid request: the stream name ${why}`;
     expect(await closed).toEqual({ code: 4400, reason: info });
     expect(frames).toEqual([{ type: "error", info }]);
   });

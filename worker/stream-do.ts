@@ -18,7 +18,8 @@
  * table, worker/leg-owners.ts. The entry point chooses the leg id, and ends the leg by that id (`end`). Statuses
  * follow WCS (Web SDK 2.0 constants.js STREAM_STATUS / STREAM_STATUS_INFO); refusals carry a code
  * (protocol/refusal.ts) that the entry points map to their own statuses.
- * State lives in memory and is persisted on every change, so an evicted object resumes where it was.
+ * State lives in memory and is persisted on every change — one record per player, only what changed
+ * (worker/stream-store.ts) — so an evicted object resumes where it was and a join costs the same at any audience.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -39,6 +40,7 @@ import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.
 import { ownerRules } from "./leg-owners.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
+import { StreamStore, type StreamState } from "./stream-store.js";
 import { emitWebhooks, legEndedWebhook, legStartedWebhook } from "./webhooks.js";
 import {
   statusEvent,
@@ -52,26 +54,22 @@ import {
   type ServerOfferResult,
 } from "./stream-types.js";
 
-export interface StreamState {
-  name: string;
-  node: NodeRef | null;
-  publisher: LegRecord | null;
-  players: Record<string, LegRecord>;
-  /** The codecs the publisher sends (REST `videoCodec` / `audioCodec`). */
-  media?: LegMedia;
-}
+export type { StreamState } from "./stream-store.js";
 
 export class StreamDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object's lifetime). */
   private readonly cfg: Config;
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
+  /** Where the state is persisted: one record per player (worker/stream-store.ts). */
+  private readonly store: StreamStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.cfg = config(env);
     configureLog(env);
+    this.store = new StreamStore(ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
-      const saved = await ctx.storage.get<StreamState>("state");
+      const saved = await this.store.load();
       if (saved) this.state = saved;
     });
   }
@@ -492,11 +490,8 @@ export class StreamDO extends DurableObject<Env> {
     else await this.ctx.storage.setAlarm(next);
   }
 
-  private async save(): Promise<void> {
-    if (!this.state.publisher && Object.keys(this.state.players).length === 0) {
-      await this.ctx.storage.delete("state");
-      return;
-    }
-    await this.ctx.storage.put("state", this.state);
+  /** Persists what changed in the state (worker/stream-store.ts). */
+  private save(): Promise<void> {
+    return this.store.save(this.state);
   }
 }

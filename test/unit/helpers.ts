@@ -8,6 +8,7 @@ import { expect } from "vitest";
 import { signRequest, StreamStatus } from "../../protocol/index.js";
 import type { Env } from "../../worker/env.js";
 import type { StreamDO } from "../../worker/stream-do.js";
+import { readStreamState } from "../../worker/stream-store.js";
 import type { LegOwner, LegRecord, NodeRef } from "../../worker/stream-types.js";
 
 export const E = env as unknown as Env;
@@ -264,11 +265,22 @@ export function describeStream(name: string): Promise<StreamState> {
 }
 
 /** Replaces a StreamDO's state (memory and storage) and optionally schedules its alarm. */
+/** Replaces a StreamDO instance's state and persists it as the object does (worker/stream-store.ts). */
+export async function setStreamState(inst: unknown, state: object): Promise<void> {
+  const i = inst as { state: object; save(): Promise<void> };
+  i.state = state;
+  await i.save();
+}
+
+/** What a StreamDO has stored (worker/stream-store.ts layout), undefined when nothing. */
+export function storedStream(stub: DurableObjectStub): Promise<StreamState | undefined> {
+  return runInDurableObject(stub, async (_i, ctx) => ((await readStreamState(ctx.storage)) ?? undefined) as StreamState | undefined);
+}
+
 export async function seedStream(state: StreamState, alarmAt?: number): Promise<DurableObjectStub<StreamDO>> {
   const stub = streamStub(state.name);
   await runInDurableObject(stub, async (inst, ctx) => {
-    (inst as unknown as { state: StreamState }).state = structuredClone(state);
-    await ctx.storage.put("state", state);
+    await setStreamState(inst, structuredClone(state));
     if (alarmAt !== undefined) await ctx.storage.setAlarm(alarmAt);
   });
   return stub;

@@ -10,7 +10,7 @@ import type { RelayEvent } from "../../protocol/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import type { RelayDO } from "../../worker/relay-do.js";
 import { statusEvent } from "../../worker/stream-types.js";
-import { deadNode, describeStream, E, leg, nodeCall, seedStream, streamStub, uniqueName, WcsClient } from "./helpers.js";
+import { deadNode, describeStream, E, leg, nodeCall, seedStream, streamStub, uniqueName, WcsClient, storedStream } from "./helpers.js";
 
 type Entry = Awaited<ReturnType<RelayDO["describe"]>>[string];
 
@@ -343,6 +343,6 @@ describe("node loss and retries", () => {
     expect(d.nextAttemptAt! - before).toBeGreaterThanOrEqual(30_000);
     expect(d.nextAttemptAt! - Date.now()).toBeLessThanOrEqual(30_000);
     expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
-    expect(await runInDurableObject(streamStub(name), (_i, ctx) => ctx.storage.get("state"))).toBeUndefined();
+    expect(await storedStream(streamStub(name))).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import type { Env } from "../../worker/env.js";
 import worker from "../../worker/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import { statusEvent, type LegRecord } from "../../worker/stream-types.js";
-import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, describeStream, E, leg, seedSessionStream, seedStream, streamStub, uniqueName, WcsClient } from "./helpers.js";
+import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, describeStream, E, leg, seedSessionStream, seedStream, streamStub, uniqueName, WcsClient, storedStream } from "./helpers.js";
 
 const open: WcsClient[] = [];
 async function connected(): Promise<WcsClient> {
@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 const globalRegistry = (): DurableObjectStub<NodeRegistryDO> => E.NODE_REGISTRY.get(E.NODE_REGISTRY.idFromName("global"));
-const storedState = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.get("state"));
+const storedState = storedStream;
 
 function sdpPost(path: string, body: string, contentType: string | null = "application/sdp"): Promise<Response> {
   return SELF.fetch(`http://x${path}`, { method: "POST", body, headers: contentType ? { "Content-Type": contentType } : {} });

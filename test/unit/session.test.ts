@@ -20,6 +20,7 @@ import {
   streamStub,
   uniqueName,
   WcsClient,
+  storedStream,
 } from "./helpers.js";
 
 const open: WcsClient[] = [];
@@ -177,7 +178,7 @@ describe("bounded inputs: depth, size, well-formed names (protocol/bounded.ts)",
       const ev = await c.expectNext("notifyStreamStatusEvent");
       expect(ev).toMatchObject({ mediaSessionId: req.mediaSessionId, status: "FAILED", info: `Invalid request: ${why}` });
       expect(await sessionKeys(c)).toEqual([]);
-      expect(await runInDurableObject(streamStub(req.name), (_i, ctx) => ctx.storage.get("state"))).toBeUndefined();
+      expect(await storedStream(streamStub(req.name))).toBeUndefined();
     }
     // 32 levels are fine (refused later only because there is no media node here)
     const ok = publishReq({ custom: nested(31) });

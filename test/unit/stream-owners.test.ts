@@ -11,7 +11,7 @@ import type { LegEvent } from "../../protocol/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import type { RelayDO } from "../../worker/relay-do.js";
 import { statusEvent, type LegOwner, type LegRecord } from "../../worker/stream-types.js";
-import { deadNode, describeStream, E, leg, seedStream, streamStub, uniqueName, WcsClient } from "./helpers.js";
+import { deadNode, describeStream, E, leg, seedStream, streamStub, uniqueName, WcsClient, storedStream, setStreamState } from "./helpers.js";
 
 const open: WcsClient[] = [];
 async function connected(): Promise<WcsClient> {
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 const relayStub = (): DurableObjectStub<RelayDO> => E.RELAY.get(E.RELAY.idFromName("global"));
 const globalRegistry = (): DurableObjectStub<NodeRegistryDO> => E.NODE_REGISTRY.get(E.NODE_REGISTRY.idFromName("global"));
-const storedState = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.get("state"));
+const storedState = storedStream;
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.getAlarm());
 
 const httpOwner = (etag = '"e1"'): LegOwner => ({ kind: "http", etag, iceUfrag: "Qy7m", icePwd: "8rNhE3pQ0Bf6lQyq1ZC0Sx5u" });
@@ -218,10 +218,9 @@ describe("streamObjects", () => {
     const h = leg("player", httpOwner(), { createdAt: 3000, status: "PENDING", hasAudio: false });
     const w = leg("player", wsOwner("1".repeat(64)), { createdAt: 4000 });
     const stub = streamStub(name);
-    await runInDurableObject(stub, async (inst, ctx) => {
+    await runInDurableObject(stub, async (inst) => {
       const st = { name, node: deadNode("node-x"), publisher: pub, players: { [s.legId]: s, [h.legId]: h, [w.legId]: w }, media: { videoCodec: "VP8", audioCodec: "opus" } };
-      (inst as unknown as { state: object }).state = st;
-      await ctx.storage.put("state", st);
+      await setStreamState(inst, st);
     });
     const objs = await stub.streamObjects();
     expect(objs).toEqual([

@@ -6,7 +6,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LegEvent } from "../../protocol/index.js";
 import type { OfferLegRequest } from "../../worker/stream-types.js";
-import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, leg, seedSessionStream, describeStream, seedStream, sessionKeys, streamStub, uniqueName, WcsClient } from "./helpers.js";
+import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, leg, seedSessionStream, describeStream, seedStream, sessionKeys, streamStub, uniqueName, WcsClient, storedStream, setStreamState } from "./helpers.js";
 
 const open: WcsClient[] = [];
 async function connected(): Promise<WcsClient> {
@@ -23,7 +23,7 @@ function args(sessionId: string, sdp = CHROME_PUBLISH_OFFER): OfferLegRequest {
 }
 
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.getAlarm());
-const storedState = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.get("state"));
+const storedState = storedStream;
 
 describe("name reservation", () => {
   it("a second publish while the first is in flight (PENDING) → Stream name is already in use", async () => {
@@ -144,10 +144,10 @@ describe("onLegEvent", () => {
     await owner.expectNext("notifyStreamStatusEvent");
     const viewer = await connected();
     const ply = leg("player", viewer.sessionId);
-    await runInDurableObject(stub, async (inst, ctx) => {
+    await runInDurableObject(stub, async (inst) => {
       const s = (inst as unknown as { state: { players: Record<string, unknown> } }).state;
       s.players[ply.legId] = ply;
-      await ctx.storage.put("state", s);
+      await setStreamState(inst, s);
     });
     await stub.onLegEvent(ev({ legId: ply.legId, role: "player", state: "closed" }));
     expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, name, status: "STOPPED", published: false });

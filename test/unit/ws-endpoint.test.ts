@@ -22,6 +22,7 @@ import {
   uniqueName,
   WcsClient,
   WsEndpointClient,
+  storedStream,
 } from "./helpers.js";
 
 const sockets: Array<WsEndpointClient | WcsClient> = [];
@@ -45,7 +46,7 @@ afterEach(async () => {
 });
 
 const globalRegistry = (): DurableObjectStub<NodeRegistryDO> => E.NODE_REGISTRY.get(E.NODE_REGISTRY.idFromName("global"));
-const storedState = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, ctx) => ctx.storage.get("state"));
+const storedState = storedStream;
 
 interface Att {
   id: string;

@@ -12,6 +12,7 @@ import type {
   ApplyAnswerResponse,
   CreateLegRequest,
   CreateLegResponse,
+  HeldLeg,
   LegFailure,
   LegRole,
   LegStatus,
@@ -67,6 +68,8 @@ export class LegManager {
   private readonly routers = new Map<string, StreamRouter>();
   /** The mids of each leg's offer, in m-line order (trickled candidates are matched to them). */
   private readonly mids = new WeakMap<Leg, string[]>();
+  /** When each leg was registered (performance.now(), ms), for the ages in heartbeats ({@link held}). */
+  private readonly createdAt = new WeakMap<Leg, number>();
 
   constructor(private readonly opts: LegManagerOptions) {}
 
@@ -107,6 +110,7 @@ export class LegManager {
       }
     }
     this.legs.set(legId, leg);
+    this.createdAt.set(leg, performance.now());
     this.mids.set(leg, mids);
     leg.onOutcome = (l, o) => this.onOutcome(l, o);
 
@@ -140,6 +144,7 @@ export class LegManager {
     const leg = this.construct(() => new PublisherLeg(legId, streamName, this.opts.engine, { inactive: [] }, pullOfferPlan()));
     this.routers.set(streamName, leg.router);
     this.legs.set(legId, leg);
+    this.createdAt.set(leg, performance.now());
     this.mids.set(leg, [PULL_MIDS.video, PULL_MIDS.audio]);
     leg.onOutcome = (l, o) => this.onOutcome(l, o);
     let offer: string;
@@ -231,6 +236,27 @@ export class LegManager {
       packetsIn: l.packetsIn,
       packetsOut: l.packetsOut,
     }));
+  }
+
+  /**
+   * The legs held now, oldest first, at most `limit` (heartbeat `legs`, protocol/media-node.ts HeldLeg): id, stream,
+   * age in ms, and `relay: true` for legs `isRelayLeg` claims. One array per call (a snapshot every ~500 ms, not per
+   * packet).
+   */
+  held(limit: number, isRelayLeg: (legId: string) => boolean = () => false): HeldLeg[] {
+    const now = performance.now();
+    const out: HeldLeg[] = [];
+    for (const l of this.legs.values()) {
+      if (out.length >= limit) break;
+      const age = Math.max(0, Math.round(now - (this.createdAt.get(l) ?? now)));
+      out.push(isRelayLeg(l.legId) ? { legId: l.legId, streamName: l.streamName, ageMs: age, relay: true } : { legId: l.legId, streamName: l.streamName, ageMs: age });
+    }
+    return out;
+  }
+
+  /** How many legs the node holds (being negotiated included). */
+  get size(): number {
+    return this.legs.size;
   }
 
   /** Live leg counts (CPU is added by the caller). */

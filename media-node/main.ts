@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import pino, { type Logger } from "pino";
+import { MAX_HEARTBEAT_LEGS } from "../protocol/media-node.js";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
 import { initEngineLogging, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
@@ -130,6 +131,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     intervalMs: config.heartbeatMs,
     maxLegs: config.maxLegs,
     counts: () => manager.counts(),
+    held: () => ({ legs: manager.held(MAX_HEARTBEAT_LEGS, (legId) => relays?.holdsLeg(legId) ?? false), legCount: manager.size }),
     log,
   });
   link.start();

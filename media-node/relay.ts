@@ -54,6 +54,11 @@ export class RelayManager {
 
   constructor(private readonly o: RelayManagerOptions) {}
 
+  /** Whether a relay holds the leg `legId` (heartbeat `relay` flag: the RelayDO, not a StreamDO, knows it). */
+  holdsLeg(legId: string): boolean {
+    return this.byLeg.has(legId);
+  }
+
   /** Relays currently running (for status and shutdown). */
   get size(): number {
     return this.relays.size;

@@ -2,7 +2,8 @@
  * The node → worker link: heartbeats (which also register the node) and leg events, both signed HTTP POSTs
  * (`protocol/signing.ts`, `protocol/media-node.ts`):
  *
- *   POST WORKER_URL/internal/nodes/heartbeat  NodeHeartbeat, every `intervalMs` from start
+ *   POST WORKER_URL/internal/nodes/heartbeat  NodeHeartbeat, every `intervalMs` from start, sent by a thread of its own
+ *                                             (media-node/heartbeat.ts) so that a starved media loop still heartbeats
  *   POST WORKER_URL/internal/nodes/events     LegEvent, in order per leg, retried a few times
  *   POST WORKER_URL/internal/nodes/relay-events  RelayEvent (protocol/relay.ts), in order per relay, retried alike
  *
@@ -10,9 +11,10 @@
  * (registered, unreachable with a reason, rejected with a status), not one per attempt.
  */
 import type { Logger } from "pino";
-import { type LegEvent, MediaNodePaths, type NodeHeartbeat, type NodeLoad } from "../protocol/media-node.js";
+import { type LegEvent, MediaNodePaths, type NodeLoad } from "../protocol/media-node.js";
 import { RelayPaths, type RelayEvent } from "../protocol/relay.js";
-import { isTimeout, signedFetch } from "../protocol/signing.js";
+import { HeartbeatThread, type NodeSnapshot } from "./heartbeat.js";
+import { describeError, HttpStatusError, signedPost } from "./signed-post.js";
 
 export interface WorkerLinkOptions {
   /** Base URL of the worker, without trailing slash. */
@@ -27,6 +29,8 @@ export interface WorkerLinkOptions {
   maxLegs: number;
   /** Current leg counts. */
   counts: () => Omit<NodeLoad, "cpuPercent">;
+  /** The legs held now (protocol/media-node.ts HeldLeg, oldest first, at most MAX_HEARTBEAT_LEGS) and their number. */
+  held: () => Pick<NodeSnapshot, "legs" | "legCount">;
   log: Logger;
   /** Attempts per leg event (default 5), with backoff 250 ms × 2^n between them. */
   eventAttempts?: number;
@@ -35,97 +39,39 @@ export interface WorkerLinkOptions {
 /** Leg event without the node identity (added here). */
 export type LegEventBody = Omit<LegEvent, "nodeId" | "bootId">;
 
-/** Thrown for a non-2xx answer; `status` is the HTTP status. */
-class HttpStatusError extends Error {
-  constructor(readonly status: number) {
-    super(`HTTP ${status}`);
-  }
-}
-
-/**
- * A signed JSON POST (`signedFetch`, protocol/signing.ts) whose answer is drained (so the connection is reused).
- * @throws HttpStatusError on non-2xx; signedFetch's errors on network failure or timeout
- */
-async function signedPost(secret: string, url: string, body: unknown, timeoutMs: number): Promise<void> {
-  const res = await signedFetch(secret, url, "POST", body, timeoutMs);
-  await res.arrayBuffer().catch(() => undefined);
-  if (!res.ok) throw new HttpStatusError(res.status);
-}
-
-function describeError(e: unknown): string {
-  if (e instanceof HttpStatusError) return `rejected with HTTP ${e.status}`;
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (isTimeout(e)) return "timed out";
-  return `unreachable (${err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e)})`;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** CPU use of this process since the previous call, % of one core (process.cpuUsage: user + system µs). */
-class CpuMeter {
-  private last = process.cpuUsage();
-  private lastAt = process.hrtime.bigint();
-
-  sample(): number {
-    const now = process.hrtime.bigint();
-    const used = process.cpuUsage(this.last);
-    const wallUs = Number(now - this.lastAt) / 1000;
-    this.last = process.cpuUsage();
-    this.lastAt = now;
-    if (wallUs <= 0) return 0;
-    return Math.max(0, Math.round(((used.user + used.system) / wallUs) * 1000) / 10);
-  }
-}
-
 export class WorkerLink {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
   private linkState = "starting";
-  private readonly cpu = new CpuMeter();
-  private lastCpu = 0;
-  /** `seq` of the last heartbeat sent (NodeHeartbeat.seq). */
-  private seq = 0;
+  private readonly heartbeats: HeartbeatThread;
   /** Tail of each leg's event chain, for ordering. */
   private readonly chains = new Map<string, Promise<void>>();
 
-  constructor(private readonly o: WorkerLinkOptions) {}
+  constructor(private readonly o: WorkerLinkOptions) {
+    this.heartbeats = new HeartbeatThread({
+      config: {
+        workerUrl: o.workerUrl,
+        secret: o.secret,
+        nodeId: o.nodeId,
+        bootId: o.bootId,
+        controlUrl: o.controlUrl,
+        intervalMs: o.intervalMs,
+        maxLegs: o.maxLegs,
+      },
+      snapshot: () => ({ counts: o.counts(), ...o.held() }),
+      onBeat: (state) => this.setLinkState(state),
+      log: o.log,
+    });
+  }
 
-  /** The load reported in the last heartbeat (cpuPercent over the last interval). */
+  /** The node's load: current leg counts, and the process CPU measured over the last heartbeat period. */
   load(): NodeLoad {
-    return { ...this.o.counts(), cpuPercent: this.lastCpu };
+    return { ...this.o.counts(), cpuPercent: this.heartbeats.cpuPercent };
   }
 
-  /** Sends the first heartbeat now, then one every `intervalMs`. */
+  /** Starts the heartbeat thread: the first heartbeat at once (with the first snapshot), then one every `intervalMs`. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.cpu.sample();
-    void this.beat();
-  }
-
-  private async beat(): Promise<void> {
-    if (this.stopped) return;
-    const started = performance.now();
-    this.lastCpu = this.cpu.sample();
-    const hb: NodeHeartbeat = {
-      nodeId: this.o.nodeId,
-      bootId: this.o.bootId,
-      controlUrl: this.o.controlUrl,
-      load: this.load(),
-      maxLegs: this.o.maxLegs,
-      intervalMs: this.o.intervalMs,
-      seq: ++this.seq,
-    };
-    const timeout = Math.min(5000, Math.max(1000, 2 * this.o.intervalMs));
-    try {
-      await signedPost(this.o.secret, this.o.workerUrl + MediaNodePaths.heartbeat, hb, timeout);
-      this.setLinkState("registered");
-    } catch (e) {
-      this.setLinkState(describeError(e));
-    }
-    if (this.stopped) return;
-    const wait = Math.max(0, this.o.intervalMs - (performance.now() - started));
-    this.timer = setTimeout(() => void this.beat(), wait);
+    this.heartbeats.start();
   }
 
   private setLinkState(state: string): void {
@@ -196,8 +142,6 @@ export class WorkerLink {
 
   /** Stops heartbeats (queued events still go out; see {@link flush}). */
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.heartbeats.stop();
   }
 }

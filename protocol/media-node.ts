@@ -153,9 +153,42 @@ export const NodeLoad = z.object({
 });
 export type NodeLoad = z.infer<typeof NodeLoad>;
 
+/** Most legs a heartbeat lists ({@link NodeHeartbeat} `legs`); a node holding more lists the oldest this many. */
+export const MAX_HEARTBEAT_LEGS = 2000;
+
+/**
+ * One leg a node holds, as listed in its heartbeat for reconciliation with the StreamDOs (worker/leg-reconcile.ts):
+ * `ageMs` since the node created it (at the snapshot); `relay` when a relay of the node holds it (a push relay's
+ * player leg is known to the RelayDO, not to the StreamDO).
+ */
+export const HeldLeg = z.object({
+  legId: z.string().min(1).max(128),
+  streamName: z.string().min(1).max(256),
+  ageMs: z.number().int().nonnegative(),
+  relay: z.literal(true).optional(),
+});
+export type HeldLeg = z.infer<typeof HeldLeg>;
+
+/**
+ * How busy the node's main (media) event loop is, measured on that loop and sent by the heartbeat thread
+ * (media-node/heartbeat-thread.ts): `lagP99Ms` / `lagMaxMs` the event-loop delay (perf_hooks
+ * monitorEventLoopDelay) over the last snapshot period, ms; `utilization` the share of that period the loop was busy
+ * (performance.eventLoopUtilization, 0..1); `snapshotAgeMs` how old the main loop's last snapshot (load, legs) was
+ * when the heartbeat left: a starved loop shows here first, since it cannot measure itself while blocked.
+ */
+export const EventLoopStats = z.object({
+  lagP99Ms: z.number().nonnegative(),
+  lagMaxMs: z.number().nonnegative(),
+  utilization: z.number().min(0).max(1),
+  snapshotAgeMs: z.number().int().nonnegative(),
+});
+export type EventLoopStats = z.infer<typeof EventLoopStats>;
+
 /**
  * Periodic announcement of a media node. The first one registers the node; `bootId` changes when the process
- * restarts, which tells the registry that every leg of the previous incarnation is gone.
+ * restarts, which tells the registry that every leg of the previous incarnation is gone. Heartbeats come from a
+ * thread of their own (media-node/heartbeat-thread.ts), so a node whose media loop is starved still heartbeats.
+ * `legs`, `legCount` and `eventLoop` are optional: a node that does not send them is simply not reconciled.
  */
 export const NodeHeartbeat = z.object({
   nodeId: z.string().min(1).max(128),
@@ -171,6 +204,14 @@ export const NodeHeartbeat = z.object({
    * `seq` is not above the last one it took, so a delayed or repeated heartbeat cannot keep a dead node "live".
    */
   seq: z.number().int().positive(),
+  /**
+   * The legs the node holds at its last snapshot (at most {@link MAX_HEARTBEAT_LEGS}, oldest first): the registry
+   * deletes those no StreamDO knows and ends StreamDO legs the node no longer holds (worker/leg-reconcile.ts).
+   */
+  legs: z.array(HeldLeg).max(MAX_HEARTBEAT_LEGS).optional(),
+  /** How many legs the node holds; above `legs.length` when the list was cut (then nothing is ended for missing). */
+  legCount: z.number().int().nonnegative().optional(),
+  eventLoop: EventLoopStats.optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 

@@ -6,11 +6,16 @@
  * nodes lost, telling each StreamDO placed on them (`onNodeLost`), so their clients get FAILED within seconds and
  * the names become free. A heartbeat with a new `bootId` means the process restarted: the old incarnation is lost.
  * Placement puts a new stream on the live node with the fewest legs (reported load + streams placed since).
+ * Heartbeats that list the node's legs are reconciled with the StreamDOs (worker/leg-reconcile.ts): legs no StreamDO
+ * knows are deleted on the node (the zombies of a node that was declared lost and came back), StreamDO legs the
+ * node no longer holds end FAILED.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { NodeHeartbeat, NodeLoad } from "../protocol/index.js";
-import { relaysOf, streamOf, type Env } from "./env.js";
+import type { EventLoopStats, NodeHeartbeat, NodeLoad } from "../protocol/index.js";
+import { config, relaysOf, streamOf, type Env } from "./env.js";
+import { planReconcile, RELEASED_GRACE_MS, type ReconcilePlan } from "./leg-reconcile.js";
 import { configureLog, log } from "./log.js";
+import { MediaNodeClient } from "./media-node-client.js";
 import type { NodeRef } from "./stream-types.js";
 
 /** A node is lost after this many heartbeat periods without one. */
@@ -27,10 +32,23 @@ export interface NodeEntry extends NodeRef {
   placedSinceHeartbeat: number;
   /** `seq` of the last heartbeat taken from this incarnation. */
   seq: number;
+  /** When its legs were last reconciled with the StreamDOs (ms), if ever. */
+  reconciledAt?: number;
+  /** Its main event loop, as last reported (protocol/media-node.ts EventLoopStats). */
+  eventLoop?: EventLoopStats;
+  /** Legs it holds, as last reported. */
+  legCount?: number;
 }
+
+/** StreamDOs asked at once, and node DELETEs sent at once, by one reconcile. */
+const RECONCILE_CONCURRENCY = 8;
 
 export class NodeRegistryDO extends DurableObject<Env> {
   private nodes = new Map<string, NodeEntry>();
+  /** Nodes whose reconcile is running (in memory: an evicted object simply reconciles again). */
+  private readonly reconciling = new Set<string>();
+  /** nodeId → stream name → when it was released from the node (ms; in memory, pruned after RELEASED_GRACE_MS). */
+  private readonly released = new Map<string, Map<string, number>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,12 +85,40 @@ export class NodeRegistryDO extends DurableObject<Env> {
       streams: prev && prev.bootId === hb.bootId ? prev.streams : [],
       placedSinceHeartbeat: 0,
       seq: hb.seq,
+      ...(prev && prev.bootId === hb.bootId && prev.reconciledAt !== undefined ? { reconciledAt: prev.reconciledAt } : {}),
+      ...(hb.eventLoop ? { eventLoop: hb.eventLoop } : {}),
+      ...(hb.legCount !== undefined ? { legCount: hb.legCount } : {}),
     };
     if (!prev || prev.bootId !== hb.bootId) {
-      log("info", "media_node_registered", { nodeId: hb.nodeId, bootId: hb.bootId, controlUrl: hb.controlUrl });
+      log("info", "media_node_registered", { nodeId: hb.nodeId, bootId: hb.bootId, controlUrl: hb.controlUrl, seq: hb.seq, legs: hb.legCount });
     }
+    const starved = (e?: EventLoopStats) => !!e && e.snapshotAgeMs > 2 * hb.intervalMs;
+    if (starved(hb.eventLoop) !== starved(prev?.eventLoop)) {
+      log(starved(hb.eventLoop) ? "warn" : "info", starved(hb.eventLoop) ? "media_node_loop_starved" : "media_node_loop_recovered", { nodeId: hb.nodeId, ...hb.eventLoop });
+    }
+    const plan = this.reconciling.has(hb.nodeId)
+      ? null
+      : planReconcile({
+          placed: entry.streams,
+          recentlyReleased: this.recentlyReleased(hb.nodeId, now),
+          legs: hb.legs,
+          legCount: hb.legCount,
+          snapshotAgeMs: hb.eventLoop?.snapshotAgeMs,
+          intervalMs: hb.intervalMs,
+          reconciledAt: entry.reconciledAt,
+          now,
+        });
+    if (plan) entry.reconciledAt = now;
     this.nodes.set(hb.nodeId, entry);
     await this.save();
+    if (plan) {
+      this.reconciling.add(hb.nodeId);
+      this.ctx.waitUntil(
+        this.reconcile(entry, plan)
+          .catch((err: unknown) => log("error", "node_reconcile_failed", { nodeId: entry.nodeId, error: String(err) }))
+          .finally(() => this.reconciling.delete(hb.nodeId)),
+      );
+    }
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + hb.intervalMs);
     return true;
   }
@@ -100,7 +146,19 @@ export class NodeRegistryDO extends DurableObject<Env> {
     const n = this.nodes.get(nodeId);
     if (!n || (bootId !== undefined && n.bootId !== bootId)) return;
     n.streams = n.streams.filter((s) => s !== streamName);
+    let names = this.released.get(nodeId);
+    if (!names) this.released.set(nodeId, (names = new Map()));
+    names.set(streamName, Date.now());
     await this.save();
+  }
+
+  /** The names released from `nodeId` within RELEASED_GRACE_MS (older ones are pruned). */
+  private recentlyReleased(nodeId: string, now: number): Set<string> {
+    const names = this.released.get(nodeId);
+    if (!names) return new Set();
+    for (const [name, at] of names) if (now - at > RELEASED_GRACE_MS) names.delete(name);
+    if (names.size === 0) this.released.delete(nodeId);
+    return new Set(names.keys());
   }
 
   /** Declares a node lost right away (e.g. it refused connections); its streams are told. */
@@ -134,6 +192,29 @@ export class NodeRegistryDO extends DurableObject<Env> {
     if (this.nodes.size > 0) await this.ctx.storage.setAlarm(now + Math.min(minInterval, 5000));
   }
 
+  /**
+   * Runs one reconcile of `node` (worker/leg-reconcile.ts): asks each StreamDO of `plan.streams` which held legs it
+   * does not know (it ends its own legs the node no longer holds), then deletes those on the node.
+   */
+  private async reconcile(node: NodeEntry, plan: ReconcilePlan): Promise<void> {
+    const ref = { nodeId: node.nodeId, bootId: node.bootId, controlUrl: node.controlUrl };
+    const opts = { complete: plan.complete, missingBefore: plan.missingBefore };
+    const unknown: string[] = [];
+    const names = [...plan.streams.keys()];
+    await eachLimited(names, RECONCILE_CONCURRENCY, async (name) => {
+      const held = plan.streams.get(name)!;
+      try {
+        unknown.push(...(await streamOf(this.env, name).reconcileNode(ref, held, opts)));
+      } catch (err) {
+        log("error", "node_reconcile_stream_failed", { nodeId: node.nodeId, stream: name, error: String(err) });
+      }
+    });
+    if (unknown.length === 0) return;
+    log("warn", "zombie_legs_deleted", { nodeId: node.nodeId, bootId: node.bootId, why: plan.why, count: unknown.length, legIds: unknown.slice(0, 20) });
+    const client = MediaNodeClient.of(this.env, ref, config(this.env).MEDIA_NODE_TIMEOUT_MS);
+    await eachLimited(unknown, RECONCILE_CONCURRENCY, (legId) => client.deleteLeg(legId));
+  }
+
   private isLive(n: NodeEntry, now: number): boolean {
     return now - n.lastSeen <= n.intervalMs * MISSED_HEARTBEATS;
   }
@@ -159,4 +240,16 @@ export class NodeRegistryDO extends DurableObject<Env> {
   private save(): Promise<void> {
     return this.ctx.storage.put("nodes", [...this.nodes.values()]);
   }
+}
+
+/** Runs `fn` on every item, at most `limit` at once; never rejects (fn's own errors are its business). */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -38,6 +38,7 @@ import {
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
 import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.js";
 import { ownerRules } from "./leg-owners.js";
+import { MISSING_LEG_INFO, reconcileStream } from "./leg-reconcile.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
 import { StreamStore, type StreamState } from "./stream-store.js";
@@ -256,6 +257,33 @@ export class StreamDO extends DurableObject<Env> {
     if (!node || node.nodeId !== nodeId || node.bootId !== bootId) return;
     log("warn", "stream_node_lost", { stream: this.state.name, nodeId });
     if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "node-lost" }, true);
+  }
+
+  /**
+   * Reconciles this stream's legs with what `node` holds (worker/leg-reconcile.ts; the registry calls it from a
+   * heartbeat). Legs of this stream placed on that incarnation which the node no longer holds end FAILED
+   * ({@link MISSING_LEG_INFO}; a missing publisher ends the stream). Nothing is deleted here.
+   * @param held the node's legs of this stream (`relayLegIds`: held by a relay of the node)
+   * @param opts `complete`: the node listed every leg; `missingBefore`: ms, see `reconcileStream`
+   * @returns the held leg ids this stream does not know: the caller deletes them on the node
+   */
+  async reconcileNode(
+    node: NodeRef,
+    held: { legIds: string[]; relayLegIds: string[] },
+    opts: { complete: boolean; missingBefore: number },
+  ): Promise<string[]> {
+    const mine = this.state.node;
+    const onThisNode = !!mine && mine.nodeId === node.nodeId && mine.bootId === node.bootId;
+    const verdict = reconcileStream({ onThisNode, legs: this.allLegs() }, held, { ...opts, createTimeoutMs: this.cfg.MEDIA_NODE_TIMEOUT_MS });
+    const pub = this.state.publisher;
+    const missing = pub && verdict.missing.includes(pub.legId) ? [pub.legId] : verdict.missing;
+    for (const legId of missing) {
+      const leg = this.findLeg(legId);
+      if (!leg) continue;
+      log("warn", "leg_missing_on_node", { stream: this.state.name, legId, role: leg.role, nodeId: node.nodeId, bootId: node.bootId });
+      await this.endLeg(leg, { kind: "failed", info: MISSING_LEG_INFO }, true);
+    }
+    return verdict.unknown;
   }
 
   /**

@@ -185,6 +185,43 @@ describe("onNodeLost", () => {
   });
 });
 
+describe("reconcileNode (worker/leg-reconcile.ts)", () => {
+  const held = (legIds: string[], relayLegIds: string[] = []) => ({ legIds, relayLegIds });
+
+  it("returns the held legs it does not know, and every held leg when the stream is not on that incarnation", async () => {
+    const name = uniqueName("recon-unknown");
+    const node = deadNode("node-a", "boot-1");
+    const pub = leg("publisher", "0".repeat(64));
+    const stub = await seedStream({ name, node, publisher: pub, players: {} });
+    const opts = { complete: true, missingBefore: Date.now() };
+    expect(await stub.reconcileNode(node, held([pub.legId, "zombie"], ["push-relay"]), opts)).toEqual(["zombie"]);
+    expect(await stub.reconcileNode(deadNode("node-a", "boot-0"), held([pub.legId], ["r"]), opts)).toEqual([pub.legId, "r"]);
+    expect((await describeStream(name)).publisher).toEqual(pub);
+  });
+
+  it("ends FAILED an old publisher the node no longer holds (players too, name free); a young one is left alone", async () => {
+    const owner = await connected();
+    const viewer = await connected();
+    const name = uniqueName("recon-missing");
+    const node = deadNode("node-a", "boot-1");
+    const pub = leg("publisher", owner.sessionId, { createdAt: Date.now() - 60_000 });
+    const ply = leg("player", viewer.sessionId, { createdAt: Date.now() - 60_000 });
+    const stub = await seedStream({ name, node, publisher: pub, players: { [ply.legId]: ply } });
+    await seedSessionStream(owner, pub, name);
+    await seedSessionStream(viewer, ply, name);
+
+    // incomplete list, or legs younger than the node call timeout: nothing ends
+    expect(await stub.reconcileNode(node, held([]), { complete: false, missingBefore: Date.now() })).toEqual([]);
+    expect(await stub.reconcileNode(node, held([]), { complete: true, missingBefore: Date.now() - 55_000 })).toEqual([]);
+    await owner.expectIdle();
+
+    expect(await stub.reconcileNode(node, held([ply.legId]), { complete: true, missingBefore: Date.now() })).toEqual([]);
+    expect(await owner.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: pub.mediaSessionId, status: "FAILED", info: "Failed by error: the media node no longer holds the stream" });
+    expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, status: "FAILED", info: "Stopped by publisher stop" });
+    expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
+  });
+});
+
 describe("end", () => {
   it("end of an unknown leg id returns null and changes nothing", async () => {
     const name = uniqueName("stop");

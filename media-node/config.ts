@@ -13,8 +13,11 @@
  * | `MEDIA_NODE_SECRET` | shared HMAC secret with the worker (`protocol/signing.ts`) | required |
  * | `MEDIA_NODE_HEARTBEAT_MS` | heartbeat period, ms (100–60000) | `1000` |
  * | `MEDIA_NODE_MAX_LEGS` | most legs this node accepts; `0` = unlimited | `0` |
+ * | `MEDIA_NODE_MAX_LOOP_UTILIZATION` | refuse new legs while the media event loop is busier than this (0–1; 1 = never) | `0.9` |
+ * | `MEDIA_NODE_MAX_LOOP_LAG_MS` | refuse new legs while the event loop's worst lag of the last 500 ms is above this (ms; 0 = never) | `200` |
  * | `MEDIA_NODE_PUBLISHER_MAX_KBPS` | bitrate announced to video publishers with REMB (their ceiling and start value); 0 = none | `2500` |
  * | `MEDIA_NODE_CONNECT_TIMEOUT_MS` | a leg not connected this long after its answer fails (ms, 1000–300000) | `20000` |
+ * | `MEDIA_NODE_DRAIN_TIMEOUT_MS` | on SIGTERM/SIGINT or `POST /v1/drain`: how long legs keep flowing before they end (ms, 0–3600000; 0 = at once) | `30000` |
  * | `LOG_LEVEL` | pino level: fatal, error, warn, info, debug, trace, silent | `info` |
  *
  * Empty values count as unset.
@@ -39,7 +42,13 @@ export interface MediaNodeConfig {
   heartbeatMs: number;
   /** 0 = unlimited. */
   maxLegs: number;
+  /** Refuse new legs while the event loop is busier than this share (0..1; 1 = never). */
+  maxLoopUtilization: number;
+  /** Refuse new legs while the event loop's worst lag of the last 500 ms is above this, ms (0 = never). */
+  maxLoopLagMs: number;
   connectTimeoutMs: number;
+  /** How long a drain (SIGTERM/SIGINT, `POST /v1/drain`) lets legs flow before ending them, ms; 0 = at once. */
+  drainTimeoutMs: number;
   /** REMB bitrate for video publishers, kbit/s; 0 = no REMB. */
   publisherMaxKbps: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -84,7 +93,10 @@ const EnvSchema = z
     MEDIA_NODE_SECRET: z.string({ required_error: "required" }),
     MEDIA_NODE_HEARTBEAT_MS: intVar(100, 60_000).default("1000"),
     MEDIA_NODE_MAX_LEGS: intVar(0, 1_000_000).default("0"),
+    MEDIA_NODE_MAX_LOOP_UTILIZATION: z.coerce.number().min(0.1).max(1).default(0.9),
+    MEDIA_NODE_MAX_LOOP_LAG_MS: intVar(0, 60_000).default("200"),
     MEDIA_NODE_CONNECT_TIMEOUT_MS: intVar(1000, 300_000).default("20000"),
+    MEDIA_NODE_DRAIN_TIMEOUT_MS: intVar(0, 3_600_000).default("30000"),
     MEDIA_NODE_PUBLISHER_MAX_KBPS: intVar(0, 100_000).default("2500"),
     LOG_LEVEL: z
       .string()
@@ -143,7 +155,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: e.MEDIA_NODE_SECRET,
     heartbeatMs: e.MEDIA_NODE_HEARTBEAT_MS,
     maxLegs: e.MEDIA_NODE_MAX_LEGS,
+    maxLoopUtilization: e.MEDIA_NODE_MAX_LOOP_UTILIZATION,
+    maxLoopLagMs: e.MEDIA_NODE_MAX_LOOP_LAG_MS,
     connectTimeoutMs: e.MEDIA_NODE_CONNECT_TIMEOUT_MS,
+    drainTimeoutMs: e.MEDIA_NODE_DRAIN_TIMEOUT_MS,
     publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,
     logLevel: e.LOG_LEVEL,
   };

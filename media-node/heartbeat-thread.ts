@@ -53,6 +53,7 @@ export function heartbeatOf(cfg: HeartbeatThreadConfig, snapshot: NodeSnapshot |
   if (!snapshot) return hb;
   return {
     ...hb,
+    ...(snapshot.draining ? { draining: true } : {}),
     legs: snapshot.legs,
     legCount: snapshot.legCount,
     eventLoop: { ...snapshot.eventLoop, snapshotAgeMs: Math.max(0, Math.round(now - snapshot.takenAt)) },

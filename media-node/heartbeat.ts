@@ -44,6 +44,8 @@ export interface NodeSnapshot {
   /** All legs held (more than `legs.length` when the list was cut). */
   legCount: number;
   eventLoop: Omit<EventLoopStats, "snapshotAgeMs">;
+  /** The node is draining (heartbeat `draining`). */
+  draining?: boolean;
 }
 
 /** Thread → main messages. */
@@ -91,7 +93,7 @@ export class EventLoopMonitor {
 export interface HeartbeatThreadOptions {
   config: Omit<HeartbeatThreadConfig, "firstSeq">;
   /** The node's legs and counts now (called on the main thread every `snapshotMs`). */
-  snapshot: () => Pick<NodeSnapshot, "counts" | "legs" | "legCount">;
+  snapshot: () => Pick<NodeSnapshot, "counts" | "legs" | "legCount" | "draining">;
   /** How often the main loop posts a snapshot, ms (default min(500, intervalMs / 2)). */
   snapshotMs?: number;
   /** After each heartbeat: "registered" or why it failed (e.g. "unreachable (ECONNREFUSED)"). */

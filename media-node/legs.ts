@@ -53,6 +53,8 @@ export interface LegManagerOptions {
   maxLegs: number;
   /** Receives every {@link LegNotice}, synchronously. */
   onNotice: (n: LegNotice) => void;
+  /** Why the node takes no new leg now (measured load, media-node/admission.ts), or undefined. */
+  overloaded?: () => string | undefined;
 }
 
 /**
@@ -60,7 +62,7 @@ export interface LegManagerOptions {
  *
  * Rules: a leg id is unique on the node (409 conflict); a stream name has at most one publisher leg on the node
  * (name_in_use); a player leg needs the stream's publisher leg on this node (not_found "Stream not found"); with
- * `maxLegs` > 0 a further leg is refused (node_full). When a publisher leg goes away (deleted, failed, closed), all its player legs are
+ * `maxLegs` > 0 a further leg is refused (node_full), and so is any new leg while `overloaded()` gives a reason. When a publisher leg goes away (deleted, failed, closed), all its player legs are
  * closed silently: the worker learns about the publisher and tells the players' clients itself.
  */
 export class LegManager {
@@ -290,6 +292,8 @@ export class LegManager {
     if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
       throw new MediaNodeError("node_full", `Media node is full (${this.opts.maxLegs} legs)`);
     }
+    const overloaded = this.opts.overloaded?.();
+    if (overloaded) throw new MediaNodeError("node_full", `Media node is full (${overloaded})`);
     if (publishes !== undefined && this.routers.has(publishes)) {
       throw new MediaNodeError("name_in_use", `Stream ${publishes} already has a publisher on this node`);
     }

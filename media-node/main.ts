@@ -3,16 +3,25 @@
  *
  * Wires the leg registry (legs.ts, engine/), the relays (relay.ts), the signed HTTP control API (server.ts) and the
  * worker link (worker-link.ts); logs JSON lines with pino.
+ *
+ * Graceful drain: SIGTERM / SIGINT (or a signed `POST /v1/drain`, `wcs-edge drain`) puts the node in draining — its
+ * heartbeats say so and the registry places no new stream here; new publisher legs are refused (node_full); the legs
+ * it holds keep flowing (players of its streams are still taken) until it holds none or MEDIA_NODE_DRAIN_TIMEOUT_MS
+ * (or the call's `timeoutMs`) has passed. Then it stops: heartbeats stop, relays end, the node deregisters (the worker
+ * ends the streams still here FAILED "Failed by error: media node shutting down", players too, and forgets the node
+ * at once), every leg closes and the process exits 0. A second signal during the drain stops at once the same way.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import pino, { type Logger } from "pino";
-import { MAX_HEARTBEAT_LEGS } from "../protocol/media-node.js";
+import { type DrainResponse, MAX_HEARTBEAT_LEGS } from "../protocol/media-node.js";
+import { Info } from "../protocol/wcs-types.js";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
 import { initEngineLogging, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
+import { LoadGate } from "./admission.js";
 import { RelayManager } from "./relay.js";
 import { createControlApp, listenControlApi } from "./server.js";
 import { WorkerLink } from "./worker-link.js";
@@ -24,12 +33,23 @@ interface MediaNodeHandle {
   /** Random id of this process start. */
   bootId: string;
   /**
-   * Stops the node: heartbeats stop, publisher legs are reported `closed` to the worker (their players are closed
-   * silently, as when a publisher leaves), all legs close, the control API stops. Does not call node-datachannel's
-   * global cleanup (other nodes may run in the same process); {@link main} does on exit.
+   * Starts draining (see the file header), or reports the running drain; idempotent.
+   * @param timeoutMs how long legs may keep flowing, ms (default MEDIA_NODE_DRAIN_TIMEOUT_MS; 0 = stop at once)
+   */
+  drain(timeoutMs?: number): DrainResponse;
+  /**
+   * Stops the node now (also ends a running drain): heartbeats stop, relays end, the node deregisters (when the worker
+   * answers but refuses, its publisher legs are reported `failed` instead; when it is unreachable, nothing is sent), all legs close, the control API
+   * stops. Does not call node-datachannel's global cleanup (other nodes may run in the same process); {@link main}
+   * does on exit. Resolves like {@link closed}.
    */
   close(): Promise<void>;
+  /** Resolves when the node has stopped, whichever way (a drain's end, {@link close}). */
+  closed: Promise<void>;
 }
+
+/** How long the deregistration call at the end of a drain may take, ms. */
+const DEREGISTER_TIMEOUT_MS = 2000;
 
 let engineLoggingReady = false;
 
@@ -56,6 +76,8 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
   }
 
   let nodeId = config.nodeId ?? "";
+  /** Set once a drain starts (never cleared: a drain ends with the node). */
+  let drainState: { timeoutMs: number; deadline: number } | undefined;
   let link: WorkerLink | undefined;
   let relays: RelayManager | undefined;
 
@@ -91,8 +113,10 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     relays?.onLegNotice(n);
   };
 
+  const gate = new LoadGate({ maxUtilization: config.maxLoopUtilization, maxLagMs: config.maxLoopLagMs });
   const manager = new LegManager({
     maxLegs: config.maxLegs,
+    overloaded: () => gate.refusal(),
     onNotice,
     engine: {
       bindAddress: config.iceAddress,
@@ -113,6 +137,8 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     bootId,
     load: () => link?.load() ?? { ...manager.counts(), cpuPercent: 0 },
     log,
+    drain: (req) => handle.drain(req.timeoutMs),
+    draining: () => drainState !== undefined,
   });
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;
@@ -131,6 +157,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     intervalMs: config.heartbeatMs,
     maxLegs: config.maxLegs,
     counts: () => manager.counts(),
+    draining: () => drainState !== undefined,
     held: () => ({ legs: manager.held(MAX_HEARTBEAT_LEGS, (legId) => relays?.holdsLeg(legId) ?? false), legCount: manager.size }),
     log,
   });
@@ -150,35 +177,55 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
   );
 
   let closing: Promise<void> | undefined;
-  const close = () => {
+  let markClosed!: () => void;
+  const closed = new Promise<void>((r) => (markClosed = r));
+  let drainTimers: NodeJS.Timeout[] = [];
+  const close = (why = "stopped at once") => {
     closing ??= (async () => {
+      drainTimers.forEach(clearTimeout);
       link.stop();
-      for (const p of manager.publisherLegs()) {
-        if (p.state === "connected" || p.state === "new") {
-          link.sendEvent(
-            p.state === "connected"
-              ? { legId: p.legId, streamName: p.streamName, role: p.role, state: "closed", detail: "media node shutting down" }
-              : {
-                  legId: p.legId,
-                  streamName: p.streamName,
-                  role: p.role,
-                  state: "failed",
-                  failure: "error",
-                  detail: "media node shutting down",
-                },
-          );
+      relays?.closeAll(Info.MEDIA_NODE_SHUTDOWN);
+      await link.flush(1000); // relay events first: the RelayDO then sees "shutting down", not a lost node
+      const legs = manager.size;
+      const dereg = await link.deregister(DEREGISTER_TIMEOUT_MS);
+      if (dereg.ok) {
+        log.info({ nodeId, bootId, why, legs, streamsEnded: dereg.streams, known: dereg.known }, "deregistered from the worker");
+      } else {
+        log.warn({ nodeId, bootId, why, legs, reason: dereg.reason }, "deregistration failed");
+        // the worker answered but would not deregister (e.g. an older worker): end the streams with leg events
+        if (!/^(unreachable|timed out)/.test(dereg.reason)) {
+          for (const p of manager.publisherLegs()) {
+            if (p.state !== "connected" && p.state !== "new") continue;
+            link.sendEvent({ legId: p.legId, streamName: p.streamName, role: p.role, state: "failed", failure: "error", detail: "media node shutting down" });
+          }
         }
       }
-      relays?.closeAll("Failed by error: media node shutting down");
       manager.closeAll();
       await server.close();
       await link.flush(1500);
       log.info({ nodeId, bootId }, "media node stopped");
-    })();
+    })().finally(markClosed);
     return closing;
   };
 
-  return { controlUrl, nodeId, bootId, close };
+  const drain = (timeoutMs = config.drainTimeoutMs): DrainResponse => {
+    if (!drainState) {
+      drainState = { timeoutMs, deadline: Date.now() + timeoutMs };
+      log.warn({ nodeId, bootId, timeoutMs, legs: manager.size }, "draining: no new streams; legs end at the deadline or when none is left");
+      const check = () => {
+        if (manager.size === 0) void close("drained: no legs left");
+      };
+      drainTimers = [
+        setTimeout(() => void close("drain timeout"), timeoutMs),
+        setInterval(check, Math.min(250, Math.max(50, timeoutMs))),
+      ];
+      check();
+    }
+    return { ok: true, draining: true, timeoutMs: drainState.timeoutMs, deadline: drainState.deadline, legs: manager.size };
+  };
+
+  const handle: MediaNodeHandle = { controlUrl, nodeId, bootId, drain, close: () => close(), closed };
+  return handle;
 }
 
 /** CLI entry: load the environment, start, stop cleanly on SIGINT/SIGTERM. */
@@ -201,22 +248,23 @@ async function main(): Promise<void> {
     log.fatal({ err: e }, "media node failed to start");
     process.exit(1);
   }
-  let stopping = false;
+  // however the node stops (a signal's drain, `POST /v1/drain`, a second signal), the process ends with it
+  void node.closed.finally(() => {
+    shutdownEngine();
+    process.exit(0);
+  });
+  let signals = 0;
   const stop = (signal: string) => {
-    if (stopping) {
-      process.exit(1); // second signal: leave now
+    signals++;
+    if (signals === 1) {
+      log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, "shutting down: draining (a second signal stops at once)");
+      const d = node.drain();
+      setTimeout(() => process.exit(1), Math.max(0, d.deadline - Date.now()) + 10_000).unref();
+      return;
     }
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 5000);
-    force.unref();
-    void node
-      .close()
-      .catch((err: unknown) => log.error({ err }, "shutdown error"))
-      .finally(() => {
-        shutdownEngine();
-        process.exit(0);
-      });
+    log.info({ signal }, "shutting down at once");
+    setTimeout(() => process.exit(1), 5000).unref();
+    void node.close().catch((err: unknown) => log.error({ err }, "shutdown error"));
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

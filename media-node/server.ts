@@ -6,6 +6,7 @@
  *   DELETE /v1/legs/:legId                    → 200 {ok:true} (also when the leg is already gone)
  *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | 404 not_found
  *   GET    /v1/status                         → 200 NodeStatus
+ *   POST   /v1/drain          DrainRequest      → 200 DrainResponse (starts or reports the drain; media-node/main.ts)
  *   POST   /v1/relays         StartRelayRequest → 200 StartRelayResponse (protocol/relay.ts; media-node/relay.ts)
  *   DELETE /v1/relays/:relayId                → 200 {ok:true}
  *
@@ -14,7 +15,8 @@
  * with the HTTP status of their code (`API_HTTP_STATUS`): unauthorized (missing/bad signature or clock skew),
  * invalid_request (malformed JSON, schema errors, body over {@link MAX_BODY_BYTES}), invalid_sdp, no_common_codecs,
  * not_found ("Stream not found", unknown route), conflict (duplicate leg id), name_in_use (second publisher of a
- * stream), node_full, remote_error / timeout (relays), error (anything else).
+ * stream), node_full (also "Media node is draining" for a new publisher leg while draining: players and relays of
+ * the streams it holds are still taken), remote_error / timeout (relays), error (anything else).
  */
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
@@ -29,6 +31,8 @@ import {
   type AddCandidatesResponse,
   ApplyAnswerRequest,
   type ApplyAnswerResponse,
+  DrainRequest,
+  type DrainResponse,
   type ApiError,
   CreateLegRequest,
   type CreateLegResponse,
@@ -54,7 +58,14 @@ export interface ControlApiDeps {
   bootId: string;
   load: () => NodeLoad;
   log: Logger;
+  /** Starts the drain (or reports the running one); without it `POST /v1/drain` is not_found. */
+  drain?: (req: DrainRequest) => DrainResponse;
+  /** Whether the node is draining: new publisher legs are refused (node_full). */
+  draining?: () => boolean;
 }
+
+/** The refusal of a new placement on a draining node. */
+const DRAINING_INFO = "Media node is draining";
 
 type Env = { Variables: { rawBody: string } };
 
@@ -98,7 +109,9 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
   };
 
   app.post(MediaNodePaths.legs, async (c) => {
-    const res: CreateLegResponse = await deps.manager.create(body(c, CreateLegRequest));
+    const req = body(c, CreateLegRequest);
+    if (req.role === "publisher" && deps.draining?.()) throw new MediaNodeError("node_full", DRAINING_INFO);
+    const res: CreateLegResponse = await deps.manager.create(req);
     return c.json(res, 200);
   });
 
@@ -130,6 +143,11 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
       load: deps.load(),
     };
     return c.json(status, 200);
+  });
+
+  app.post(MediaNodePaths.drain, (c) => {
+    if (!deps.drain) throw new MediaNodeError("not_found", "Not found");
+    return c.json(deps.drain(body(c, DrainRequest)), 200);
   });
 
   app.post(RelayPaths.relays, async (c) => {

@@ -6,12 +6,14 @@
  *                                             (media-node/heartbeat.ts) so that a starved media loop still heartbeats
  *   POST WORKER_URL/internal/nodes/events     LegEvent, in order per leg, retried a few times
  *   POST WORKER_URL/internal/nodes/relay-events  RelayEvent (protocol/relay.ts), in order per relay, retried alike
+ *   POST WORKER_URL/internal/nodes/deregister NodeDeregister, once, at the end of a drain (media-node/main.ts)
  *
  * While the worker is unreachable heartbeats keep being tried quietly: one log line per change of state
  * (registered, unreachable with a reason, rejected with a status), not one per attempt.
  */
 import type { Logger } from "pino";
-import { type LegEvent, MediaNodePaths, type NodeLoad } from "../protocol/media-node.js";
+import { DeregisterResponse, type LegEvent, MediaNodePaths, type NodeDeregister, type NodeLoad } from "../protocol/media-node.js";
+import { signedFetch } from "../protocol/signing.js";
 import { RelayPaths, type RelayEvent } from "../protocol/relay.js";
 import { HeartbeatThread, type NodeSnapshot } from "./heartbeat.js";
 import { describeError, HttpStatusError, signedPost } from "./signed-post.js";
@@ -32,6 +34,8 @@ export interface WorkerLinkOptions {
   /** The legs held now (protocol/media-node.ts HeldLeg, oldest first, at most MAX_HEARTBEAT_LEGS) and their number. */
   held: () => Pick<NodeSnapshot, "legs" | "legCount">;
   log: Logger;
+  /** Whether the node is draining now (heartbeats say so); default never. */
+  draining?: () => boolean;
   /** Attempts per leg event (default 5), with backoff 250 ms × 2^n between them. */
   eventAttempts?: number;
 }
@@ -58,7 +62,7 @@ export class WorkerLink {
         intervalMs: o.intervalMs,
         maxLegs: o.maxLegs,
       },
-      snapshot: () => ({ counts: o.counts(), ...o.held() }),
+      snapshot: () => ({ counts: o.counts(), ...o.held(), ...(o.draining?.() ? { draining: true } : {}) }),
       onBeat: (state) => this.setLinkState(state),
       log: o.log,
     });
@@ -138,6 +142,29 @@ export class WorkerLink {
     const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
     await Promise.race([Promise.all([...this.chains.values()]), timeout]);
     clearTimeout(timer);
+  }
+
+  /**
+   * Deregisters this incarnation (`POST /internal/nodes/deregister`): the worker ends the streams still placed here
+   * FAILED "media node shutting down" before it answers. Stop heartbeats first ({@link stop}): the registry refuses
+   * any later heartbeat of this `bootId` anyway. One attempt; never throws.
+   * @param timeoutMs the call is aborted after this long
+   * @returns the worker's answer, or the reason it failed ("unreachable (ECONNREFUSED)", "rejected with HTTP 404" …)
+   */
+  async deregister(timeoutMs: number): Promise<{ ok: true; known: boolean; streams: number } | { ok: false; reason: string }> {
+    const body: NodeDeregister = { nodeId: this.o.nodeId, bootId: this.o.bootId };
+    try {
+      const res = await signedFetch(this.o.secret, this.o.workerUrl + MediaNodePaths.deregister, "POST", body, timeoutMs);
+      if (!res.ok) {
+        await res.arrayBuffer().catch(() => undefined);
+        throw new HttpStatusError(res.status);
+      }
+      const parsed = DeregisterResponse.safeParse(await res.json());
+      if (!parsed.success) return { ok: false, reason: "malformed answer" };
+      return { ok: true, known: parsed.data.known, streams: parsed.data.streams };
+    } catch (e) {
+      return { ok: false, reason: describeError(e) };
+    }
   }
 
   /** Stops heartbeats (queued events still go out; see {@link flush}). */

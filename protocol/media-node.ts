@@ -8,9 +8,11 @@
  *   DELETE /v1/legs/:legId                        → 200 {ok:true} (also when the leg is already gone)
  *   POST   /v1/legs/:legId/candidates AddCandidatesRequest → 200 AddCandidatesResponse | ApiError not_found (no such leg)
  *   GET    /v1/status                             → 200 NodeStatus
+ *   POST   /v1/drain          DrainRequest       → 200 DrainResponse (operators: `wcs-edge drain`; see {@link DrainRequest})
  * Media node → worker (base URL = WORKER_URL):
  *   POST   /internal/nodes/heartbeat  NodeHeartbeat → 200 HeartbeatResponse   (registers on first call)
  *   POST   /internal/nodes/events     LegEvent      → 200 {ok:true}
+ *   POST   /internal/nodes/deregister NodeDeregister → 200 DeregisterResponse (a draining node's goodbye)
  * A refused call answers an {@link ApiError} `{code, info}` with the HTTP status {@link API_HTTP_STATUS}[code].
  */
 import { z } from "zod";
@@ -212,11 +214,52 @@ export const NodeHeartbeat = z.object({
   /** How many legs the node holds; above `legs.length` when the list was cut (then nothing is ended for missing). */
   legCount: z.number().int().nonnegative().optional(),
   eventLoop: EventLoopStats.optional(),
+  /**
+   * The node is draining (SIGTERM, `POST /v1/drain`): the registry places no new stream on it; its streams keep
+   * flowing (and taking players) until it deregisters ({@link NodeDeregister}). Absent = false.
+   */
+  draining: z.boolean().optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 
 export const HeartbeatResponse = z.object({ ok: z.literal(true) });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/** Longest drain a `POST /v1/drain` may ask for, ms (1 hour). */
+export const MAX_DRAIN_TIMEOUT_MS = 3_600_000;
+
+/**
+ * Puts the node in draining (`POST /v1/drain`, signed like every control call): no new publisher legs (node_full
+ * "Media node is draining"; its heartbeats say `draining`, so the registry places new streams elsewhere), the legs it
+ * holds keep flowing for up to `timeoutMs` (default MEDIA_NODE_DRAIN_TIMEOUT_MS) or until it holds none; then the
+ * node deregisters ({@link NodeDeregister}: the worker ends what is left FAILED "Failed by error: media node shutting
+ * down"), closes its legs and the process exits 0. A second call while draining changes nothing (it answers the
+ * running drain). `timeoutMs` 0 ends at once.
+ */
+export const DrainRequest = z.object({ timeoutMs: z.number().int().min(0).max(MAX_DRAIN_TIMEOUT_MS).optional() });
+export type DrainRequest = z.infer<typeof DrainRequest>;
+
+/** The running drain: when it ends at the latest (`deadline`, epoch ms) and how many legs the node holds now. */
+export const DrainResponse = z.object({
+  ok: z.literal(true),
+  draining: z.literal(true),
+  timeoutMs: z.number().int().nonnegative(),
+  deadline: z.number().int().nonnegative(),
+  legs: z.number().int().nonnegative(),
+});
+export type DrainResponse = z.infer<typeof DrainResponse>;
+
+/**
+ * A node's goodbye at the end of its drain: the registry forgets the incarnation at once (no waiting for missed
+ * heartbeats), ends every stream still placed on it FAILED "Failed by error: media node shutting down" (players
+ * too) before answering, fails its relays, and refuses any later heartbeat of that `bootId` (409).
+ */
+export const NodeDeregister = z.object({ nodeId: z.string().min(1).max(128), bootId: z.string().min(1).max(128) });
+export type NodeDeregister = z.infer<typeof NodeDeregister>;
+
+/** `known`: false when the registry did not list that incarnation (already lost, or never registered). */
+export const DeregisterResponse = z.object({ ok: z.literal(true), known: z.boolean(), streams: z.number().int().nonnegative() });
+export type DeregisterResponse = z.infer<typeof DeregisterResponse>;
 
 export const LegStatus = z.object({
   legId: z.string(),
@@ -237,6 +280,8 @@ export const MediaNodePaths = {
   candidates: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/candidates`,
   answer: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/answer`,
   status: "/v1/status",
+  drain: "/v1/drain",
   heartbeat: "/internal/nodes/heartbeat",
   events: "/internal/nodes/events",
+  deregister: "/internal/nodes/deregister",
 } as const;

@@ -57,6 +57,8 @@ export const Info = {
   TERMINATED_BY_KEEP_ALIVE: "Terminated by keep-alive",
   // ours
   MEDIA_NODE_LOST: "Failed by error: media node lost",
+  /** The media node drained and stopped (SIGTERM, `POST /v1/drain`) with the stream still on it: publish again. */
+  MEDIA_NODE_SHUTDOWN: "Failed by error: media node shutting down",
   NO_MEDIA_NODE: "Failed by error: no media node available",
   INVALID_SDP: "Invalid SDP",
   INVALID_REQUEST: "Invalid request",

@@ -6,7 +6,9 @@
  * run, given to both), MEDIA_NODE_ICE_ADDRESS (default 127.0.0.1; set your LAN address to play from other devices),
  * RELAY_ALLOWED_URIS (default `*` here, the development profile; a deployment's default is none), AUTH (default
  * `off` here, the development profile: no access tokens; a deployment's default is on), AUTH_JWT_SECRET (passed to
- * the worker when set, e.g. to try AUTH=on with tokens from `wcs-edge token`).
+ * the worker when set, e.g. to try AUTH=on with tokens from `wcs-edge token`), MEDIA_NODE_DRAIN_TIMEOUT_MS (default `0`
+ * here, the development profile: Ctrl-C stops the media node at once instead of letting its streams drain). Ctrl-C
+ * stops both children (SIGTERM) and kills any still running after 3 s.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -46,7 +48,10 @@ function shutdown(code = 0): void {
   if (stopping) return;
   stopping = true;
   for (const c of children) c.kill("SIGTERM");
-  setTimeout(() => process.exit(code), 3000).unref();
+  setTimeout(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    process.exit(code);
+  }, 3000).unref();
   Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r))))).then(() => process.exit(code));
 }
 process.on("SIGINT", () => shutdown(0));
@@ -75,6 +80,8 @@ run("media", ["--import", "tsx", join(root, "media-node/main.ts")], {
   MEDIA_NODE_SECRET: secret,
   MEDIA_NODE_ID: process.env.MEDIA_NODE_ID ?? "local-1",
   MEDIA_NODE_PORT: process.env.MEDIA_NODE_PORT ?? "9000",
+  // development profile: Ctrl-C stops the node at once (a deployment drains, README "Configuration")
+  MEDIA_NODE_DRAIN_TIMEOUT_MS: process.env.MEDIA_NODE_DRAIN_TIMEOUT_MS ?? "0",
 });
 
 async function announce(): Promise<void> {

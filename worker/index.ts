@@ -4,6 +4,7 @@
  * - `POST /internal/nodes/heartbeat`, `POST /internal/nodes/events`, `POST /internal/nodes/relay-events`: the media
  *   nodes' calls, signed with the shared secret (protocol/signing.ts), validated with protocol/media-node.ts; 401
  *   unsigned or replayed (each nonce is claimed once in NonceDO), 400 malformed, 409 a stale heartbeat.
+ * - `POST /internal/nodes/deregister`: a draining node's goodbye (signed alike; NodeRegistryDO.deregister).
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
@@ -17,7 +18,7 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { API_HTTP_STATUS, LegEvent, RATE_LIMIT_RETRY_AFTER_S, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
+import { API_HTTP_STATUS, type DeregisterResponse, LegEvent, NodeDeregister, RATE_LIMIT_RETRY_AFTER_S, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
 import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { noncesOf } from "./nonce-do.js";
 import { configureLog, log } from "./log.js";
@@ -73,6 +74,12 @@ app.post("/internal/nodes/heartbeat", async (c) => {
   if (hb instanceof Response) return hb;
   if (!(await registryOf(c.env).heartbeat(hb))) return refused(c, refusal("conflict", `Stale heartbeat: seq ${hb.seq} is not above the last one`));
   return c.json({ ok: true as const });
+});
+
+app.post("/internal/nodes/deregister", async (c) => {
+  const body = await nodeCall(c, NodeDeregister);
+  if (body instanceof Response) return body;
+  return c.json({ ok: true, ...(await registryOf(c.env).deregister(body.nodeId, body.bootId)) } satisfies DeregisterResponse);
 });
 
 app.post("/internal/nodes/events", async (c) => {

@@ -13,6 +13,7 @@ export type EndReason =
   | { kind: "transport-closed" } // the client closed its PeerConnection
   | { kind: "rest" } // REST /stream/terminate
   | { kind: "node-lost" } // the media node was lost
+  | { kind: "node-shutdown" } // the media node drained and deregistered with the stream still on it
   | { kind: "failed"; info: string }; // ICE/DTLS failure or timeout, the owner failed
 
 /** A terminal status and its `info`. */
@@ -47,6 +48,8 @@ export function ownStatus(leg: Pick<LegRecord, "role">, reason: EndReason): EndS
       return { status: normal, info: Info.STOPPED_BY_REST_TERMINATE };
     case "node-lost":
       return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_LOST };
+    case "node-shutdown":
+      return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_SHUTDOWN };
     case "failed":
       return { status: StreamStatus.FAILED, info: reason.info };
   }
@@ -54,11 +57,12 @@ export function ownStatus(leg: Pick<LegRecord, "role">, reason: EndReason): EndS
 
 /**
  * The status every player gets when its publisher ends for `reason`: STOPPED "Stopped by rest /terminate" (REST
- * terminate reaches them too), FAILED "media node lost" (they were on the same node), else FAILED "Stopped by
- * publisher stop" (the WCS status a player of a stopped publisher gets).
+ * terminate reaches them too), FAILED "media node lost" / "media node shutting down" (they were on the same node),
+ * else FAILED "Stopped by publisher stop" (the WCS status a player of a stopped publisher gets).
  */
 export function playersStatus(reason: EndReason): EndStatus {
   if (reason.kind === "rest") return { status: StreamStatus.STOPPED, info: Info.STOPPED_BY_REST_TERMINATE };
   if (reason.kind === "node-lost") return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_LOST };
+  if (reason.kind === "node-shutdown") return { status: StreamStatus.FAILED, info: Info.MEDIA_NODE_SHUTDOWN };
   return { status: StreamStatus.FAILED, info: Info.STOPPED_BY_PUBLISHER_STOP };
 }

@@ -9,6 +9,9 @@
  * Heartbeats that list the node's legs are reconciled with the StreamDOs (worker/leg-reconcile.ts): legs no StreamDO
  * knows are deleted on the node (the zombies of a node that was declared lost and came back), StreamDO legs the
  * node no longer holds end FAILED.
+ * A draining node (its heartbeats say `draining`) gets no new stream; at the end of its drain it deregisters
+ * ({@link NodeRegistryDO.deregister}): forgotten at once, its streams end FAILED "media node shutting down", and a
+ * late heartbeat of that incarnation cannot bring it back.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EventLoopStats, NodeHeartbeat, NodeLoad } from "../protocol/index.js";
@@ -38,7 +41,12 @@ export interface NodeEntry extends NodeRef {
   eventLoop?: EventLoopStats;
   /** Legs it holds, as last reported. */
   legCount?: number;
+  /** Its last heartbeat said `draining`: no new stream is placed on it. */
+  draining?: boolean;
 }
+
+/** How long a deregistered incarnation's late heartbeats are refused, ms. */
+export const DEREGISTERED_MEMORY_MS = 10 * 60_000;
 
 /** StreamDOs asked at once, and node DELETEs sent at once, by one reconcile. */
 const RECONCILE_CONCURRENCY = 8;
@@ -49,6 +57,8 @@ export class NodeRegistryDO extends DurableObject<Env> {
   private readonly reconciling = new Set<string>();
   /** nodeId → stream name → when it was released from the node (ms; in memory, pruned after RELEASED_GRACE_MS). */
   private readonly released = new Map<string, Map<string, number>>();
+  /** bootId of each incarnation that deregistered → when (ms; in memory, pruned after DEREGISTERED_MEMORY_MS). */
+  private readonly deregistered = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -65,6 +75,10 @@ export class NodeRegistryDO extends DurableObject<Env> {
    */
   async heartbeat(hb: NodeHeartbeat, now = Date.now()): Promise<boolean> {
     const prev = this.nodes.get(hb.nodeId);
+    if (this.deregistered.has(hb.bootId)) {
+      log("warn", "media_node_heartbeat_after_deregister", { nodeId: hb.nodeId, bootId: hb.bootId, seq: hb.seq });
+      return false;
+    }
     if (prev && prev.bootId === hb.bootId && hb.seq <= prev.seq) {
       log("warn", "media_node_stale_heartbeat", { nodeId: hb.nodeId, bootId: hb.bootId, seq: hb.seq, lastSeq: prev.seq });
       return false;
@@ -88,7 +102,11 @@ export class NodeRegistryDO extends DurableObject<Env> {
       ...(prev && prev.bootId === hb.bootId && prev.reconciledAt !== undefined ? { reconciledAt: prev.reconciledAt } : {}),
       ...(hb.eventLoop ? { eventLoop: hb.eventLoop } : {}),
       ...(hb.legCount !== undefined ? { legCount: hb.legCount } : {}),
+      ...(hb.draining ? { draining: true } : {}),
     };
+    if (!!hb.draining !== !!prev?.draining && prev?.bootId === hb.bootId) {
+      log(hb.draining ? "warn" : "info", hb.draining ? "media_node_draining" : "media_node_drain_cancelled", { nodeId: hb.nodeId, bootId: hb.bootId, streams: entry.streams.length, legs: hb.legCount });
+    }
     if (!prev || prev.bootId !== hb.bootId) {
       log("info", "media_node_registered", { nodeId: hb.nodeId, bootId: hb.bootId, controlUrl: hb.controlUrl, seq: hb.seq, legs: hb.legCount });
     }
@@ -123,12 +141,16 @@ export class NodeRegistryDO extends DurableObject<Env> {
     return true;
   }
 
-  /** Picks the least-loaded live node for `streamName` and records the placement; null when no node is live. */
-  async allocate(streamName: string, now = Date.now()): Promise<NodeRef | null> {
+  /**
+   * Picks the least-loaded live node for `streamName` (none of `exclude`, node ids that just refused it) and records
+   * the placement; null when no node is live.
+   */
+  async allocate(streamName: string, now = Date.now(), exclude: readonly string[] = []): Promise<NodeRef | null> {
     let best: NodeEntry | null = null;
     let bestScore = Infinity;
     for (const n of this.nodes.values()) {
-      if (!this.isLive(n, now)) continue;
+      if (exclude.includes(n.nodeId)) continue;
+      if (!this.isLive(n, now) || n.draining) continue;
       const legs = n.load.publishers + n.load.players;
       if (n.maxLegs > 0 && legs + n.placedSinceHeartbeat >= n.maxLegs) continue;
       const score = legs + n.streams.length;
@@ -169,6 +191,36 @@ export class NodeRegistryDO extends DurableObject<Env> {
     this.nodes.delete(nodeId);
     await this.save();
     this.notifyLost(n);
+  }
+
+  /**
+   * A draining node's goodbye (protocol/media-node.ts NodeDeregister): forgets the incarnation at once, ends every
+   * stream still placed on it FAILED "Failed by error: media node shutting down" (awaited, so when this returns the
+   * clients have been told and the names are free), fails its relays, and refuses later heartbeats of that `bootId`.
+   * @returns `known`: false when that incarnation was not listed (nothing to do); `streams`: how many were told
+   */
+  async deregister(nodeId: string, bootId: string, now = Date.now()): Promise<{ known: boolean; streams: number }> {
+    for (const [b, at] of this.deregistered) if (now - at > DEREGISTERED_MEMORY_MS) this.deregistered.delete(b);
+    this.deregistered.set(bootId, now);
+    const n = this.nodes.get(nodeId);
+    if (!n || n.bootId !== bootId) {
+      log("info", "media_node_deregistered", { nodeId, bootId, known: false });
+      return { known: false, streams: 0 };
+    }
+    log("info", "media_node_deregistered", { nodeId, bootId, known: true, streams: n.streams.length });
+    this.nodes.delete(nodeId);
+    this.released.delete(nodeId);
+    await this.save();
+    const relays = relaysOf(this.env)
+      .onNodeLost(nodeId, bootId)
+      .catch((err: unknown) => log("error", "node_lost_relay_notify_failed", { nodeId, error: String(err) }));
+    await eachLimited(n.streams, RECONCILE_CONCURRENCY, (name) =>
+      streamOf(this.env, name)
+        .onNodeLost(nodeId, bootId, true)
+        .catch((err: unknown) => log("error", "node_lost_notify_failed", { nodeId, stream: name, error: String(err) })),
+    );
+    await relays;
+    return { known: true, streams: n.streams.length };
   }
 
   /** Live nodes with their load, for operators and tests. */

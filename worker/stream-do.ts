@@ -57,6 +57,9 @@ import {
 
 export type { StreamState } from "./stream-store.js";
 
+/** Nodes a publish tries when they answer node_full (the registry's view of their load may be a heartbeat old). */
+const MAX_PLACEMENT_ATTEMPTS = 3;
+
 export class StreamDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object's lifetime). */
   private readonly cfg: Config;
@@ -79,32 +82,45 @@ export class StreamDO extends DurableObject<Env> {
   async publish(name: string, req: OfferLegRequest): Promise<AnswerResult> {
     this.state.name = name;
     if (this.state.publisher) return refusal("name_in_use", Info.STREAM_NAME_ALREADY_IN_USE);
-    const leg = this.newLeg("publisher", req, req);
-    const placed = await this.placePublisher(name, leg);
-    if (!placed.ok) {
-      log("warn", "publish_refused", { stream: name, mediaSessionId: req.mediaSessionId, code: placed.code, info: placed.info });
-      return placed;
+    // a node that is full (MEDIA_NODE_MAX_LEGS, or its measured load) refuses: try the next least-loaded one
+    const tried: string[] = [];
+    for (;;) {
+      const leg = this.newLeg("publisher", req, req);
+      const placed = await this.placePublisher(name, leg, tried);
+      if (!placed.ok) {
+        log("warn", "publish_refused", { stream: name, mediaSessionId: req.mediaSessionId, code: placed.code, info: placed.info, triedNodes: tried });
+        return placed;
+      }
+      const client = this.nodeClient(placed.node);
+      const res = await client.createLeg({ legId: leg.legId, streamName: name, role: "publisher", offer: req.sdp });
+      if (!this.isPublisher(leg)) {
+        // ended while the node was answering (its owner went away): undo on the node.
+        if (res.ok) await client.deleteLeg(leg.legId);
+        return refusal("stopped", Info.STOPPED_BY_USER);
+      }
+      if (!res.ok) {
+        this.state.publisher = null;
+        this.state.node = null;
+        await this.save();
+        await this.releaseNode(placed.node, res.code === "node_lost");
+        log("warn", "publish_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: placed.node.nodeId, code: res.code, info: res.info });
+        if (res.code === "node_full" && tried.length < MAX_PLACEMENT_ATTEMPTS - 1) {
+          tried.push(placed.node.nodeId);
+          continue;
+        }
+        return res;
+      }
+      return this.publishAnswered(name, req, leg, placed.node, res);
     }
-    const client = this.nodeClient(placed.node);
-    const res = await client.createLeg({ legId: leg.legId, streamName: name, role: "publisher", offer: req.sdp });
-    if (!this.isPublisher(leg)) {
-      // ended while the node was answering (its owner went away): undo on the node.
-      if (res.ok) await client.deleteLeg(leg.legId);
-      return refusal("stopped", Info.STOPPED_BY_USER);
-    }
-    if (!res.ok) {
-      this.state.publisher = null;
-      this.state.node = null;
-      await this.save();
-      await this.releaseNode(placed.node, res.code === "node_lost");
-      log("warn", "publish_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: placed.node.nodeId, code: res.code, info: res.info });
-      return res;
-    }
+  }
+
+  /** The node answered the publisher's offer: the stream's codecs, the ICE deadline. */
+  private async publishAnswered(name: string, req: OfferLegRequest, leg: LegRecord, node: NodeRef, res: { answer: string; media: LegMedia }): Promise<AnswerResult> {
     this.state.media = res.media;
     leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
     await this.save();
     await this.scheduleDeadline();
-    log("info", "publish_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: leg.legId, owner: leg.owner.kind, nodeId: placed.node.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
+    log("info", "publish_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: leg.legId, owner: leg.owner.kind, nodeId: node.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
     return { ok: true, answer: res.answer };
   }
 
@@ -251,12 +267,15 @@ export class StreamDO extends DurableObject<Env> {
     await this.endLeg(leg, { kind: "failed", info: LEG_FAILURE_INFO[ev.failure ?? "error"] }, true);
   }
 
-  /** The registry lost the node (missed heartbeats or restart): every leg here FAILED, the name is free. */
-  async onNodeLost(nodeId: string, bootId: string): Promise<void> {
+  /**
+   * The registry lost the node (missed heartbeats or restart), or it deregistered at the end of its drain
+   * (`shutdown`): every leg here FAILED ("media node lost" / "media node shutting down"), the name is free.
+   */
+  async onNodeLost(nodeId: string, bootId: string, shutdown = false): Promise<void> {
     const node = this.state.node;
     if (!node || node.nodeId !== nodeId || node.bootId !== bootId) return;
-    log("warn", "stream_node_lost", { stream: this.state.name, nodeId });
-    if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: "node-lost" }, true);
+    log("warn", shutdown ? "stream_node_shutdown" : "stream_node_lost", { stream: this.state.name, nodeId });
+    if (this.state.publisher) await this.endLeg(this.state.publisher, { kind: shutdown ? "node-shutdown" : "node-lost" }, true);
   }
 
   /**
@@ -348,7 +367,8 @@ export class StreamDO extends DurableObject<Env> {
    * node, or the refusal: no_media_node, or stopped when the leg ended while the registry answered — then the
    * placement the registry recorded is released again, so the node's stream list does not keep a dead name.
    */
-  private async placePublisher(name: string, leg: LegRecord): Promise<RelayPlacement> {
+  /** Places the publisher leg on the least-loaded live node that is not in `exclude` (node ids that refused it). */
+  private async placePublisher(name: string, leg: LegRecord, exclude: string[] = []): Promise<RelayPlacement> {
     this.state.publisher = leg;
     try {
       await this.save();
@@ -358,7 +378,7 @@ export class StreamDO extends DurableObject<Env> {
       log("error", "publish_not_stored", { stream: name, mediaSessionId: leg.mediaSessionId, error: String(err) });
       return refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream cannot be stored`);
     }
-    const node = await registryOf(this.env).allocate(name);
+    const node = await registryOf(this.env).allocate(name, Date.now(), exclude);
     if (!this.isPublisher(leg)) {
       if (node) await registryOf(this.env).release(name, node.nodeId, node.bootId);
       return refusal("stopped", Info.STOPPED_BY_USER);
@@ -450,7 +470,7 @@ export class StreamDO extends DurableObject<Env> {
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
         // deleting the publisher leg closes its player legs on the node too
-        if (reason.kind !== "node-lost") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
+        if (reason.kind !== "node-lost" && reason.kind !== "node-shutdown") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
         tasks.push(this.releaseNode(node, false));
       }
     }

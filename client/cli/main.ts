@@ -6,6 +6,7 @@
  *   wcs-edge play    --name cam1 [--url …] [--duration S] [--json]
  *   wcs-edge room    --name room1 --login bob [--publish] [--play-all] [--say TEXT] [--duration S] [--json]
  *   wcs-edge token   --secret S | --key FILE [--sub LOGIN] [--publish P…] [--play P…] [--rooms P…] [--admin] [--ttl 1h]
+ *   wcs-edge drain   --node http://host:9000 [--secret S] [--timeout-ms N]   (operators: drain a media node)
  *
  * publish, play and room take `--token JWT` (or WCS_TOKEN) for a server with authentication on.
  *
@@ -23,6 +24,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { drainCommand, type DrainOptions } from "./drain.js";
 import { fail, finish, UsageError } from "./lifecycle.js";
 import { out } from "./output.js";
 import { playCommand, type PlayOptions } from "./play.js";
@@ -144,6 +146,15 @@ function program(): Command {
     .option("--issuer <iss>", "issuer: the worker's AUTH_JWT_ISSUER, when it has one")
     .option("--json", "print {type, token, expiresAt} as JSON")
     .action((opts: TokenOptions) => tokenCommand(opts));
+
+  prog
+    .command("drain")
+    .description("drain a media node: no new streams, its legs flow until none is left or the timeout, then it deregisters and exits")
+    .requiredOption("--node <url>", "the node's control URL, e.g. http://127.0.0.1:9000")
+    .addOption(new Option("--secret <secret>", "the shared MEDIA_NODE_SECRET").env("MEDIA_NODE_SECRET"))
+    .option("--timeout-ms <ms>", "how long its legs may keep flowing (default: the node's MEDIA_NODE_DRAIN_TIMEOUT_MS)", positiveInt("--timeout-ms", 0, 3_600_000))
+    .option("--json", "print {type, node, legs, timeoutMs, deadline} as JSON")
+    .action((opts: DrainOptions) => drainCommand(opts));
   return prog;
 }
 

@@ -220,6 +220,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           WORKER_URL: httpUrl,
           MEDIA_NODE_SECRET: secret,
           MEDIA_NODE_HEARTBEAT_MS: "1000",
+          // admission by measured load off (a loaded 2-core test machine must not refuse legs at random); tests of
+          // admission set MEDIA_NODE_MAX_LEGS, media-node/admission.ts has its own tests
+          MEDIA_NODE_MAX_LOOP_UTILIZATION: "1",
+          MEDIA_NODE_MAX_LOOP_LAG_MS: "0",
+          // stop() SIGTERMs the nodes: no drain, so a run ends at once (test/e2e/node-drain.test.ts sets its own)
+          MEDIA_NODE_DRAIN_TIMEOUT_MS: "0",
           LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
           ...env,
         },

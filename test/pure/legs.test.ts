@@ -24,9 +24,14 @@ const managers: LegManager[] = [];
 const peers: PeerConnection[] = [];
 
 /** A LegManager whose notices are kept in `notices`; closed after the test. */
-function node(opts: { maxLegs?: number; engine?: Partial<EngineOptions> } = {}) {
+function node(opts: { maxLegs?: number; engine?: Partial<EngineOptions>; overloaded?: () => string | undefined } = {}) {
   const notices: LegNotice[] = [];
-  const legs = new LegManager({ engine: { ...ENGINE, ...opts.engine }, maxLegs: opts.maxLegs ?? 0, onNotice: (n) => notices.push(n) });
+  const legs = new LegManager({
+    engine: { ...ENGINE, ...opts.engine },
+    maxLegs: opts.maxLegs ?? 0,
+    onNotice: (n) => notices.push(n),
+    ...(opts.overloaded ? { overloaded: opts.overloaded } : {}),
+  });
   managers.push(legs);
   /** "kind legId[ cause|failure]" of every notice so far. */
   const log = () =>
@@ -203,6 +208,18 @@ describe("the node's rules", () => {
     await expectRefusalAsync(legs.createPullLeg({ legId: "pull", streamName: "other" }), "node_full");
     expect(legs.delete("play1")).toBe(true);
     await legs.create({ legId: "play2", streamName: "cam", role: "player", offer: offer(OFFERS.firefoxPlay) });
+    expect(legs.counts()).toEqual({ publishers: 1, players: 1 });
+  });
+
+  it("measured load: node_full with the gate's reason while it gives one; existing legs untouched", async () => {
+    let reason: string | undefined;
+    const { legs } = node({ overloaded: () => reason });
+    await legs.create({ legId: "pub", streamName: "cam", role: "publisher", offer: offer(OFFERS.chromePublish) });
+    reason = "event loop lag 420 ms";
+    await expectRefusalAsync(legs.create({ legId: "play1", streamName: "cam", role: "player", offer: offer(OFFERS.chromePlay) }), "node_full", "Media node is full (event loop lag 420 ms)");
+    expect(legs.counts()).toEqual({ publishers: 1, players: 0 });
+    reason = undefined;
+    await legs.create({ legId: "play1", streamName: "cam", role: "player", offer: offer(OFFERS.chromePlay) });
     expect(legs.counts()).toEqual({ publishers: 1, players: 1 });
   });
 

@@ -293,3 +293,49 @@ describe("restart, release, unreachable", () => {
     await clearAlarm(again);
   });
 });
+
+describe("drain and deregister", () => {
+  it("places no new stream on a draining node; its placed streams stay", async () => {
+    const reg = registry();
+    await reg.heartbeat(hb("n1"), T0);
+    expect((await reg.allocate("kept", T0))?.nodeId).toBe("n1");
+    await reg.heartbeat(hb("n1", { draining: true }), T0 + 100);
+    expect(await reg.list(T0 + 100)).toMatchObject([{ nodeId: "n1", draining: true, streams: ["kept"], live: true }]);
+    expect(await reg.allocate("new", T0 + 100)).toBeNull();
+    await reg.heartbeat(hb("n2", {}, { players: 50 }), T0 + 100);
+    expect((await reg.allocate("new", T0 + 100))?.nodeId).toBe("n2");
+    await clearAlarm(reg);
+  });
+
+  it("deregister forgets the node at once, fails its streams with the shutdown info, and refuses its late heartbeats", async () => {
+    const reg = registry();
+    const owner = await WcsClient.connected();
+    const viewer = await WcsClient.connected();
+    open.push(owner, viewer);
+    const name = uniqueName("dereg");
+    await reg.heartbeat(hb("n1"), T0);
+    const ref = await reg.allocate(name, T0);
+    const pub = leg("publisher", owner.sessionId);
+    const ply = leg("player", viewer.sessionId);
+    await seedStream({ name, node: ref, publisher: pub, players: { [ply.legId]: ply } });
+    await seedSessionStream(owner, pub, name);
+
+    expect(await reg.deregister("n1", "boot-0")).toEqual({ known: false, streams: 0 }); // another incarnation
+    expect((await reg.list(T0)).map((n) => n.nodeId)).toEqual(["n1"]);
+    await owner.expectIdle();
+
+    expect(await reg.deregister("n1", "boot-1")).toEqual({ known: true, streams: 1 });
+    expect(await reg.list(T0)).toEqual([]);
+    // told before deregister() returned
+    const info = "Failed by error: media node shutting down";
+    expect(await owner.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: pub.mediaSessionId, status: "FAILED", info });
+    expect(await viewer.expectNext("notifyStreamStatusEvent")).toMatchObject({ mediaSessionId: ply.mediaSessionId, status: "FAILED", info });
+    expect(await describeStream(name)).toEqual({ name, node: null, publisher: null, players: {} });
+    // a heartbeat of that incarnation still in flight cannot bring it back; a new incarnation registers
+    expect(await reg.heartbeat(hb("n1"), T0 + 100)).toBe(false);
+    expect(await reg.list(T0 + 100)).toEqual([]);
+    expect(await reg.heartbeat(hb("n1", { bootId: "boot-2" }), T0 + 200)).toBe(true);
+    expect((await reg.allocate("next", T0 + 200))?.bootId).toBe("boot-2");
+    await clearAlarm(reg);
+  });
+});

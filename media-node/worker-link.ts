@@ -15,20 +15,11 @@ import type { Logger } from "pino";
 import { DeregisterResponse, type LegEvent, MediaNodePaths, type NodeDeregister, type NodeLoad } from "../protocol/media-node.js";
 import { signedFetch } from "../protocol/signing.js";
 import { RelayPaths, type RelayEvent } from "../protocol/relay.js";
-import { HeartbeatThread, type NodeSnapshot } from "./heartbeat.js";
+import { HeartbeatThread, type HeartbeatThreadConfig, type NodeSnapshot } from "./heartbeat.js";
 import { describeError, HttpStatusError, signedPost } from "./signed-post.js";
 
-export interface WorkerLinkOptions {
-  /** Base URL of the worker, without trailing slash. */
-  workerUrl: string;
-  secret: string;
-  nodeId: string;
-  bootId: string;
-  controlUrl: string;
-  /** Heartbeat period, ms. */
-  intervalMs: number;
-  /** Announced leg cap; 0 = none. */
-  maxLegs: number;
+/** The node's identity and heartbeat settings (as the heartbeat thread takes them), plus what the link reads. */
+export interface WorkerLinkOptions extends Omit<HeartbeatThreadConfig, "firstSeq"> {
   /** Current leg counts. */
   counts: () => Omit<NodeLoad, "cpuPercent">;
   /** The legs held now (protocol/media-node.ts HeldLeg, oldest first, at most MAX_HEARTBEAT_LEGS) and their number. */
@@ -52,16 +43,9 @@ export class WorkerLink {
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly o: WorkerLinkOptions) {
+    const { workerUrl, secret, nodeId, bootId, controlUrl, intervalMs, maxLegs } = o;
     this.heartbeats = new HeartbeatThread({
-      config: {
-        workerUrl: o.workerUrl,
-        secret: o.secret,
-        nodeId: o.nodeId,
-        bootId: o.bootId,
-        controlUrl: o.controlUrl,
-        intervalMs: o.intervalMs,
-        maxLegs: o.maxLegs,
-      },
+      config: { workerUrl, secret, nodeId, bootId, controlUrl, intervalMs, maxLegs },
       snapshot: () => ({ counts: o.counts(), ...o.held(), ...(o.draining?.() ? { draining: true } : {}) }),
       onBeat: (state) => this.setLinkState(state),
       log: o.log,

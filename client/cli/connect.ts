@@ -54,16 +54,30 @@ export async function openSession(url: string, token?: string): Promise<Session>
     logger: sdkLogger,
     timeout: CONNECT_TIMEOUT_MS,
   });
-  onExit(() => session.disconnect());
-  try {
-    await session.established(CONNECT_TIMEOUT_MS + 1000);
-  } catch {
-    const info = connectionError(url, session, ws.lastError());
-    return fail(info, { url, status: session.status(), info });
-  }
-  watchSession(session, url, ws.lastError);
+  await establishedOrFail(session, session, url, ws);
   out.event("session", { status: "ESTABLISHED", url, sessionId: session.getUserData()?.sessionId }, `connected to ${url}`);
   return session;
+}
+
+/**
+ * The common part of every command's connection: `conn` (a Session, or a RoomSession over `session`) is
+ * disconnected at exit; the command fails (exit 1, {@link connectionError}) when it is not established within the
+ * connect timeout, and later when `session` drops ({@link watchSession}).
+ */
+export async function establishedOrFail(
+  conn: { established(timeoutMs: number): Promise<unknown>; status(): string; disconnect(): void },
+  session: Session,
+  url: string,
+  ws: RecordingWebSocket,
+): Promise<void> {
+  onExit(() => conn.disconnect());
+  try {
+    await conn.established(CONNECT_TIMEOUT_MS + 1000);
+  } catch {
+    const info = connectionError(url, session, ws.lastError());
+    await fail(info, { url, status: conn.status(), info });
+  }
+  watchSession(session, url, ws.lastError);
 }
 
 /** A session that drops while the command runs ends it with an error. */

@@ -4,7 +4,7 @@
  */
 import { createInterface } from "node:readline";
 import { ROOM_EVENT, roomApi, WcsError, type Participant, type Room, type RoomSession, type Stream } from "../node.js";
-import { connectionError, CONNECT_TIMEOUT_MS, recordingWebSocket, watchSession } from "./connect.js";
+import { CONNECT_TIMEOUT_MS, establishedOrFail, recordingWebSocket } from "./connect.js";
 import { fail, finish, isExiting, onExit, onSignals, runFor } from "./lifecycle.js";
 import { out, sdkLogger, type GlobalOptions } from "./output.js";
 import { syntheticSource } from "./sources.js";
@@ -45,14 +45,7 @@ async function connectRoomSession(o: RoomOptions): Promise<RoomSession> {
     logger: sdkLogger,
     timeout: CONNECT_TIMEOUT_MS,
   });
-  onExit(() => rs.disconnect());
-  try {
-    await rs.established(CONNECT_TIMEOUT_MS + 1000);
-  } catch {
-    const info = connectionError(o.url, rs.getSession(), ws.lastError());
-    return fail(info, { url: o.url, status: rs.status(), info });
-  }
-  watchSession(rs.getSession(), o.url, ws.lastError);
+  await establishedOrFail(rs, rs.getSession(), o.url, ws);
   out.event("session", { status: "ESTABLISHED", url: o.url, login: o.login }, `connected to ${o.url} as ${o.login}`);
   return rs;
 }

@@ -28,15 +28,21 @@ const BATCH = 128;
 
 type Meta = Omit<StreamState, "players">;
 
-/** Reads the stored state (either layout); null when nothing is stored. */
-export async function readStreamState(storage: DurableObjectStorage): Promise<StreamState | null> {
+/** The stored state and whether it is in the older single-key layout; null when nothing is stored. */
+async function readStored(storage: DurableObjectStorage): Promise<{ state: StreamState; legacy: boolean } | null> {
   const meta = await storage.get<Meta>(META);
   if (meta) {
     const players: Record<string, LegRecord> = {};
     for (const [key, leg] of await storage.list<LegRecord>({ prefix: PLAYER })) players[key.slice(PLAYER.length)] = leg;
-    return { ...meta, players };
+    return { state: { ...meta, players }, legacy: false };
   }
-  return (await storage.get<StreamState>(LEGACY)) ?? null;
+  const old = await storage.get<StreamState>(LEGACY);
+  return old ? { state: old, legacy: true } : null;
+}
+
+/** Reads the stored state (either layout); null when nothing is stored. */
+export async function readStreamState(storage: DurableObjectStorage): Promise<StreamState | null> {
+  return (await readStored(storage))?.state ?? null;
 }
 
 export class StreamStore {
@@ -47,12 +53,12 @@ export class StreamStore {
 
   /** Loads the state (see {@link readStreamState}) and remembers what is stored. */
   async load(): Promise<StreamState | null> {
-    const state = await readStreamState(this.storage);
+    const found = await readStored(this.storage);
     this.stored.clear();
-    if (!state) return null;
-    if ((await this.storage.get(META)) === undefined) this.stored.set(LEGACY, ""); // replaced by the next save
-    else for (const [key, value] of this.records(state)) this.stored.set(key, JSON.stringify(value));
-    return state;
+    if (!found) return null;
+    if (found.legacy) this.stored.set(LEGACY, ""); // replaced by the next save
+    else for (const [key, value] of this.records(found.state)) this.stored.set(key, JSON.stringify(value));
+    return found.state;
   }
 
   /**

@@ -64,6 +64,8 @@ export default defineConfig({
         "media-node/config.ts",
         "media-node/errors.ts",
         "media-node/engine/keyframe-throttle.ts",
+        "media-node/engine/queue-delay.ts",
+        "media-node/metrics.ts",
         "protocol/sdp.ts",
         "protocol/ice.ts",
         "protocol/whip.ts",

@@ -15,7 +15,9 @@
  * | `MEDIA_NODE_MAX_LEGS` | most legs this node accepts; `0` = unlimited | `0` |
  * | `MEDIA_NODE_MAX_LOOP_UTILIZATION` | refuse new legs while the media event loop is busier than this (0–1; 1 = never) | `0.9` |
  * | `MEDIA_NODE_MAX_LOOP_LAG_MS` | refuse new legs while the event loop's worst lag of the last 500 ms is above this (ms; 0 = never) | `200` |
- * | `MEDIA_NODE_PUBLISHER_MAX_KBPS` | bitrate announced to video publishers with REMB (their ceiling and start value); 0 = none | `2500` |
+ * | `MEDIA_NODE_MAX_QUEUE_DELAY_MS` | publisher RTP that waited longer than this between the network and the forwarder (node-datachannel's callback queue, while the loop is busy) is dropped instead of forwarded late (ms; 0 = never) | `500` |
+| `MEDIA_NODE_METRICS_TOKEN` | bearer token `GET /metrics` (Prometheus) requires; unset = open to anyone who reaches the control port | unset |
+| `MEDIA_NODE_PUBLISHER_MAX_KBPS` | bitrate announced to video publishers with REMB (their ceiling and start value); 0 = none | `2500` |
  * | `MEDIA_NODE_CONNECT_TIMEOUT_MS` | a leg not connected this long after its answer fails (ms, 1000–300000) | `20000` |
  * | `MEDIA_NODE_DRAIN_TIMEOUT_MS` | on SIGTERM/SIGINT or `POST /v1/drain`: how long legs keep flowing before they end (ms, 0–3600000; 0 = at once) | `30000` |
  * | `LOG_LEVEL` | pino level: fatal, error, warn, info, debug, trace, silent | `info` |
@@ -46,6 +48,10 @@ export interface MediaNodeConfig {
   maxLoopUtilization: number;
   /** Refuse new legs while the event loop's worst lag of the last 500 ms is above this, ms (0 = never). */
   maxLoopLagMs: number;
+  /** Drop publisher RTP that waited longer than this in the callback queue, ms (0 = never). */
+  maxQueueDelayMs: number;
+  /** Bearer token for `GET /metrics`; undefined = open. */
+  metricsToken?: string;
   connectTimeoutMs: number;
   /** How long a drain (SIGTERM/SIGINT, `POST /v1/drain`) lets legs flow before ending them, ms; 0 = at once. */
   drainTimeoutMs: number;
@@ -95,6 +101,8 @@ const EnvSchema = z
     MEDIA_NODE_MAX_LEGS: intVar(0, 1_000_000).default("0"),
     MEDIA_NODE_MAX_LOOP_UTILIZATION: z.coerce.number().min(0.1).max(1).default(0.9),
     MEDIA_NODE_MAX_LOOP_LAG_MS: intVar(0, 60_000).default("200"),
+    MEDIA_NODE_MAX_QUEUE_DELAY_MS: intVar(0, 60_000).default("500"),
+    MEDIA_NODE_METRICS_TOKEN: z.string().min(16, "at least 16 characters").max(512).optional(),
     MEDIA_NODE_CONNECT_TIMEOUT_MS: intVar(1000, 300_000).default("20000"),
     MEDIA_NODE_DRAIN_TIMEOUT_MS: intVar(0, 3_600_000).default("30000"),
     MEDIA_NODE_PUBLISHER_MAX_KBPS: intVar(0, 100_000).default("2500"),
@@ -136,7 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const lines = r.error.issues.map((i) => {
       const name = String(i.path[0] ?? "environment");
       const value = env[name];
-      const shown = value === undefined ? "unset" : name === "MEDIA_NODE_SECRET" ? "<hidden>" : JSON.stringify(value);
+      const shown = value === undefined ? "unset" : name === "MEDIA_NODE_SECRET" || name === "MEDIA_NODE_METRICS_TOKEN" ? "<hidden>" : JSON.stringify(value);
       return `  ${name}: ${i.message} (got ${shown})`;
     });
     throw new ConfigError(`Invalid media node configuration:\n${lines.join("\n")}`);
@@ -157,6 +165,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxLegs: e.MEDIA_NODE_MAX_LEGS,
     maxLoopUtilization: e.MEDIA_NODE_MAX_LOOP_UTILIZATION,
     maxLoopLagMs: e.MEDIA_NODE_MAX_LOOP_LAG_MS,
+    maxQueueDelayMs: e.MEDIA_NODE_MAX_QUEUE_DELAY_MS,
+    metricsToken: e.MEDIA_NODE_METRICS_TOKEN,
     connectTimeoutMs: e.MEDIA_NODE_CONNECT_TIMEOUT_MS,
     drainTimeoutMs: e.MEDIA_NODE_DRAIN_TIMEOUT_MS,
     publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,

@@ -68,6 +68,8 @@ export interface LegManagerOptions {
 export class LegManager {
   private readonly legs = new Map<string, Leg>();
   private readonly routers = new Map<string, StreamRouter>();
+  /** Late-dropped RTP packets of publisher legs already gone (see {@link lateDropped}). */
+  private lateDroppedGone = 0;
   /** The mids of each leg's offer, in m-line order (trickled candidates are matched to them). */
   private readonly mids = new WeakMap<Leg, string[]>();
   /** When each leg was registered (performance.now(), ms), for the ages in heartbeats ({@link held}). */
@@ -257,6 +259,18 @@ export class LegManager {
   }
 
   /** How many legs the node holds (being negotiated included). */
+  /** The legs held now (for metrics: role, state). */
+  legStates(): Iterable<Leg> {
+    return this.legs.values();
+  }
+
+  /** Publisher RTP packets dropped as late (engine/queue-delay.ts) since the node started. */
+  lateDropped(): number {
+    let n = this.lateDroppedGone;
+    for (const l of this.legs.values()) if (l instanceof PublisherLeg) n += l.packetsLate;
+    return n;
+  }
+
   get size(): number {
     return this.legs.size;
   }
@@ -332,8 +346,9 @@ export class LegManager {
   }
 
   private forget(leg: Leg): void {
-    this.legs.delete(leg.legId);
+    const held = this.legs.delete(leg.legId);
     if (leg instanceof PublisherLeg) {
+      if (held) this.lateDroppedGone += leg.packetsLate;
       if (this.routers.get(leg.streamName) === leg.router) this.routers.delete(leg.streamName);
       for (const p of [...leg.router.players]) {
         if (this.legs.get(p.legId) === p) this.remove(p, "publisher_gone");

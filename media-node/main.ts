@@ -22,6 +22,7 @@ import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
 import { initEngineLogging, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
 import { LoadGate } from "./admission.js";
+import { NodeMetrics } from "./metrics.js";
 import { RelayManager } from "./relay.js";
 import { createControlApp, listenControlApi } from "./server.js";
 import { WorkerLink } from "./worker-link.js";
@@ -125,10 +126,16 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
       connectTimeoutMs: config.connectTimeoutMs,
       keyframeIntervalMs: 500,
       publisherMaxBitrateBps: config.publisherMaxKbps * 1000,
+      maxQueueDelayMs: config.maxQueueDelayMs,
     },
   });
 
   relays = new RelayManager({ manager, report: (ev) => link?.sendRelayEvent(ev), log });
+  const metrics = new NodeMetrics({
+    legStates: () => manager.legStates(),
+    draining: () => drainState !== undefined,
+    lateDropped: () => manager.lateDropped(),
+  });
   const app = createControlApp({
     secret: config.secret,
     manager,
@@ -139,6 +146,8 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     log,
     drain: (req) => handle.drain(req.timeoutMs),
     draining: () => drainState !== undefined,
+    metrics,
+    metricsToken: config.metricsToken,
   });
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;

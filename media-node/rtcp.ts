@@ -39,6 +39,11 @@ export function rtpSeq(buf: Buffer): number {
 }
 
 /** RTP SSRC (RFC 3550 §5.1), bytes 8–11, as an unsigned 32-bit number. */
+/** RTP timestamp of an RTP packet (RFC 3550 §5.1), 32-bit unsigned. */
+export function rtpTimestamp(buf: Buffer): number {
+  return buf.readUInt32BE(4);
+}
+
 export function rtpSsrc(buf: Buffer): number {
   return buf.readUInt32BE(8);
 }

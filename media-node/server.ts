@@ -10,7 +10,11 @@
  *   POST   /v1/relays         StartRelayRequest → 200 StartRelayResponse (protocol/relay.ts; media-node/relay.ts)
  *   DELETE /v1/relays/:relayId                → 200 {ok:true}
  *
- * Every request must be signed with the shared secret (`protocol/signing.ts`), once: the raw body text is verified
+ *   GET    /healthz                           → 200 {status:"ok"|"draining", nodeId} (unsigned: for load balancers and probes)
+ *   GET    /metrics                           → 200 Prometheus text (media-node/metrics.ts); unsigned, Bearer
+ *                                               MEDIA_NODE_METRICS_TOKEN when configured (401 otherwise)
+ *
+ * Every other request must be signed with the shared secret (`protocol/signing.ts`), once: the raw body text is verified
  * first (a nonce seen before is a replay, refused), then parsed as JSON and validated with zod (`protocol/json-body.ts`). Errors are `ApiError` bodies `{code, info}`
  * with the HTTP status of their code (`API_HTTP_STATUS`): unauthorized (missing/bad signature or clock skew),
  * invalid_request (malformed JSON, schema errors, body over {@link MAX_BODY_BYTES}), invalid_sdp, no_common_codecs,
@@ -21,6 +25,8 @@
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { Hono, type Context } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
@@ -43,6 +49,7 @@ import {
 import { ReplayWindow, verifyRequest } from "../protocol/signing.js";
 import { MediaNodeError } from "./errors.js";
 import type { LegManager } from "./legs.js";
+import type { NodeMetrics } from "./metrics.js";
 import type { RelayManager } from "./relay.js";
 import { RelayPaths, StartRelayRequest, type StartRelayResponse } from "../protocol/relay.js";
 
@@ -62,6 +69,10 @@ export interface ControlApiDeps {
   drain?: (req: DrainRequest) => DrainResponse;
   /** Whether the node is draining: new publisher legs are refused (node_full). */
   draining?: () => boolean;
+  /** Serves `GET /metrics` and counts refused legs; without it `/metrics` is not_found. */
+  metrics?: NodeMetrics;
+  /** Bearer token `GET /metrics` requires; undefined = open. */
+  metricsToken?: string;
 }
 
 /** The refusal of a new placement on a draining node. */
@@ -86,6 +97,17 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     }),
   );
 
+  // Probes and scrapes come from outside the signed worker ↔ node channel; registered first, they end the chain here.
+  app.get("/healthz", (c) => c.json({ status: deps.draining?.() ? "draining" : "ok", nodeId: deps.nodeId() }, 200));
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    if (deps.metricsToken) app.use("/metrics", bearerAuth({ token: deps.metricsToken }));
+    app.get("/metrics", async (c) => {
+      const { body, contentType } = await metrics.render();
+      return c.body(body, 200, { "content-type": contentType });
+    });
+  }
+
   // Signature check on the raw body text, before anything is parsed; then the nonce, so a replay is refused.
   const replays = new ReplayWindow();
   app.use("*", async (c, next) => {
@@ -109,10 +131,15 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
   };
 
   app.post(MediaNodePaths.legs, async (c) => {
-    const req = body(c, CreateLegRequest);
-    if (req.role === "publisher" && deps.draining?.()) throw new MediaNodeError("node_full", DRAINING_INFO);
-    const res: CreateLegResponse = await deps.manager.create(req);
-    return c.json(res, 200);
+    try {
+      const req = body(c, CreateLegRequest);
+      if (req.role === "publisher" && deps.draining?.()) throw new MediaNodeError("node_full", DRAINING_INFO);
+      const res: CreateLegResponse = await deps.manager.create(req);
+      return c.json(res, 200);
+    } catch (e) {
+      deps.metrics?.legRefused(e instanceof MediaNodeError ? e.code : "error");
+      throw e;
+    }
   });
 
   app.post("/v1/legs/:legId/answer", (c) => {
@@ -164,6 +191,7 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
 
   app.onError((err, c) => {
     if (err instanceof MediaNodeError) return errorJson(c, err);
+    if (err instanceof HTTPException) return err.getResponse(); // bearerAuth's 401/400 on /metrics
     log.error({ err, method: c.req.method, path: c.req.path }, "control request failed");
     return errorJson(c, new MediaNodeError("error", "Internal error"));
   });

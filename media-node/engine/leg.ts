@@ -28,6 +28,11 @@ export interface EngineOptions {
    * estimate (without it, and without transport-cc feedback, they start near 300 kbps and climb ~8 % per second).
    */
   publisherMaxBitrateBps: number;
+  /**
+   * Publisher RTP that waited longer than this in node-datachannel's callback queue is dropped before the fan-out,
+   * ms; 0 = never (see queue-delay.ts).
+   */
+  maxQueueDelayMs?: number;
 }
 
 /** Transport outcome reported by a leg (see {@link Leg} for the mapping from PeerConnection states). */

@@ -10,11 +10,12 @@
 import { Audio, Video, type Track } from "node-datachannel";
 import { randomInt } from "node:crypto";
 import type { LegMedia } from "../../protocol/media-node.js";
-import { ReceptionStats, RTCP_SR, isRtcp, rembSize, rtpSeq, rtpSsrc, writePli, writeRemb } from "../rtcp.js";
+import { ReceptionStats, RTCP_SR, isRtcp, rembSize, rtpSeq, rtpSsrc, rtpTimestamp, writePli, writeRemb } from "../rtcp.js";
 import { PULL_MIDS, type PublishedTrack, type PublisherPlan, type PullOfferPlan } from "../plans.js";
 import type { MediaKind, OfferedCodec } from "../sdp.js";
 import { addCodec, inactiveDescription, noop } from "./descriptions.js";
 import { Leg, type EngineOptions } from "./leg.js";
+import { QueueDelayGuard } from "./queue-delay.js";
 import { StreamRouter } from "./stream-router.js";
 
 /**
@@ -40,6 +41,8 @@ export class PublisherLeg extends Leg {
   readonly pullOffer?: PullOfferPlan;
   /** Keyframe requests (PLI) sent to the publisher. */
   keyframeRequests = 0;
+  /** RTP packets dropped because they waited too long in the callback queue (see queue-delay.ts). */
+  packetsLate = 0;
 
   private readonly tracks: Track[] = [];
   private videoTrack?: Track;
@@ -129,6 +132,9 @@ export class PublisherLeg extends Leg {
     if (kind === "video") this.videoTrack = track;
     const stats = new ReceptionStats();
     const router = this.router;
+    /** Made at the first RTP packet, when the codec (clock rate) is known also for a pull leg. */
+    let guard: QueueDelayGuard | undefined;
+    let resync = false;
     track.onMessage((buf) => {
       this.packetsIn++;
       const p = this[kind];
@@ -150,6 +156,17 @@ export class PublisherLeg extends Leg {
       if (p.ssrc === 0) p.ssrc = ssrc; // pull leg whose answer declared no SSRC
       if (ssrc !== p.ssrc) return;
       stats.onRtp(rtpSeq(buf));
+      guard ??= new QueueDelayGuard(p.codec.clockRate, { maxDelayMs: this.opts.maxQueueDelayMs ?? 0 });
+      if (guard.late(rtpTimestamp(buf), performance.now())) {
+        this.packetsLate++;
+        resync = kind === "video";
+        return;
+      }
+      if (resync) {
+        // the players lost what was dropped: a keyframe lets their decoders start again
+        resync = false;
+        router.requestKeyframe();
+      }
       router.forwardRtp(kind, buf);
     });
     track.onError((err) => this.fail(err));

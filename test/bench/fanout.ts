@@ -11,9 +11,21 @@
  * what the players got with what the publisher encoded, and samples the media node's CPU (/proc/<pid>/stat, all
  * threads) and RSS. Players are stopped between rounds.
  *
+ * The media node runs with admission control by measured load as in production (MEDIA_NODE_MAX_LOOP_UTILIZATION 0.9,
+ * MEDIA_NODE_MAX_LOOP_LAG_MS 200; BENCH_ADMISSION=off turns it off as the test harness does), so a round either plays
+ * every player or refuses the excess with `node_full`. The decoding players join first and stay through the burst of
+ * light players: their latency during the burst is the added latency existing players see. The node's own view comes
+ * from its Prometheus endpoint (media-node/metrics.ts): refused legs by code, event-loop lag p99 (since the previous
+ * scrape), late-dropped packets.
+ *
+ * Verdict per round: "all played" (every player PLAYING and every frame delivered), "excess refused" (every failed
+ * player is a node_full refusal, and every admitted player got every frame), else "FAILED" with why (node lost,
+ * publisher lost, a non-refusal failure, frames missing).
+ *
  * A benchmark, not a test: it prints figures and exits 0; non-zero only when the setup fails (no cluster, the
- * publisher never publishes). Environment: BENCH_WINDOW_MS (10000), BENCH_WARMUP_MS (3000), BENCH_DECODERS (2),
- * BENCH_LIGHT_PER_PROC (64), BENCH_VERBOSE=1 (child logs to stderr), HARNESS_VERBOSE=1 (worker/node logs).
+ * publisher never publishes) or the publisher was lost. Environment: BENCH_WINDOW_MS (10000), BENCH_WARMUP_MS
+ * (3000), BENCH_DECODERS (2), BENCH_LIGHT_PER_PROC (64), BENCH_ADMISSION (on), BENCH_MAX_LEGS (0 = none),
+ * BENCH_VERBOSE=1 (child logs to stderr), HARNESS_VERBOSE=1 (worker/node logs).
  */
 import { MediaNodePaths, NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, type ClientStats, type WcsClientHandle } from "../clients/index.js";
@@ -27,6 +39,8 @@ const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3_000);
 const DECODERS = Number(process.env.BENCH_DECODERS ?? 2);
 const LIGHT_PER_PROC = Number(process.env.BENCH_LIGHT_PER_PROC ?? 64);
+const ADMISSION = process.env.BENCH_ADMISSION !== "off";
+const MAX_LEGS = process.env.BENCH_MAX_LEGS ?? "0";
 const PLAYING_TIMEOUT_MS = 60_000;
 const STREAM = "bench-fanout";
 /** Frames a player may be short of the publisher's count and still count as "all delivered" (snapshot skew). */
@@ -66,6 +80,18 @@ interface Round {
   playingMax: number;
   leftoverLegs: number | null;
   allDelivered: boolean;
+  /** Legs the node refused with node_full during the round (its metrics). */
+  refusedFull: number;
+  /** Legs refused with any other code. */
+  refusedOther: number;
+  /** Event-loop lag while the players joined / during the window: p99 and max, ms. */
+  joinLagP99: number;
+  joinLagMax: number;
+  windowLagP99: number;
+  /** Decoding players' capture-to-decode latency while the light players joined, ms (average). */
+  burstLatAvg: number | null;
+  lateDropped: number;
+  verdict: string;
 }
 
 function parseSizes(): number[] {
@@ -91,6 +117,32 @@ async function nodeLegs(cluster: Cluster): Promise<number | null> {
     return null;
   }
 }
+
+/** The node's Prometheus metrics as `name{labels}` → value (media-node/metrics.ts); empty when unreachable. */
+async function scrape(cluster: Cluster): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const node = cluster.nodes[0];
+  if (!node) return out;
+  try {
+    const res = await fetch(node.controlUrl + "/metrics", { signal: AbortSignal.timeout(5000) });
+    for (const line of (await res.text()).split("\n")) {
+      const m = /^([a-z_:][a-z0-9_:]*(?:\{[^}]*\})?) ([-+0-9.eE]+|NaN)$/i.exec(line);
+      if (m) out.set(m[1]!, Number(m[2]));
+    }
+  } catch {
+    // an unreachable node shows as missing figures
+  }
+  return out;
+}
+
+/** Sum of the values of metric `name` whose labels contain `labelPart`, e.g. refused legs of code node_full. */
+function metricSum(m: Map<string, number>, name: string, labelPart = ""): number {
+  let sum = 0;
+  for (const [k, v] of m) if ((k === name || k.startsWith(name + "{")) && k.includes(labelPart)) sum += v;
+  return sum;
+}
+
+const ms = (seconds: number | undefined): number => (seconds === undefined ? NaN : seconds * 1000);
 
 const videoOf = (s: ClientStats): { frames: number; packets: number; lost: number } => ({
   frames: s.rtp.video?.framesEncoded ?? s.framesSent,
@@ -121,7 +173,9 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
   for (let i = 0; i < light; i++) idsPerPool[Math.floor(i / LIGHT_PER_PROC)]!.push(i + 1);
 
   const rssBefore = procRssBytes(nodePid);
+  const m0 = await scrape(cluster); // also restarts the node's lag histogram
   const t0 = performance.now();
+  // the decoding players join first: they are the existing players whose delivery and latency the burst must not hurt
   const decHandles: WcsClientHandle[] = [];
   const decP = Array.from({ length: decoders }, async (_, i) => {
     const h = await spawnPlayer({ url, name: STREAM, label: `dec${i + 1}` });
@@ -129,6 +183,8 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
     await h.waitForStatus("PLAYING", PLAYING_TIMEOUT_MS);
     return h;
   });
+  await Promise.allSettled(decP);
+  const latBefore = await Promise.all(decHandles.map((d) => d.stats().catch(() => null)));
   const lightP = pools.map(async (pool, i) => {
     const ids = idsPerPool[i]!;
     if (ids.length === 0) return { ok: [] as number[], failed: [] as number[], pending: [] as number[] };
@@ -140,6 +196,16 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
   const decSettled = await Promise.allSettled(decP);
   const lightRes = await Promise.all(lightP);
   const setupSec = (performance.now() - t0) / 1000;
+  const m1 = await scrape(cluster);
+  const latAfter = await Promise.all(decHandles.map((d) => d.stats().catch(() => null)));
+  let burstLatSum = 0;
+  let burstLatN = 0;
+  latBefore.forEach((a, i) => {
+    const b = latAfter[i];
+    if (!a || !b) return;
+    burstLatSum += b.latencySumMs - a.latencySumMs;
+    burstLatN += b.latencySamples - a.latencySamples;
+  });
   const decs: WcsClientHandle[] = [];
   for (const r of decSettled) {
     if (r.status === "fulfilled") decs.push(r.value);
@@ -166,11 +232,13 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
   const mark = async () =>
     Promise.all([pub.stats(), Promise.all(decs.map((d) => d.stats())), Promise.all(pools.map((p) => p.snapshot()))]);
   const [pubA, decA, lightA] = await mark();
+  await scrape(cluster); // restarts the lag histogram for the window
   const cpu = new CpuMeter([nodePid]);
   const ccpu = new CpuMeter(clientPids);
   const tA = performance.now();
   await sleep(WINDOW_MS);
   const [pubB, decB, lightB] = await mark();
+  const m2 = await scrape(cluster);
   const seconds = (performance.now() - tA) / 1000;
   const nodeCpu = cpu.stop();
   const clientCpu = ccpu.stop();
@@ -181,8 +249,9 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
   if (gone) console.log(`   !! publisher lost during the round: ${gone}`);
   const pv0 = videoOf(pubA);
   const pv1 = videoOf(pubB);
-  const pubFrames = pv1.frames - pv0.frames;
-  const pubPackets = pv1.packets - pv0.packets;
+  // a publisher that died mid-round reports zeroed stats: no negative counts
+  const pubFrames = gone ? NaN : pv1.frames - pv0.frames;
+  const pubPackets = gone ? NaN : pv1.packets - pv0.packets;
 
   // decoding players
   const decFrames: number[] = [];
@@ -235,8 +304,24 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
   const min = (xs: number[]): number => (xs.length ? Math.min(...xs) : NaN);
   const avg = (xs: number[]): number => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : NaN);
   const allFrames = [...decFrames, ...lightFrames];
-  const allDelivered =
-    playing === n && allFrames.length === n && allFrames.every((f) => f >= pubFrames - FRAME_SKEW) && lightLost === 0 && decLost <= 0;
+  /** Every admitted (PLAYING) player got every frame in the window, without loss. */
+  const admittedDelivered =
+    !gone && allFrames.length === playing && allFrames.every((f) => f >= pubFrames - FRAME_SKEW) && lightLost === 0 && decLost <= 0;
+  const allDelivered = playing === n && admittedDelivered;
+  const refusedFull = metricSum(m2, "wcs_media_node_legs_refused_total", 'code="node_full"') - metricSum(m0, "wcs_media_node_legs_refused_total", 'code="node_full"');
+  const refusedOther = metricSum(m2, "wcs_media_node_legs_refused_total") - metricSum(m0, "wcs_media_node_legs_refused_total") - refusedFull;
+  const nodeLive = (await cluster.listNodes()).some((x) => x.nodeId === cluster.nodes[0]?.nodeId && x.live);
+  const verdict = !nodeLive
+    ? "FAILED: node lost"
+    : gone
+      ? "FAILED: publisher lost"
+      : !admittedDelivered
+        ? "FAILED: admitted players missed frames"
+        : playing === n
+          ? "all played"
+          : failed.length === refusedFull && refusedOther === 0
+            ? "excess refused"
+            : `FAILED: ${failed.length} failed, ${refusedFull} node_full refusals`;
 
   // teardown: stop every player, then check the node released the legs
   await Promise.all(
@@ -286,6 +371,14 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
     playingMax: playingMs.length ? Math.max(...playingMs) : NaN,
     leftoverLegs: leftover === null ? null : Math.max(0, leftover - 1), // minus the publisher leg
     allDelivered,
+    refusedFull,
+    refusedOther,
+    joinLagP99: ms(m1.get("nodejs_eventloop_lag_p99_seconds")),
+    joinLagMax: ms(m1.get("nodejs_eventloop_lag_max_seconds")),
+    windowLagP99: ms(m2.get("nodejs_eventloop_lag_p99_seconds")),
+    burstLatAvg: burstLatN ? burstLatSum / burstLatN : null,
+    lateDropped: metricSum(m2, "wcs_media_node_rtp_late_dropped_total") - metricSum(m0, "wcs_media_node_rtp_late_dropped_total"),
+    verdict,
   };
   const pct = (x: number): string => (pubFrames > 0 && Number.isFinite(x) ? fmt((100 * x) / pubFrames, 1) + "%" : "–");
   console.log(
@@ -302,18 +395,30 @@ async function runRound(cluster: Cluster, pub: WcsClientHandle, pools: LightPool
       `   light players' join, ms after playStream (p50/max): setRemoteSDP ${p(answerMs)}, ICE connected ${p(iceMs)}, ICE+DTLS up ${p(connMs)}, first RTP ${p(firstPkt)}, PLAYING ${p(playingMs)}`,
     );
   }
+  console.log(
+    `   admission: ${playing} admitted, ${refusedFull} refused node_full, ${refusedOther} refused otherwise; event-loop lag p99/max while joining ${fmt(r.joinLagP99, 0)}/${fmt(r.joinLagMax, 0)} ms, p99 in the window ${fmt(r.windowLagP99, 0)} ms; ${r.lateDropped} late packets dropped`,
+  );
+  if (decoders) console.log(`   existing (decoding) players' latency while the others joined: avg ${fmt(r.burstLatAvg, 0)} ms`);
   console.log(`   after stop: ${r.leftoverLegs ?? "?"} player leg(s) left on the node`);
+  console.log(`   verdict: ${verdict}`);
   return r;
 }
 
 async function main(): Promise<number> {
   const sizes = parseSizes();
   const tStart = performance.now();
-  console.log(`fan-out benchmark: N = ${sizes.join(", ")}; warm-up ${WARMUP_MS} ms, window ${WINDOW_MS} ms; ${DECODERS} decoding players per round`);
+  console.log(
+    `fan-out benchmark: N = ${sizes.join(", ")}; warm-up ${WARMUP_MS} ms, window ${WINDOW_MS} ms; ${DECODERS} decoding players per round; admission by load ${ADMISSION ? "on" : "off"}${MAX_LEGS !== "0" ? `, MEDIA_NODE_MAX_LEGS ${MAX_LEGS}` : ""}`,
+  );
 
   let cluster: Cluster;
   try {
-    cluster = await startCluster({ nodes: 1 });
+    cluster = await startCluster({ nodes: 0 });
+    await cluster.startNode({
+      MEDIA_NODE_MAX_LEGS: MAX_LEGS,
+      // production defaults of media-node/config.ts (the harness turns admission by load off for tests)
+      ...(ADMISSION ? { MEDIA_NODE_MAX_LOOP_UTILIZATION: "0.9", MEDIA_NODE_MAX_LOOP_LAG_MS: "200" } : {}),
+    });
   } catch (e) {
     console.error(`setup failed: cluster did not start\n${(e as Error).message}`);
     return 1;
@@ -368,47 +473,51 @@ async function main(): Promise<number> {
     console.log("\nSummary (window figures; CPU = media node process, all threads, % of one core)");
     const pct = (x: number, of: number): string => (of > 0 && Number.isFinite(x) ? fmt((100 * x) / of, 1) : "–");
     printTable([
-      ["N", "playing", "setup s", "node CPU %", "CPU/player %", "marg./player %", "RSS MB", "KB/player", "pub fps", "dec frames min %", "light frames min %", "loss %", "lat avg ms", "lat max ms", "box busy %"],
+      ["N", "admitted", "refused", "setup s", "node CPU %", "CPU/player %", "marg./player %", "RSS MB", "KB/player", "pub fps", "dec frames min %", "light frames min %", "loss %", "lag p99 join/window ms", "burst lat ms", "lat max ms", "box busy %", "verdict"],
       ...rounds.map((r) => [
         r.n,
         `${r.playing}/${r.n}`,
+        r.refusedFull + r.refusedOther,
         fmt(r.setupSec),
         fmt(r.nodeCpu),
-        fmt(r.nodeCpu / r.n, 2),
-        fmt((r.nodeCpu - base.percent) / r.n, 2),
+        fmt(r.nodeCpu / Math.max(1, r.playing), 2),
+        fmt((r.nodeCpu - base.percent) / Math.max(1, r.playing), 2),
         fmt(r.rssAfter / 2 ** 20),
-        r.n >= 8 ? fmt((r.rssAfter - r.rssBefore) / 1024 / r.n, 0) : "–",
+        r.playing >= 8 ? fmt((r.rssAfter - r.rssBefore) / 1024 / r.playing, 0) : "–",
         fmt(r.pubFps),
         pct(r.decFramesMin, r.pubFrames),
         r.light ? pct(r.lightFramesMin, r.pubFrames) : "–",
         r.lightPackets + r.lightLost > 0 ? fmt((100 * r.lightLost) / (r.lightPackets + r.lightLost), 3) : "–",
-        fmt(r.decLatAvg, 0),
+        `${fmt(r.joinLagP99, 0)}/${fmt(r.windowLagP99, 0)}`,
+        fmt(r.burstLatAvg, 0),
         fmt(r.decLatMax, 0),
         fmt(r.machineBusy),
+        r.verdict,
       ]),
     ]);
     console.log(
-      "  CPU/player = node CPU / N; marg./player = (node CPU − publisher-only baseline) / N; KB/player = RSS growth during the round / N (N ≥ 8; GC noise below);\n" +
-        "  frames min % = worst player's frames in the window / frames the publisher encoded (±1–2 frames of snapshot skew);\n" +
-        "  loss % = light players' RTP sequence gaps / expected packets; latency = decoding players' capture→decode (max over the whole play).",
+      "  admitted = players PLAYING; refused = legs the node refused (its metrics, by code; node_full = admission control);\n" +
+        "  CPU/player = node CPU / admitted; marg./player = (node CPU − publisher-only baseline) / admitted; KB/player = RSS growth during the round / admitted (≥ 8; GC noise below);\n" +
+        "  frames min % = worst admitted player's frames in the window / frames the publisher encoded (±1–2 frames of snapshot skew);\n" +
+        "  loss % = light players' RTP sequence gaps / expected packets; lag p99 = the node's event-loop lag while the light players joined / in the window;\n" +
+        "  burst lat = decoding players' average capture→decode latency while the light players joined (they joined first); lat max = their worst over the whole play.",
     );
     if (rounds.length >= 2) {
       const first = rounds[0]!;
       const last = rounds[rounds.length - 1]!;
       console.log(
-        `  ratios N=${first.n}→${last.n}: players ×${fmt(last.n / first.n, 0)}, node CPU ×${fmt(last.nodeCpu / Math.max(0.01, first.nodeCpu), 1)}, RSS growth ${fmt((last.rssAfter - first.rssBefore) / 2 ** 20)} MB`,
+        `  ratios N=${first.n}→${last.n}: admitted ×${fmt(last.playing / Math.max(1, first.playing), 0)}, node CPU ×${fmt(last.nodeCpu / Math.max(0.01, first.nodeCpu), 1)}, RSS growth ${fmt((last.rssAfter - first.rssBefore) / 2 ** 20)} MB`,
       );
     }
-    const bar = rounds.find((r) => r.n === 128);
-    if (bar) {
-      const cpuOk = bar.nodeCpu <= 50;
-      console.log(
-        `\nBar (issue): 128 players at ≤ 50 % of one core, every encoded frame delivered → node CPU ${fmt(bar.nodeCpu)}% (${cpuOk ? "met" : "NOT met"}), ` +
-          `${bar.playing}/128 playing, worst player ${Math.min(bar.decFramesMin, bar.light ? bar.lightFramesMin : Infinity)}/${bar.pubFrames} frames, ${bar.lightLost} packets lost (${bar.allDelivered ? "met" : "NOT met"}) ⇒ ${cpuOk && bar.allDelivered ? "MET" : "NOT MET"}`,
-      );
-    } else {
-      console.log("\nBar (issue): 128 players at ≤ 50 % of one core, every encoded frame delivered → not measured (N=128 not in this run)");
-    }
+    const played = rounds.filter((r) => r.verdict === "all played").length;
+    const refused = rounds.filter((r) => r.verdict === "excess refused").length;
+    const bad = rounds.filter((r) => r.verdict.startsWith("FAILED"));
+    const aborted = sizes.length - rounds.length;
+    console.log(
+      `\nSummary: ${rounds.length} round(s): ${played} played every player with every frame, ${refused} refused the excess with node_full while every admitted player got every frame, ` +
+        `${bad.length} failed${bad.length ? ` (${bad.map((r) => `N=${r.n}: ${r.verdict.slice(8)}`).join("; ")})` : ""}${aborted ? `, ${aborted} aborted or skipped` : ""}; ` +
+        `node lost in ${rounds.filter((r) => r.verdict === "FAILED: node lost").length} ⇒ ${bad.length === 0 && aborted === 0 ? "MET" : "NOT MET"}`,
+    );
     console.log(`total ${fmt((performance.now() - tStart) / 1000, 0)} s`);
     return publisherLost ? 1 : 0;
   } finally {

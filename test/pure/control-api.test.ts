@@ -6,6 +6,7 @@
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { LegManager } from "../../media-node/legs.js";
+import { NodeMetrics } from "../../media-node/metrics.js";
 import { RelayManager } from "../../media-node/relay.js";
 import { createControlApp } from "../../media-node/server.js";
 import { MediaNodePaths } from "../../protocol/media-node.js";
@@ -17,7 +18,7 @@ afterEach(() => {
   for (const m of managers.splice(0)) m.closeAll();
 });
 
-function controlApp() {
+function controlApp(extra: { metricsToken?: string; draining?: boolean } = {}) {
   const manager = new LegManager({
     engine: { bindAddress: "127.0.0.1", gatherTimeoutMs: 5000, connectTimeoutMs: 60_000, keyframeIntervalMs: 500, publisherMaxBitrateBps: 0 },
     maxLegs: 0,
@@ -26,7 +27,19 @@ function controlApp() {
   managers.push(manager);
   const log = pino({ level: "silent" });
   const relays = new RelayManager({ manager, report: () => {}, log });
-  return createControlApp({ secret: SECRET, manager, relays, nodeId: () => "n1", bootId: "b1", load: () => ({ publishers: 0, players: 0, cpuPercent: 0 }), log });
+  const metrics = new NodeMetrics({ legStates: () => manager.legStates(), draining: () => !!extra.draining, lateDropped: () => manager.lateDropped() });
+  return createControlApp({
+    secret: SECRET,
+    manager,
+    relays,
+    nodeId: () => "n1",
+    bootId: "b1",
+    load: () => ({ publishers: 0, players: 0, cpuPercent: 0 }),
+    log,
+    draining: () => !!extra.draining,
+    metrics,
+    metricsToken: extra.metricsToken,
+  });
 }
 
 async function signed(method: string, path: string, body = "", secret = SECRET): Promise<RequestInit> {
@@ -63,5 +76,41 @@ describe("control API signatures", () => {
     expect((await app.request(MediaNodePaths.status)).status).toBe(401);
     expect((await app.request(MediaNodePaths.status, await signed("GET", MediaNodePaths.status, "", "other-secret"))).status).toBe(401);
     expect((await app.request(MediaNodePaths.status, await signed("GET", "/v1/other"))).status).toBe(401);
+  });
+});
+
+describe("control API probes and metrics", () => {
+  it("answers GET /healthz unsigned, with the drain state", async () => {
+    const ok = await controlApp().request("/healthz");
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ status: "ok", nodeId: "n1" });
+    expect(await (await controlApp({ draining: true }).request("/healthz")).json()).toEqual({ status: "draining", nodeId: "n1" });
+    // only GET: anything else still needs a signature
+    expect((await controlApp().request("/healthz", { method: "POST" })).status).toBe(401);
+  });
+
+  it("serves Prometheus metrics with refused legs counted by code", async () => {
+    const app = controlApp();
+    const body = JSON.stringify({ legId: "l1", streamName: "nope", role: "player" });
+    expect((await app.request(MediaNodePaths.legs, await signed("POST", MediaNodePaths.legs, body))).status).toBe(404);
+    const res = await app.request("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toMatch(/^wcs_media_node_legs_refused_total\{code="not_found"\} 1$/m);
+    expect(text).toMatch(/^wcs_media_node_draining 0$/m);
+    expect(text).toMatch(/^wcs_media_node_rtp_late_dropped_total 0$/m);
+    expect(text).toMatch(/^wcs_media_node_event_loop_utilization [0-9.e-]+$/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds [0-9.e-]+$/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+  });
+
+  it("requires the bearer token when MEDIA_NODE_METRICS_TOKEN is set", async () => {
+    const app = controlApp({ metricsToken: "metrics-token-0123456789" });
+    expect((await app.request("/metrics")).status).toBe(401);
+    expect((await app.request("/metrics", { headers: { authorization: "Bearer wrong-token-0123456789" } })).status).toBe(401);
+    const ok = await app.request("/metrics", { headers: { authorization: "Bearer metrics-token-0123456789" } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain("wcs_media_node_legs");
   });
 });

@@ -16,9 +16,15 @@
  *
  * Authentication: the upgrade URL's `?token=` (an access token, worker/access.ts) must grant publish / play of NAME
  * (not needed with AUTH off), and the backend must not decline it (WCS REST hook publishStream / playStream, when
- * configured); otherwise — and for a bad stream name (4400) — the upgrade is answered by a socket that sends
- * `{type:"error", info}` and closes at once with 4401 (missing or invalid token), 4403 (not granted, or declined) or
- * 4503 (AUTH on without keys), the reason as the close reason; no state, no alarm.
+ * configured); otherwise — and for a bad stream name (4400), and a play of a stream that is not publishing (4404,
+ * asked of the StreamDO; no media node is called before the upgrade) — the upgrade is answered by a plain socket
+ * that sends `{type:"error", info}` and closes at once with 4401 (missing or invalid token), 4403 (not granted, or
+ * declined) or 4503 (AUTH on without keys), the reason as the close reason; no state, no alarm.
+ *
+ * Prompt closes: every other close happens on the hibernatable socket. When the server closes one on which the client
+ * never sent a frame, workerd ends its TCP connection only ~10 s after the close handshake; after a refusal (4408 no
+ * offer, a play refused by the StreamDO or the node) the object therefore resets itself once the handshake is done
+ * ({@link WsEndpointDO.webSocketClose}).
  *
  * State is the socket's attachment (role, name, ids, phase); nothing is stored but the alarm.
  */
@@ -78,6 +84,10 @@ interface Attachment {
   legId: string;
   /** ms epoch of the upgrade. */
   openedAt: number;
+  /** The client has sent a frame on this socket (any frame; see {@link WsEndpointDO.webSocketClose}). */
+  heard?: true;
+  /** The server refused the request and closed the socket ({@link WsEndpointDO.refuse}). */
+  refused?: true;
 }
 
 const PATH = /^\/([^/]+)\/webrtc\/(publish|play)\/?$/;
@@ -87,6 +97,8 @@ export class WsEndpointDO extends DurableObject<Env> {
   private early: WsCandidate[] = [];
   /** Set when the socket closed (one socket per object; a call in flight keeps the object in memory). */
   private socketClosed = false;
+  /** The client has sent a frame (also in the attachment; this copy survives an attachment written from an old copy). */
+  private heard = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -112,12 +124,14 @@ export class WsEndpointDO extends DurableObject<Env> {
     const badName = name.length < 1 || name.length > 256 || nameProblem(name) !== undefined;
     const refused = badName
       ? refusal("invalid_request", `${Info.INVALID_REQUEST}: the stream name ${nameProblem(name) ?? "must be 1 to 256 characters"}`)
-      : await this.authorize(url.searchParams.get("token") ?? undefined, role, name, mediaSessionId);
+      : ((await this.authorize(url.searchParams.get("token") ?? undefined, role, name, mediaSessionId)) ??
+        (role === "player" ? await this.playable(name) : undefined));
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     if (refused) {
-      // Refused before anything started: a plain (not hibernatable) socket that says why and closes at once. workerd
-      // ends the TCP connection of a hibernatable socket that never received a frame only ~10 s after the close.
+      // Refused before anything started: a plain (not hibernatable) socket that says why and closes at once, and
+      // whose TCP connection ends at once too (a hibernatable one closed by the server before the client sent a frame
+      // needs the reset of webSocketClose for that).
       server.accept();
       log("info", "ws_endpoint_refused", { stream: name, role, refusal: refused.code, info: refused.info, code: WS_CLOSE_CODE[refused.code] });
       server.send(JSON.stringify({ type: "error", info: refused.info } satisfies WsServerMessage));
@@ -143,6 +157,12 @@ export class WsEndpointDO extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    if (!att.heard) {
+      this.heard = true;
+      att.heard = true;
+      ws.serializeAttachment(att);
+    }
     if (typeof message !== "string") return this.error(ws, Info.BINARY_NOT_SUPPORTED);
     if (message.length > MAX_WS_FRAME_BYTES) {
       return this.error(ws, `${Info.FRAME_TOO_LARGE}: ${message.length} bytes, the limit is ${MAX_WS_FRAME_BYTES}`);
@@ -162,7 +182,6 @@ export class WsEndpointDO extends DurableObject<Env> {
       return this.error(ws, `${Info.INVALID_REQUEST}: ${issue?.path.join(".") || type} ${issue?.message ?? ""}`.trim());
     }
     const msg = parsed.data;
-    const att = ws.deserializeAttachment() as Attachment;
     switch (msg.type) {
       case "offer":
         return this.onOffer(ws, att, msg.sdp);
@@ -173,7 +192,31 @@ export class WsEndpointDO extends DurableObject<Env> {
     }
   }
 
+  /**
+   * The client closed, or answered our close: the leg ends. When it answered a refusal and never sent a frame before,
+   * this object resets itself instead (`ctx.abort`): that is what ends the TCP connection at once.
+   *
+   * Why: for its final close event, the runtime hands a hibernatable socket's connection back to the socket object
+   * (workerd PR #664, "Move owned WebSocket back to api::WebSocket on final hibernation event"), which lets go of it
+   * when its outgoing pump sees both directions closed (`tryReleaseNative`, src/workerd/api/web-socket.c++). After a
+   * server-initiated close of a socket that never received a frame that does not happen — measured with wrangler dev
+   * (workerd 1.20260426.1): the client's `close` event comes 10.0 s after the close frame, against 2–40 ms once the
+   * client had sent any frame — and the connection lasts until the runtime drops the idle object, 10 s after its last
+   * event (`handleShutdown`, src/workerd/server/server.c++). The reset drops it at once (5–10 ms). A refused socket's
+   * object has nothing left: one socket per object, no leg (the refusal reserved none), no alarm (such a refusal comes
+   * from the alarm). The runtime logs the reset as an uncaught error with the reason below, and a call that reaches the
+   * object during the reset fails. Not reset, so keeping the 10 s: a terminal status sent before the client's first
+   * frame (a play socket whose publisher stops before it answers), a rare case whose object the StreamDO (and the unit
+   * tests) may still be calling right after the close.
+   */
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    if (att?.refused && !this.heard && !att.heard) {
+      // our close: no leg, no alarm left (the alarm refused, or the StreamDO's play refusal did), nothing to end
+      log("info", "ws_endpoint_closed", { id: att.id, stream: att.name, role: att.role, phase: att.phase, why: "socket closed", code, reset: true });
+      this.ctx.abort(`ws-endpoint ${att.id.slice(0, 12)}: reset after closing a socket that sent no frame (ends its connection at once)`);
+      return;
+    }
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -235,9 +278,10 @@ export class WsEndpointDO extends DurableObject<Env> {
       result = refusal("error", Info.FAILED_BY_ERROR);
     }
     if (await this.goneDuring(ws, att, result.ok)) return;
-    if (!result.ok) return this.refuse(ws, att, result);
-    att.phase = "offered";
-    ws.serializeAttachment(att);
+    const now = ws.deserializeAttachment() as Attachment; // frames may have come meanwhile (`heard`)
+    if (!result.ok) return this.refuse(ws, now, result);
+    now.phase = "offered";
+    ws.serializeAttachment(now);
     this.send(ws, { type: "offer", sdp: result.offer });
   }
 
@@ -369,6 +413,7 @@ export class WsEndpointDO extends DurableObject<Env> {
     const code = WS_CLOSE_CODE[r.code];
     log("info", "ws_endpoint_refused", { id: att.id, stream: att.name, role: att.role, refusal: r.code, info, code });
     att.phase = "ended";
+    att.refused = true;
     ws.serializeAttachment(att);
     this.early = [];
     this.send(ws, { type: "error", info });
@@ -415,6 +460,22 @@ export class WsEndpointDO extends DurableObject<Env> {
       ...(r.access.sub ? { login: r.access.sub } : {}),
     });
     return hook.ok ? undefined : hook;
+  }
+
+  /**
+   * Before the upgrade of a play: whether `name` is publishing, asked of its StreamDO (no media node call); the same
+   * condition `playWithServerOffer` refuses with "Stream not found", which it still checks (the stream may end
+   * meanwhile). An unreachable StreamDO is left to that call.
+   * @returns the not_found refusal, or undefined
+   */
+  private async playable(name: string): Promise<Refusal | undefined> {
+    try {
+      const src = await this.stream(name).relaySource();
+      return src.ok || src.code !== "not_found" ? undefined : refusal("not_found", Info.STREAM_NOT_FOUND);
+    } catch (err) {
+      log("warn", "ws_endpoint_play_check_failed", { stream: name, error: String(err) });
+      return undefined;
+    }
   }
 
   private stream(name: string) {

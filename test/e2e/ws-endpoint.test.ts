@@ -3,12 +3,14 @@
  * - a Chromium page publishing its fake camera through /NAME/webrtc/publish (plain WebSocket + RTCPeerConnection,
  *   trickling its candidates), played by name by a WCS (wrtc) player;
  * - a Chromium page playing a WCS publisher's stream through /NAME/webrtc/play (the media node makes the offer);
- * - bad input, refusals and unknown streams with a plain `ws` client.
+ * - bad input, refusals and unknown streams with a plain `ws` client; every refusal's close (close frame and TCP end,
+ *   the `ws` client's `close` event) within 1 s of its error frame, also for a client that never sent a frame.
  */
 import { randomUUID } from "node:crypto";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { WS_OFFER_TIMEOUT_MS } from "../../protocol/ws-endpoint.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
 import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } from "../harness/browser.js";
 import { startCluster, type Cluster } from "../harness/cluster.js";
@@ -44,7 +46,10 @@ class WsClient {
   closed: { code: number; reason: string } | undefined;
   readonly closedP: Promise<{ code: number; reason: string }>;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    private readonly on: Cluster,
+  ) {
     ws.on("message", (data) => {
       const m = JSON.parse(String(data)) as Msg;
       const w = this.waiters.shift();
@@ -59,9 +64,9 @@ class WsClient {
     );
   }
 
-  static async open(path: string): Promise<WsClient> {
-    const ws = new WebSocket(cluster.wsUrl + path);
-    const c = new WsClient(ws);
+  static async open(path: string, on: Cluster = cluster): Promise<WsClient> {
+    const ws = new WebSocket(on.wsUrl + path);
+    const c = new WsClient(ws, on);
     sockets.add(c);
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
@@ -78,7 +83,7 @@ class WsClient {
     const m = this.queue.shift();
     if (m) return Promise.resolve(m);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no frame within ${timeoutMs} ms\n${cluster.logs()}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`no frame within ${timeoutMs} ms\n${this.on.logs()}`)), timeoutMs);
       this.waiters.push((f) => {
         clearTimeout(timer);
         resolve(f);
@@ -86,6 +91,7 @@ class WsClient {
     });
   }
 
+  /** The close (the `ws` client's `close` event: close frame received and the TCP connection ended) within `ms`. */
   async closedWithin(ms = 10_000): Promise<{ code: number; reason: string }> {
     return Promise.race([this.closedP, sleep(ms).then(() => Promise.reject(new Error(`socket not closed within ${ms} ms`)))]);
   }
@@ -107,12 +113,9 @@ describe("WebSocket endpoint protocol", () => {
     ]);
     expect(await c.next()).toEqual({ type: "error", info: "Stream not found" });
     expect(await long.next()).toEqual({ type: "error", info: "Invalid request: the stream name must be 1 to 256 characters" });
-    // A refusal known at the upgrade (a bad name, a token) closes at once: the socket is a plain one that never
-    // hibernates. A later refusal (the StreamDO's "Stream not found") sends its close frame at once too, but workerd
-    // ends the TCP connection of a hibernatable socket that never received a frame only ~10 s after the client's close
-    // reply, and `ws` reports the close then.
+    // both known at the upgrade (the StreamDO says whether the stream is publishing): closed at once
     expect(await long.closedWithin(1000)).toEqual({ code: 4400, reason: "Invalid request: the stream name must be 1 to 256 characters" });
-    expect(await c.closedWithin(15_000)).toEqual({ code: 4404, reason: "Stream not found" });
+    expect(await c.closedWithin(1000)).toEqual({ code: 4404, reason: "Stream not found" });
 
     const res = await fetch(`${cluster.httpUrl}/x/webrtc/publish`);
     expect(res.status).toBe(426);
@@ -147,7 +150,7 @@ describe("WebSocket endpoint protocol", () => {
     const err = await c.next();
     expect(err.type).toBe("error");
     expect(err.info).toMatch(/^Invalid SDP: no sendonly\/sendrecv m-line/);
-    expect((await c.closedWithin()).code).toBe(4400);
+    expect((await c.closedWithin(1000)).code).toBe(4400);
     expect(await streamObjects(name)).toEqual([]);
   });
 
@@ -181,7 +184,7 @@ describe("WebSocket endpoint protocol", () => {
     const dup = await WsClient.open(`/${name}/webrtc/publish`);
     dup.send({ type: "offer", sdp: staticOffer() });
     expect(await dup.next()).toEqual({ type: "error", info: "Stream name is already in use" });
-    expect(await dup.closedWithin()).toEqual({ code: 4409, reason: "Stream name is already in use" });
+    expect(await dup.closedWithin(1000)).toEqual({ code: 4409, reason: "Stream name is already in use" });
     expect(c.closed).toBeUndefined();
 
     c.ws.close(1000);
@@ -242,6 +245,44 @@ describe("WebSocket endpoint protocol", () => {
     expect((await c.closedWithin()).code).toBe(4400);
     await waitUntil(async () => (await streamObjects(name)).length === 1, 10_000, "player leg gone");
     expect(pub.lastStatus).toBe("PUBLISHING");
+  });
+});
+
+// ---- refusals after the upgrade, to a client that never sent a frame ------------------------------------------------
+
+/**
+ * workerd ends the TCP connection of a hibernatable socket that the server closed before the client sent any frame
+ * only ~10 s after the close handshake; the endpoint resets its object after such a refusal (worker/ws-endpoint-do.ts
+ * webSocketClose). Own cluster: its one media node has room for one leg, so a play is refused by the node.
+ */
+describe("WebSocket endpoint: prompt closes of refusals after the upgrade", () => {
+  let small: Cluster | undefined;
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it("a play refused by a full node (4503) and a publish without an offer (4408) close within 1 s of their error", async () => {
+    await small?.stop(); // a retry starts afresh
+    small = await startCluster({ nodes: 0 });
+    await small.startNode({ MEDIA_NODE_MAX_LEGS: "1" });
+    // opened first: its offer timeout runs while the play is refused
+    const idle = await WsClient.open(`/${uniqueName("idle")}/webrtc/publish`, small);
+    const idleOpenedAt = Date.now();
+
+    const name = uniqueName("full");
+    const pub = await spawnPublisher({ url: small.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+    const openedAt = Date.now();
+    const play = await WsClient.open(`/${name}/webrtc/play`, small);
+    expect(await play.next()).toEqual({ type: "error", info: "Media node is full (1 legs)" });
+    expect(await play.closedWithin(1000)).toEqual({ code: 4503, reason: "Media node is full (1 legs)" });
+    expect(Date.now() - openedAt).toBeLessThan(3000);
+    expect(pub.lastStatus).toBe("PUBLISHING");
+
+    const info = `Invalid request: no offer within ${WS_OFFER_TIMEOUT_MS / 1000} s`;
+    expect(await idle.next(WS_OFFER_TIMEOUT_MS + 15_000)).toEqual({ type: "error", info });
+    expect(await idle.closedWithin(1000)).toEqual({ code: 4408, reason: info });
+    expect(Date.now() - idleOpenedAt).toBeLessThan(WS_OFFER_TIMEOUT_MS + 5000);
   });
 });
 

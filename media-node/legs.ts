@@ -68,8 +68,8 @@ export interface LegManagerOptions {
 export class LegManager {
   private readonly legs = new Map<string, Leg>();
   private readonly routers = new Map<string, StreamRouter>();
-  /** Late-dropped RTP packets of publisher legs already gone (see {@link lateDropped}). */
-  private lateDroppedGone = 0;
+  /** The counters of legs already gone (see {@link totals}). */
+  private readonly gone: LegTotals = emptyTotals();
   /** The mids of each leg's offer, in m-line order (trickled candidates are matched to them). */
   private readonly mids = new WeakMap<Leg, string[]>();
   /** When each leg was registered (performance.now(), ms), for the ages in heartbeats ({@link held}). */
@@ -264,11 +264,11 @@ export class LegManager {
     return this.legs.values();
   }
 
-  /** Publisher RTP packets dropped as late (engine/queue-delay.ts) since the node started. */
-  lateDropped(): number {
-    let n = this.lateDroppedGone;
-    for (const l of this.legs.values()) if (l instanceof PublisherLeg) n += l.packetsLate;
-    return n;
+  /** The node's counters since it started: the legs held now plus those gone (for metrics; O(legs)). */
+  totals(): LegTotals {
+    const t = { ...this.gone };
+    for (const l of this.legs.values()) addLeg(t, l);
+    return t;
   }
 
   get size(): number {
@@ -346,13 +346,43 @@ export class LegManager {
   }
 
   private forget(leg: Leg): void {
-    const held = this.legs.delete(leg.legId);
+    if (this.legs.delete(leg.legId)) addLeg(this.gone, leg);
     if (leg instanceof PublisherLeg) {
-      if (held) this.lateDroppedGone += leg.packetsLate;
       if (this.routers.get(leg.streamName) === leg.router) this.routers.delete(leg.streamName);
       for (const p of [...leg.router.players]) {
         if (this.legs.get(p.legId) === p) this.remove(p, "publisher_gone");
       }
     }
+  }
+}
+
+/** Counters summed over legs (metrics, media-node/metrics.ts). */
+export interface LegTotals {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** RTP lost between publishers and this node (sequence gaps). */
+  packetsLost: number;
+  /** Publisher RTP dropped as late (engine/queue-delay.ts). */
+  packetsLate: number;
+  /** Keyframe requests asked for by players / sent to publishers (the difference was coalesced). */
+  keyframesRequested: number;
+  keyframesSent: number;
+}
+
+const emptyTotals = (): LegTotals => ({ packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, packetsLost: 0, packetsLate: 0, keyframesRequested: 0, keyframesSent: 0 });
+
+function addLeg(t: LegTotals, l: Leg): void {
+  t.packetsIn += l.packetsIn;
+  t.packetsOut += l.packetsOut;
+  t.bytesIn += l.bytesIn;
+  t.bytesOut += l.bytesOut;
+  if (l instanceof PublisherLeg) {
+    t.packetsLost += l.packetsLost;
+    t.packetsLate += l.packetsLate;
+    const k = l.router.keyframeCounts;
+    t.keyframesRequested += k.requested;
+    t.keyframesSent += k.sent;
   }
 }

@@ -134,7 +134,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
   const metrics = new NodeMetrics({
     legStates: () => manager.legStates(),
     draining: () => drainState !== undefined,
-    lateDropped: () => manager.lateDropped(),
+    totals: () => manager.totals(),
   });
   const app = createControlApp({
     secret: config.secret,

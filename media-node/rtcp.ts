@@ -111,6 +111,12 @@ export class ReceptionStats {
   /** Local time the last SR arrived, ms (performance.now()). */
   private lsrAt = 0;
 
+  /** Packets expected minus received since the first one (RFC 3550 §6.4.1 "cumulative number of packets lost"; ≥ 0). */
+  get cumulativeLost(): number {
+    if (!this.started) return 0;
+    return Math.max(0, this.cycles + this.maxSeq - this.baseSeq + 1 - this.received);
+  }
+
   /** Counts one RTP packet with sequence number `seq`. */
   onRtp(seq: number): void {
     if (!this.started) {

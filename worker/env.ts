@@ -3,6 +3,7 @@ import type { NonceDO } from "./nonce-do.js";
 import type { RelayDO } from "./relay-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
+import type { StatsDO } from "./stats-do.js";
 import type { StreamDO } from "./stream-do.js";
 import type { WebhookOutboxDO } from "./webhook-outbox-do.js";
 import type { WsEndpointDO } from "./ws-endpoint-do.js";
@@ -21,6 +22,8 @@ export interface Env {
   NONCE: DurableObjectNamespace<NonceDO>;
   /** The webhook outbox, sharded (worker/webhook-outbox-do.ts): events are stored, then delivered with retries. */
   WEBHOOKS: DurableObjectNamespace<WebhookOutboxDO>;
+  /** Open sessions, rooms and participants for `/metrics` (worker/stats-do.ts). */
+  STATS: DurableObjectNamespace<StatsDO>;
   ASSETS?: Fetcher;
   /** Rate limits per client address (wrangler.toml `[[ratelimits]]`; worker/rate-limit.ts): WebSocket upgrades… */
   RATE_LIMIT_CONNECT?: RateLimit;

@@ -7,6 +7,7 @@
  * - `POST /internal/nodes/deregister`: a draining node's goodbye (signed alike; NodeRegistryDO.deregister).
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
+ * - `GET /healthz`, `GET /readyz`, `GET /metrics` (admin token): probes and Prometheus metrics (worker/metrics.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
  * - `/:name/webrtc/publish`, `/:name/webrtc/play`: the Flussonic-style WebSocket endpoint; each upgrade goes to a new
  *   WsEndpointDO (worker/ws-endpoint-do.ts, protocol/ws-endpoint.ts); without an upgrade, 426.
@@ -23,6 +24,7 @@ import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { noncesOf } from "./nonce-do.js";
 import { configureLog, log } from "./log.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
+import { ops } from "./metrics.js";
 import { rest } from "./rest.js";
 import { whipWhep } from "./whip.js";
 
@@ -31,6 +33,7 @@ export { NonceDO } from "./nonce-do.js";
 export { RelayDO } from "./relay-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
+export { StatsDO } from "./stats-do.js";
 export { StreamDO } from "./stream-do.js";
 export { WebhookOutboxDO } from "./webhook-outbox-do.js";
 export { WsEndpointDO } from "./ws-endpoint-do.js";
@@ -103,6 +106,7 @@ app.get("/internal/nodes", async (c) => {
 });
 
 app.route("/rest-api", rest);
+app.route("/", ops);
 app.route("/", whipWhep);
 
 /** A refused WebSocket upgrade of an address over its connection rate limit (429 + Retry-After; the Web SDK reports FAILED). */

@@ -23,6 +23,7 @@ import {
 } from "../protocol/index.js";
 import { sessionOf, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
+import { reportStats } from "./stats-do.js";
 import { emitWebhooks } from "./webhooks.js";
 
 /** Period of the stale-participant check, ms. */
@@ -70,6 +71,8 @@ export class RoomDO extends DurableObject<Env> {
       if (Object.keys(this.state.participants).length >= MAX_ROOM_PARTICIPANTS) return { ok: false, info: RoomInfo.ROOM_FULL };
       this.state.participants[login] = { login, sessionId, joinedAt: Date.now() };
       await this.save();
+      const count = Object.keys(this.state.participants).length;
+      reportStats(this.env, this.ctx, { participants: 1, rooms: count === 1 ? 1 : 0 });
       log("info", "room_joined", { room, login, sessionId, participants: Object.keys(this.state.participants).length });
       await Promise.all([this.broadcast(RoomEvent.JOINED, login, login), emitWebhooks(this.env, `room:${room}`, [{ type: "room.joined", data: { room, login } }])]);
     }
@@ -163,6 +166,7 @@ export class RoomDO extends DurableObject<Env> {
     delete this.state.participants[p.login];
     this.state.streams = this.state.streams.filter((s) => s.login !== p.login);
     await this.save();
+    reportStats(this.env, this.ctx, { participants: -1, rooms: Object.keys(this.state.participants).length === 0 ? -1 : 0 });
     log("info", "room_left", { room: this.state.name, login: p.login, why, participants: Object.keys(this.state.participants).length });
     const hook = { type: "room.left", data: { room: this.state.name, login: p.login, reason: why } } as const;
     await Promise.all([this.broadcast(RoomEvent.LEFT, p.login, p.login), emitWebhooks(this.env, `room:${this.state.name}`, [hook])]);

@@ -47,6 +47,7 @@ import { clientAddress, rateLimit } from "./rate-limit.js";
 import { callRestHook } from "./rest-hooks.js";
 import { config, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
+import { reportStats } from "./stats-do.js";
 import { joinedAs, leaveAllRooms, onSendData } from "./session-rooms.js";
 import { statusEvent, type LegOwner, type OfferLegRequest } from "./stream-types.js";
 
@@ -80,6 +81,8 @@ const STREAM_PREFIX = "stream:";
 const ACCESS_KEY = "access";
 /** Storage key of the access of a valid `?token=` in the upgrade URL (used when `connection` has no custom.token). */
 const URL_ACCESS_KEY = "url-access";
+/** Stored while the session counts in StatsDO's `sessions` gauge (see endSession). */
+const COUNTED_KEY = "counted";
 
 export class SessionDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
@@ -109,6 +112,9 @@ export class SessionDO extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
+    // counted once: endSession subtracts only while this flag is stored (it deletes everything after)
+    await this.ctx.storage.put(COUNTED_KEY, true);
+    reportStats(this.env, this.ctx, { sessions: 1 });
     const now = Date.now();
     const att: Attachment = { sessionId: this.ctx.id.toString(), established: false, lastPongAt: now, address: clientAddress(request.headers) };
     server.serializeAttachment(att);
@@ -439,6 +445,7 @@ export class SessionDO extends DurableObject<Env> {
     // streams first, so the rooms hear UNPUBLISHED before LEFT
     const rooms = await leaveAllRooms(this.env, this.ctx.storage, sessionId, why);
     log("info", "session_closed", { sessionId, why, code, error, streams: streams.size, rooms });
+    if (await this.ctx.storage.get<boolean>(COUNTED_KEY)) reportStats(this.env, this.ctx, { sessions: -1 });
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
   }

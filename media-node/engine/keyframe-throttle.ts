@@ -5,6 +5,9 @@
  * requests from N players would make the publisher send keyframes back to back. No WebRTC engine; timers only.
  */
 export class KeyframeThrottle {
+  /** Requests asked for, and requests sent to the publisher (the rest were coalesced into a sent one). */
+  requested = 0;
+  sent = 0;
   private last = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -22,7 +25,9 @@ export class KeyframeThrottle {
 
   /** Asks for a keyframe: sent now when the last one is `intervalMs` old, else once at the end of the window. */
   request(): void {
-    if (this.closed || this.timer) return;
+    if (this.closed) return;
+    this.requested++;
+    if (this.timer) return;
     const wait = this.last + this.intervalMs - this.now();
     if (wait <= 0) {
       this.fire();
@@ -45,6 +50,7 @@ export class KeyframeThrottle {
   private fire(): void {
     if (this.closed) return;
     this.last = this.now();
+    this.sent++;
     this.send();
   }
 }

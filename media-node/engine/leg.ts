@@ -83,6 +83,9 @@ export abstract class Leg {
   packetsIn = 0;
   /** Packets sent to the client (RTP + RTCP) from JS. */
   packetsOut = 0;
+  /** Bytes of {@link packetsIn} / {@link packetsOut} (RTP/RTCP packets as handed over, before SRTP). */
+  bytesIn = 0;
+  bytesOut = 0;
   /** sendMessageBinary calls that threw or returned false. */
   sendErrors = 0;
   /** Receives the leg's outcome: `connected` once, then at most one `failed`/`closed`. */

@@ -74,11 +74,13 @@ export class PlayerLeg extends Leg {
         track.setMediaHandler(new RtcpNackResponder());
         track.onMessage((buf) => {
           this.packetsIn++;
+          this.bytesIn += buf.length;
           if (hasKeyframeRequest(buf)) router.requestKeyframe();
         });
       } else {
-        track.onMessage(() => {
+        track.onMessage((buf) => {
           this.packetsIn++;
+          this.bytesIn += buf.length;
         });
       }
       track.onOpen(() => {

@@ -43,6 +43,8 @@ export class PublisherLeg extends Leg {
   keyframeRequests = 0;
   /** RTP packets dropped because they waited too long in the callback queue (see queue-delay.ts). */
   packetsLate = 0;
+  /** Reception statistics of each received track (loss for the metrics). */
+  private readonly reception: ReceptionStats[] = [];
 
   private readonly tracks: Track[] = [];
   private videoTrack?: Track;
@@ -76,6 +78,13 @@ export class PublisherLeg extends Leg {
 
   get media(): LegMedia {
     return { videoCodec: this.video?.codec.name, audioCodec: this.audio?.codec.name };
+  }
+
+  /** RTP packets lost on the way from the publisher (sequence gaps, RFC 3550 §6.4.1 cumulative lost), all tracks. */
+  get packetsLost(): number {
+    let n = 0;
+    for (const r of this.reception) n += r.cumulativeLost;
+    return n;
   }
 
   /** Answers the publisher's offer; see {@link Leg.negotiate}. */
@@ -117,8 +126,10 @@ export class PublisherLeg extends Leg {
 
   private sendRtcp(t: Track, buf: Buffer): void {
     try {
-      if (t.sendMessageBinary(buf)) this.packetsOut++;
-      else this.sendErrors++;
+      if (t.sendMessageBinary(buf)) {
+        this.packetsOut++;
+        this.bytesOut += buf.length;
+      } else this.sendErrors++;
     } catch {
       this.sendErrors++;
     }
@@ -135,8 +146,10 @@ export class PublisherLeg extends Leg {
     /** Made at the first RTP packet, when the codec (clock rate) is known also for a pull leg. */
     let guard: QueueDelayGuard | undefined;
     let resync = false;
+    this.reception.push(stats);
     track.onMessage((buf) => {
       this.packetsIn++;
+      this.bytesIn += buf.length;
       const p = this[kind];
       if (!p) return;
       if (isRtcp(buf)) {

@@ -100,8 +100,10 @@ export class StreamRouter {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
         try {
-          if (t.track.sendMessageBinary(buf)) t.leg.packetsOut++;
-          else t.leg.sendErrors++;
+          if (t.track.sendMessageBinary(buf)) {
+            t.leg.packetsOut++;
+            t.leg.bytesOut += buf.length;
+          } else t.leg.sendErrors++;
         } catch {
           t.leg.sendErrors++;
         }
@@ -118,13 +120,20 @@ export class StreamRouter {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
         try {
-          if (t.rtcpTrack.sendMessageBinary(buf)) t.leg.packetsOut++;
-          else t.leg.sendErrors++;
+          if (t.rtcpTrack.sendMessageBinary(buf)) {
+            t.leg.packetsOut++;
+            t.leg.bytesOut += buf.length;
+          } else t.leg.sendErrors++;
         } catch {
           t.leg.sendErrors++;
         }
       }
     }
+  }
+
+  /** Keyframe requests asked for (by players, new players, resyncs) and those sent to the publisher. */
+  get keyframeCounts(): { requested: number; sent: number } {
+    return { requested: this.keyframes.requested, sent: this.keyframes.sent };
   }
 
   /** Asks the publisher for a keyframe, throttled (see {@link KeyframeThrottle}). */

@@ -1,7 +1,7 @@
 /**
  * Liveness that load cannot fake, and no zombie legs (docs/architecture.md "Heartbeats and node loss"):
- * - CPU hog: busy-loop processes pinned to the media node's core for 20 s (the issue asks for 60 s; 20 s keeps the
- *   suite short) while a publisher and a player stream through it: the node stays live (no `media_node_lost`), the
+ * - CPU hog: three busy-loop processes pinned to the media node's core for 60 s (the node gets about a quarter of
+ *   the core) while a publisher and a player stream through it: the node stays live (no `media_node_lost`), the
  *   stream never ends and the player still gets frames after;
  * - false loss: the node is frozen (SIGSTOP) longer than the loss threshold, so the registry declares it lost and the
  *   clients get FAILED; the publisher client is frozen too, so nothing on the wire closes its leg. After SIGCONT the
@@ -16,7 +16,7 @@ import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil } from "../clients/index.js";
 import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
 
-const HOG_MS = 20_000;
+const HOG_MS = 60_000;
 
 let cluster: Cluster;
 const hogs: ChildProcess[] = [];
@@ -81,7 +81,7 @@ it("keeps a media node live and its stream playing under a CPU hog on its core",
   const before = (await player.stats()).framesDecoded;
   await player.waitForStats((s) => s.framesDecoded > before + 10, 15_000, "frames after the hog");
   console.log(`event loop under the hog: worst snapshot age ${maxLoop.snapshotAgeMs} ms, worst lag ${maxLoop.lagMaxMs} ms`);
-}, 90_000);
+}, HOG_MS + 60_000);
 
 it("deletes the zombie legs of a node back from a false loss: the name is free within 5 s", async () => {
   const node = cluster.nodes[0]!;

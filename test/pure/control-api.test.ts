@@ -27,7 +27,7 @@ function controlApp(extra: { metricsToken?: string; draining?: boolean } = {}) {
   managers.push(manager);
   const log = pino({ level: "silent" });
   const relays = new RelayManager({ manager, report: () => {}, log });
-  const metrics = new NodeMetrics({ legStates: () => manager.legStates(), draining: () => !!extra.draining, lateDropped: () => manager.lateDropped() });
+  const metrics = new NodeMetrics({ legStates: () => manager.legStates(), draining: () => !!extra.draining, totals: () => manager.totals() });
   return createControlApp({
     secret: SECRET,
     manager,

@@ -37,6 +37,8 @@ describe("KeyframeThrottle", () => {
     vi.advanceTimersByTime(5000);
     expect(send).toHaveBeenCalledTimes(2);
     expect(vi.getTimerCount()).toBe(0);
+    // the metrics' view: 4 asked, 2 sent (2 coalesced)
+    expect({ requested: t.requested, sent: t.sent }).toEqual({ requested: 4, sent: 2 });
   });
 
   it("the trailing request starts a new window", () => {

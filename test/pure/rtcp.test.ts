@@ -267,3 +267,12 @@ describe("ReceptionStats → receiver report (RFC 3550 §6.4.2, appendix A.3)", 
     expect(rr(s, 2000)).toMatchObject({ lsr: 0, dlsr: 0 });
   });
 });
+
+describe("ReceptionStats.cumulativeLost (RFC 3550 §6.4.1)", () => {
+  it("counts sequence gaps across the wrap, not reordering", () => {
+    const s = new ReceptionStats();
+    expect(s.cumulativeLost).toBe(0);
+    for (const seq of [65530, 65531, 65533, 65532, 65535, 0, 3]) s.onRtp(seq); // 65534, 1, 2 missing
+    expect(s.cumulativeLost).toBe(3);
+  });
+});

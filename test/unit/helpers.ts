@@ -294,8 +294,9 @@ export async function seedSessionStream(client: WcsClient, l: LegRecord, name: s
 }
 
 export async function sessionKeys(client: WcsClient): Promise<string[]> {
-  // "access" is the session's connection state (what its token grants), kept for the session's lifetime
-  return runInDurableObject(client.stub(), async (_inst, ctx) => [...(await ctx.storage.list()).keys()].filter((k) => k !== "access"));
+  // "access" is the session's connection state (what its token grants) and "counted" its mark in StatsDO's sessions
+  // gauge (worker/stats-do.ts), both kept for the session's lifetime
+  return runInDurableObject(client.stub(), async (_inst, ctx) => [...(await ctx.storage.list()).keys()].filter((k) => k !== "access" && k !== "counted"));
 }
 
 /** A server frame of the Flussonic-style WebSocket endpoint (protocol/ws-endpoint.ts WsServerMessage). */

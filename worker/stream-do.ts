@@ -20,6 +20,7 @@
  * (protocol/refusal.ts) that the entry points map to their own statuses.
  * State lives in memory and is persisted on every change — one record per player, only what changed
  * (worker/stream-store.ts) — so an evicted object resumes where it was and a join costs the same at any audience.
+ * A save after adding, removing or changing a leg in place names it (`save(leg)`): the store compares no other player.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -118,7 +119,7 @@ export class StreamDO extends DurableObject<Env> {
   private async publishAnswered(name: string, req: OfferLegRequest, leg: LegRecord, node: NodeRef, res: { answer: string; media: LegMedia }): Promise<AnswerResult> {
     this.state.media = res.media;
     leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
-    await this.save();
+    await this.save(leg);
     await this.scheduleDeadline();
     log("info", "publish_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: leg.legId, owner: leg.owner.kind, nodeId: node.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
     return { ok: true, answer: res.answer };
@@ -147,7 +148,7 @@ export class StreamDO extends DurableObject<Env> {
     leg.hasVideo = media.videoCodec !== undefined;
     leg.hasAudio = media.audioCodec !== undefined;
     this.state.media = media;
-    await this.save();
+    await this.save(leg);
     return true;
   }
 
@@ -175,7 +176,7 @@ export class StreamDO extends DurableObject<Env> {
     if (!res.ok) return res;
     res.leg.hasVideo = res.media.videoCodec !== undefined;
     res.leg.hasAudio = res.media.audioCodec !== undefined;
-    await this.save();
+    await this.save(res.leg);
     log("info", "play_offered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.state.node?.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
     return { ok: true, offer: res.offer };
   }
@@ -196,7 +197,7 @@ export class StreamDO extends DurableObject<Env> {
     const current = this.state.players[legId];
     if (current && current.status === StreamStatus.PENDING) {
       current.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
-      await this.save();
+      await this.save(current);
       await this.scheduleDeadline();
     }
     log("info", "answer_applied", { stream: this.state.name, legId, video: res.media.videoCodec, audio: res.media.audioCodec });
@@ -253,7 +254,7 @@ export class StreamDO extends DurableObject<Env> {
     if (ev.state === "connected") {
       if (leg.status !== StreamStatus.PENDING) return;
       leg.status = leg.role === "publisher" ? StreamStatus.PUBLISHING : StreamStatus.PLAYING;
-      await this.save();
+      await this.save(leg);
       const hook = emitWebhooks(this.env, this.state.name, [legStartedWebhook(this.state.name, leg)]);
       await this.deliver(leg, statusEvent(this.state.name, leg, leg.status, undefined, node.nodeId));
       if (leg.role === "publisher") await this.tellRoom(leg, "PUBLISHED");
@@ -418,7 +419,7 @@ export class StreamDO extends DurableObject<Env> {
     const leg = this.newLeg("player", req, media);
     this.state.players[leg.legId] = leg;
     try {
-      await this.save();
+      await this.save(leg);
     } catch (err) {
       delete this.state.players[leg.legId];
       log("error", "play_not_stored", { stream: name, mediaSessionId: req.mediaSessionId, error: String(err) });
@@ -433,12 +434,12 @@ export class StreamDO extends DurableObject<Env> {
     }
     if (!res.ok) {
       delete this.state.players[leg.legId];
-      await this.save();
+      await this.save(leg);
       log("warn", "play_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: node.nodeId, code: res.code, info: res.info });
       return res;
     }
     leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
-    await this.save();
+    await this.save(leg);
     await this.scheduleDeadline();
     return { ...res, leg };
   }
@@ -458,7 +459,7 @@ export class StreamDO extends DurableObject<Env> {
 
     if (leg.role === "player") {
       delete this.state.players[leg.legId];
-      await this.save();
+      await this.save(leg);
       if (node && reason.kind !== "transport-closed") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
     } else {
       const players = Object.values(this.state.players);
@@ -538,8 +539,11 @@ export class StreamDO extends DurableObject<Env> {
     else await this.ctx.storage.setAlarm(next);
   }
 
-  /** Persists what changed in the state (worker/stream-store.ts). */
-  private save(): Promise<void> {
-    return this.store.save(this.state);
+  /**
+   * Persists what changed in the state (worker/stream-store.ts). `changed`: the leg added, removed or changed in place
+   * since the last save: the store looks at no other player record (unless `state.players` was replaced).
+   */
+  private save(changed?: LegRecord): Promise<void> {
+    return this.store.save(this.state, changed ? [changed.legId] : []);
   }
 }

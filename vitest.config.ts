@@ -65,6 +65,7 @@ export default defineConfig({
         "media-node/errors.ts",
         "media-node/engine/keyframe-throttle.ts",
         "media-node/engine/queue-delay.ts",
+        "media-node/engine/candidates.ts",
         "media-node/metrics.ts",
         "protocol/sdp.ts",
         "protocol/ice.ts",

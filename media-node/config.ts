@@ -7,7 +7,9 @@
  * | `MEDIA_NODE_LISTEN_HOST` | address the HTTP control API listens on | `127.0.0.1` |
  * | `MEDIA_NODE_PORT` | HTTP control port; `0` = ephemeral (the real port goes into controlUrl) | `9000` |
  * | `MEDIA_NODE_PUBLIC_URL` | controlUrl announced to the worker | `http://<listen host>:<port>` |
- * | `MEDIA_NODE_ICE_ADDRESS` | IP address ICE binds to and puts into the answer's candidates | `127.0.0.1` |
+ * | `MEDIA_NODE_BIND_ADDRESS` | IP address ICE binds to: an address of this host, or `0.0.0.0` / `::` for all | `127.0.0.1`; with announced addresses `0.0.0.0` (`::` if one is IPv6) |
+ * | `MEDIA_NODE_ANNOUNCED_ADDRESSES` | comma-separated IPs put into the answers' host candidates instead of the gathered ones, with the bound port (1:1 NAT: the public IP of a cloud VM) | unset = the gathered addresses |
+ * | `MEDIA_NODE_ICE_ADDRESS` | deprecated alias of `MEDIA_NODE_BIND_ADDRESS` (a warning at start; an error together with it) | unset |
  * | `MEDIA_NODE_RTC_PORT_MIN` / `MEDIA_NODE_RTC_PORT_MAX` | UDP port range for ICE (both or neither) | OS-chosen |
  * | `WORKER_URL` | base URL of the signaling worker, e.g. `http://127.0.0.1:8787` | required |
  * | `MEDIA_NODE_SECRET` | shared HMAC secret with the worker (`protocol/signing.ts`) | required |
@@ -24,7 +26,7 @@
  *
  * Empty values count as unset.
  */
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 
 export interface MediaNodeConfig {
@@ -35,8 +37,10 @@ export interface MediaNodeConfig {
   port: number;
   /** controlUrl announced to the worker; undefined = `http://<listenHost>:<bound port>`. */
   publicUrl?: string;
-  /** ICE bind address, also the address of the answer's host candidates. */
-  iceAddress: string;
+  /** Address ICE binds to (an address of this host, or `0.0.0.0` / `::`). */
+  bindAddress: string;
+  /** Addresses announced in the host candidates instead of the gathered ones (1:1 NAT); empty = the gathered ones. */
+  announcedAddresses: string[];
   /** Inclusive UDP port range for ICE, if configured. */
   rtcPortRange?: { min: number; max: number };
   workerUrl: string;
@@ -58,6 +62,8 @@ export interface MediaNodeConfig {
   /** REMB bitrate for video publishers, kbit/s; 0 = no REMB. */
   publisherMaxKbps: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Accepted but questionable settings (a deprecated variable, …), for the log at start. */
+  warnings: string[];
 }
 
 /** Thrown by {@link loadConfig}; `message` lists every bad variable, one per line. */
@@ -83,16 +89,47 @@ const httpUrl = z
   // zod runs refinements on values .url() refused too: an unparseable URL is reported there, not thrown here
   .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), "expected an http:// or https:// URL");
 
+/** `0.0.0.0` and `::` (any spelling): bind-to-all addresses, never a destination. */
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addAddress("0.0.0.0", "ipv4");
+UNSPECIFIED.addAddress("::", "ipv6");
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+const ipLiteral = z.string().refine((s) => isIP(s) !== 0, "expected an IPv4 or IPv6 address");
+
+/** Most addresses MEDIA_NODE_ANNOUNCED_ADDRESSES takes (each adds a candidate line to every answer). */
+const MAX_ANNOUNCED = 8;
+
+/** `a, b, c` → distinct IP literals that can be announced (not `0.0.0.0` / `::`). */
+const addressList = z
+  .string()
+  .transform((s) => s.split(",").map((a) => a.trim()).filter((a) => a !== ""))
+  .superRefine((list, ctx) => {
+    const bad = list.filter((a) => isIP(a) === 0);
+    if (bad.length > 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not an IPv4 or IPv6 address: ${bad.join(", ")}` });
+    const unspecified = list.filter((a) => isIP(a) !== 0 && UNSPECIFIED.check(a, isIP(a) === 6 ? "ipv6" : "ipv4"));
+    if (unspecified.length > 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `cannot announce the unspecified address ${unspecified.join(", ")} (that is a bind address)` });
+    }
+    if (new Set(list).size !== list.length) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "lists an address twice" });
+    if (list.length > MAX_ANNOUNCED) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `at most ${MAX_ANNOUNCED} addresses` });
+  });
+
+function isLoopback(address: string): boolean {
+  return LOOPBACK.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
+}
+
 const EnvSchema = z
   .object({
     MEDIA_NODE_ID: z.string().max(128, "at most 128 characters").optional(),
     MEDIA_NODE_LISTEN_HOST: z.string().default("127.0.0.1"),
     MEDIA_NODE_PORT: intVar(0, 65535).default("9000"),
     MEDIA_NODE_PUBLIC_URL: httpUrl.optional(),
-    MEDIA_NODE_ICE_ADDRESS: z
-      .string()
-      .refine((s) => isIP(s) !== 0, "expected an IPv4 or IPv6 address")
-      .default("127.0.0.1"),
+    MEDIA_NODE_BIND_ADDRESS: ipLiteral.optional(),
+    MEDIA_NODE_ANNOUNCED_ADDRESSES: addressList.optional(),
+    MEDIA_NODE_ICE_ADDRESS: ipLiteral.optional(),
     MEDIA_NODE_RTC_PORT_MIN: intVar(1, 65535).optional(),
     MEDIA_NODE_RTC_PORT_MAX: intVar(1, 65535).optional(),
     WORKER_URL: z.string({ required_error: "required" }).pipe(httpUrl),
@@ -113,6 +150,13 @@ const EnvSchema = z
       .default("info"),
   })
   .superRefine((env, ctx) => {
+    if (env.MEDIA_NODE_ICE_ADDRESS !== undefined && env.MEDIA_NODE_BIND_ADDRESS !== undefined) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["MEDIA_NODE_ICE_ADDRESS"],
+        message: "deprecated alias of MEDIA_NODE_BIND_ADDRESS, which is set too: remove MEDIA_NODE_ICE_ADDRESS",
+      });
+    }
     const min = env.MEDIA_NODE_RTC_PORT_MIN;
     const max = env.MEDIA_NODE_RTC_PORT_MAX;
     if ((min === undefined) !== (max === undefined)) {
@@ -150,6 +194,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid media node configuration:\n${lines.join("\n")}`);
   }
   const e = r.data;
+  const announced = e.MEDIA_NODE_ANNOUNCED_ADDRESSES ?? [];
+  const bindAddress =
+    e.MEDIA_NODE_BIND_ADDRESS ?? e.MEDIA_NODE_ICE_ADDRESS ?? (announced.length === 0 ? "127.0.0.1" : announced.some((a) => isIP(a) === 6) ? "::" : "0.0.0.0");
+  const warnings: string[] = [];
+  if (e.MEDIA_NODE_ICE_ADDRESS !== undefined) {
+    warnings.push(
+      "MEDIA_NODE_ICE_ADDRESS is deprecated: rename it MEDIA_NODE_BIND_ADDRESS (the address ICE binds to). A public address that is not on this host " +
+        "(a cloud VM's 1:1 NAT) goes into MEDIA_NODE_ANNOUNCED_ADDRESSES instead",
+    );
+  }
+  if (announced.length > 0 && isLoopback(bindAddress)) {
+    warnings.push(
+      `MEDIA_NODE_BIND_ADDRESS is ${bindAddress}, a loopback address, while MEDIA_NODE_ANNOUNCED_ADDRESSES is set: ` +
+        "media sent to the announced addresses cannot reach a loopback socket (bind to 0.0.0.0 or the private address)",
+    );
+  }
   const min = e.MEDIA_NODE_RTC_PORT_MIN;
   const max = e.MEDIA_NODE_RTC_PORT_MAX;
   return {
@@ -157,7 +217,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     listenHost: e.MEDIA_NODE_LISTEN_HOST,
     port: e.MEDIA_NODE_PORT,
     publicUrl: e.MEDIA_NODE_PUBLIC_URL,
-    iceAddress: e.MEDIA_NODE_ICE_ADDRESS,
+    bindAddress,
+    announcedAddresses: announced,
     rtcPortRange: min !== undefined && max !== undefined ? { min, max } : undefined,
     workerUrl: e.WORKER_URL.replace(/\/+$/, ""),
     secret: e.MEDIA_NODE_SECRET,
@@ -171,5 +232,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     drainTimeoutMs: e.MEDIA_NODE_DRAIN_TIMEOUT_MS,
     publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,
     logLevel: e.LOG_LEVEL,
+    warnings,
   };
 }

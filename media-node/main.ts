@@ -19,7 +19,7 @@ import pino, { type Logger } from "pino";
 import { type DrainResponse, MAX_HEARTBEAT_LEGS } from "../protocol/media-node.js";
 import { Info } from "../protocol/wcs-types.js";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
-import { initEngineLogging, shutdownEngine } from "./engine/index.js";
+import { announceAddresses, initEngineLogging, probeGathering, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
 import { LoadGate } from "./admission.js";
 import { NodeMetrics } from "./metrics.js";
@@ -49,6 +49,53 @@ interface MediaNodeHandle {
   closed: Promise<void>;
 }
 
+/**
+ * Start-up check of the ICE settings, before the node listens or registers: gathers once on a throwaway
+ * PeerConnection with the legs' bind address and port range (engine/leg.ts `probeGathering`, a few ms), then
+ * applies the announced addresses to what it gathered (engine/candidates.ts). A node that cannot gather would
+ * register as live and fail every publish ("Failed to gather local ICE candidates").
+ * @returns the gathered host candidates and those the answers will carry (the same without announced addresses), as
+ *   `address:port`, and how long gathering took
+ * @throws ConfigError naming the variable to fix: MEDIA_NODE_BIND_ADDRESS (not an address of this host, e.g. a cloud
+ *   VM's public IP; no usable interface; no free port in MEDIA_NODE_RTC_PORT_MIN..MAX) or MEDIA_NODE_ANNOUNCED_ADDRESSES
+ *   (an address whose family the bound socket cannot receive)
+ */
+async function checkIceSettings(config: MediaNodeConfig): Promise<{ gathered: string[]; announced: string[]; gatherMs: number }> {
+  const bind = config.bindAddress;
+  const range = config.rtcPortRange;
+  const fail = (name: string, value: string, message: string) =>
+    new ConfigError(`Invalid media node configuration:\n  ${name}: ${message} (got ${JSON.stringify(value)})`);
+  let probe: Awaited<ReturnType<typeof probeGathering>>;
+  try {
+    probe = await probeGathering({ bindAddress: bind, portRange: range });
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw fail(
+      "MEDIA_NODE_BIND_ADDRESS",
+      bind,
+      `ICE cannot gather candidates on this address (${reason}): it must be an address of this host, or 0.0.0.0 / ::` +
+        (range ? `, and MEDIA_NODE_RTC_PORT_MIN..MAX (${range.min}-${range.max}) must have a free UDP port` : "") +
+        ". On a cloud VM whose public IP is not on an interface (1:1 NAT), bind to 0.0.0.0 or the private address" +
+        " and put the public IP into MEDIA_NODE_ANNOUNCED_ADDRESSES",
+    );
+  }
+  const r = announceAddresses(probe.sdp, config.announcedAddresses);
+  if (r.gathered.length === 0) {
+    throw fail("MEDIA_NODE_BIND_ADDRESS", bind, "ICE gathered no candidate on this address (no usable network interface)");
+  }
+  if (r.unmatched.length > 0) {
+    const families = [...new Set(r.gathered.map((c) => `IPv${c.family}`))].join(" and ");
+    throw fail(
+      "MEDIA_NODE_ANNOUNCED_ADDRESSES",
+      config.announcedAddresses.join(","),
+      `${r.unmatched.join(", ")}: ICE on MEDIA_NODE_BIND_ADDRESS=${bind} gathers ${families} only, so media sent to this address cannot reach ` +
+        "it (bind to :: for both IPv4 and IPv6)",
+    );
+  }
+  const show = (cs: typeof r.gathered) => cs.map((c) => (c.family === 6 ? `[${c.address}]:${c.port}` : `${c.address}:${c.port}`));
+  return { gathered: show(r.gathered), announced: show(r.announced), gatherMs: Math.round(probe.elapsedMs) };
+}
+
 /** How long the deregistration call at the end of a drain may take, ms. */
 const DEREGISTER_TIMEOUT_MS = 2000;
 
@@ -62,7 +109,8 @@ function hostForUrl(host: string): string {
  * Starts a media node.
  * @param config e.g. from `loadConfig()`
  * @param logger defaults to a pino logger at `config.logLevel`
- * @throws the control API's listen error (e.g. EADDRINUSE)
+ * @throws ConfigError when ICE cannot gather with the configured addresses ({@link checkIceSettings}); the control
+ *   API's listen error (e.g. EADDRINUSE)
  */
 async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise<MediaNodeHandle> {
   const log = logger ?? pino({ level: config.logLevel, base: { svc: "media-node" } });
@@ -75,6 +123,9 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
       else log.error(fields, message);
     });
   }
+
+  for (const w of config.warnings) log.warn(w);
+  const ice = await checkIceSettings(config);
 
   let nodeId = config.nodeId ?? "";
   /** Set once a drain starts (never cleared: a drain ends with the node). */
@@ -120,7 +171,8 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     overloaded: () => gate.refusal(),
     onNotice,
     engine: {
-      bindAddress: config.iceAddress,
+      bindAddress: config.bindAddress,
+      announcedAddresses: config.announcedAddresses,
       portRange: config.rtcPortRange,
       gatherTimeoutMs: 5000,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -177,7 +229,10 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
       nodeId,
       bootId,
       controlUrl,
-      iceAddress: config.iceAddress,
+      bindAddress: config.bindAddress,
+      iceCandidates: ice.announced,
+      ...(config.announcedAddresses.length > 0 ? { gatheredOn: ice.gathered } : {}),
+      gatherMs: ice.gatherMs,
       rtcPorts: config.rtcPortRange ? `${config.rtcPortRange.min}-${config.rtcPortRange.max}` : "any",
       workerUrl: config.workerUrl,
       maxLegs: config.maxLegs,
@@ -254,6 +309,7 @@ async function main(): Promise<void> {
   try {
     node = await startMediaNode(config, log);
   } catch (e) {
+    if (e instanceof ConfigError) process.stderr.write(`${e.message}\n`);
     log.fatal({ err: e }, "media node failed to start");
     process.exit(1);
   }

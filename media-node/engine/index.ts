@@ -8,13 +8,15 @@
  *   payload type and SSRC);
  * - stream-router.ts: the per-stream fan-out, allocation-free per packet;
  * - keyframe-throttle.ts: at most one keyframe request per interval to a publisher;
- * - descriptions.ts: track descriptions from the SDP plans (media-node/plans.ts).
+ * - descriptions.ts: track descriptions from the SDP plans (media-node/plans.ts);
+ * - candidates.ts: announced addresses (1:1 NAT): host candidates of our answers/offers replaced, pure SDP text.
  *
  * What libdatachannel does that this relies on, and the measured figures: docs/media-engine.md.
  */
 import { cleanup as ndcCleanup, initLogger } from "node-datachannel";
 
-export { Leg, type EngineOptions, type LegOutcome, type LegStateName } from "./leg.js";
+export { announceAddresses, hostCandidates, type AnnounceResult, type HostCandidate } from "./candidates.js";
+export { Leg, probeGathering, type EngineOptions, type GatheringProbe, type LegOutcome, type LegStateName } from "./leg.js";
 export { PlayerLeg } from "./player-leg.js";
 export { PublisherLeg } from "./publisher-leg.js";
 export { StreamRouter } from "./stream-router.js";

@@ -8,12 +8,22 @@ import { PeerConnection, type RtcConfig } from "node-datachannel";
 import { MAX_CANDIDATES } from "../../protocol/ice.js";
 import type { LegFailure, LegMedia, LegRole } from "../../protocol/media-node.js";
 import { MediaNodeError, invalidSdp } from "../errors.js";
+import { announceAddresses } from "./candidates.js";
 import { noop } from "./descriptions.js";
 
 /** Engine settings shared by every leg. */
 export interface EngineOptions {
-  /** Address ICE binds to; the answer's host candidates carry it. */
+  /**
+   * Address ICE binds to (libdatachannel `bindAddress`, libjuice only): an address of this host, or `0.0.0.0` / `::`
+   * for every interface. Without {@link announcedAddresses} the answer's host candidates are the addresses gathered
+   * on it (with `0.0.0.0`: one per interface address).
+   */
   bindAddress: string;
+  /**
+   * Addresses put into the host candidates of every answer and offer instead of the gathered ones, with the port the
+   * engine bound (1:1 NAT; candidates.ts). Empty or absent = the gathered candidates as they are.
+   */
+  announcedAddresses?: readonly string[];
   /** Inclusive UDP port range for ICE. */
   portRange?: { min: number; max: number };
   /** Longest wait for ICE gathering before an offer is refused, ms. */
@@ -43,13 +53,66 @@ export type LegOutcome =
 
 export type LegStateName = "new" | "connected" | "failed" | "closed";
 
-function rtcConfig(o: EngineOptions): RtcConfig {
+function rtcConfig(o: Pick<EngineOptions, "bindAddress" | "portRange">): RtcConfig {
   const cfg: RtcConfig = { iceServers: [], bindAddress: o.bindAddress };
   if (o.portRange) {
     cfg.portRangeBegin = o.portRange.min;
     cfg.portRangeEnd = o.portRange.max;
   }
   return cfg;
+}
+
+/** What {@link probeGathering} found. */
+export interface GatheringProbe {
+  /** The probe's local description once gathering completed (host candidates as gathered, nothing announced). */
+  sdp: string;
+  /** From creating the PeerConnection to gathering complete, ms. */
+  elapsedMs: number;
+}
+
+/**
+ * Start-up check: gathers ICE candidates once with the engine settings the legs will use, on a throwaway
+ * PeerConnection (a data channel's offer: the same libjuice agent creation and gathering as an answer), and closes it.
+ * A bind address that is not on this host, or a port range with no free port, makes libdatachannel throw "Failed to
+ * gather local ICE candidates"; a bind address with no usable interface completes with no candidate.
+ * @param timeoutMs longest wait for gathering to complete (host candidates only: a few ms normally)
+ * @throws Error with the engine's reason when ICE cannot start, or on timeout
+ */
+/**
+ * The probes' PeerConnections and data channels, referenced until the process exits: without this the media node
+ * crashed at every exit (SIGSEGV after node-datachannel 0.33.4's cleanup(), seen when the closed probe's data channel
+ * had been garbage-collected; keeping both referenced made the exit clean in repeated runs).
+ */
+const probes: unknown[] = [];
+
+export async function probeGathering(opts: Pick<EngineOptions, "bindAddress" | "portRange">, timeoutMs = 3000): Promise<GatheringProbe> {
+  const t0 = performance.now();
+  const pc = new PeerConnection("ice-probe", rtcConfig(opts));
+  probes.push(pc);
+  let dc: ReturnType<PeerConnection["createDataChannel"]> | undefined;
+  try {
+    try {
+      // not setLocalDescription("offer"): node-datachannel 0.33.4 does not catch a libdatachannel exception there
+      // (the process aborts); createDataChannel negotiates the same way and does catch it
+      dc = pc.createDataChannel("ice-probe");
+      probes.push(dc);
+    } catch (e) {
+      throw new Error(engineReason(e));
+    }
+    for (;;) {
+      const desc = pc.localDescription();
+      if (pc.gatheringState() === "complete" && desc) return { sdp: desc.sdp, elapsedMs: performance.now() - t0 };
+      if (performance.now() - t0 > timeoutMs) throw new Error(`ICE gathering did not complete within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  } finally {
+    try {
+      dc?.close();
+      pc.close();
+    } catch {
+      // already closed
+    }
+  }
 }
 
 /** libdatachannel messages look like "libdatachannel error while …: <reason>"; keep the reason. */
@@ -154,6 +217,9 @@ export abstract class Leg {
    */
   protected async makeOffer(): Promise<string> {
     try {
+      // node-datachannel 0.33.4's setLocalDescription does not catch libdatachannel exceptions: when ICE cannot start
+      // here (an address not on this host, no free port in the range) the process aborts instead of throwing. The
+      // start-up check (probeGathering, media-node/main.ts) rules out the configuration that does it every time.
       this.pc.setLocalDescription("offer");
     } catch (e) {
       throw new MediaNodeError("node_full", `WebRTC engine error: ${engineReason(e)}`);
@@ -206,7 +272,10 @@ export abstract class Leg {
     this.connectTimer.unref();
   }
 
-  /** Polls the local description until gathering is complete and it has candidates (no trickle). */
+  /**
+   * Polls the local description until gathering is complete and it has candidates (no trickle), then replaces its
+   * host candidates by the announced addresses, if any (candidates.ts).
+   */
   private waitForLocal(type: "offer" | "answer"): Promise<string> {
     const deadline = performance.now() + this.opts.gatherTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -221,8 +290,17 @@ export abstract class Leg {
           return reject(new MediaNodeError("error", `WebRTC engine error: ${engineReason(e)}`));
         }
         if (gathering === "complete" && desc && desc.type === type) {
-          if (desc.sdp.includes("a=candidate")) return resolve(desc.sdp);
-          return reject(new MediaNodeError("error", "ICE gathering found no local candidate (check MEDIA_NODE_ICE_ADDRESS)"));
+          if (!desc.sdp.includes("a=candidate")) {
+            return reject(new MediaNodeError("error", "ICE gathering found no local candidate (check MEDIA_NODE_BIND_ADDRESS)"));
+          }
+          const announced = this.opts.announcedAddresses ?? [];
+          if (announced.length === 0) return resolve(desc.sdp);
+          const r = announceAddresses(desc.sdp, announced);
+          if (r.announced.length > 0) return resolve(r.sdp);
+          // the start-up check (probeGathering) makes this unreachable unless the host's interfaces changed since
+          return reject(
+            new MediaNodeError("error", `ICE gathered no host candidate of the family of ${announced.join(", ")} (check MEDIA_NODE_BIND_ADDRESS)`),
+          );
         }
         if (performance.now() > deadline) {
           return reject(new MediaNodeError("error", `ICE gathering timed out after ${this.opts.gatherTimeoutMs} ms`));

@@ -48,6 +48,8 @@ export interface SpawnOptions extends ClientOptions {
   startTimeoutMs?: number;
   /** Extra environment for the child. */
   env?: Record<string, string>;
+  /** Run the child in this network namespace (`ip netns exec`; root only; test/harness/netns.ts). */
+  netns?: string;
 }
 export type PublisherSpawnOptions = SpawnOptions;
 export type PlayerSpawnOptions = SpawnOptions;
@@ -305,10 +307,11 @@ export class WcsClientHandle {
 }
 
 async function spawnClient(role: ClientRole, opts: SpawnOptions): Promise<WcsClientHandle> {
-  const { url, name, label, startTimeoutMs = 20_000, env, ...options } = opts;
+  const { url, name, label, startTimeoutMs = 20_000, env, netns, ...options } = opts;
   const lbl = label ?? `${role === "publisher" ? "pub" : "play"}:${name}#${++labelCounter}`;
   const child = fork(CHILD_SCRIPT, [], {
-    execArgv: ["--import", TSX_LOADER],
+    // in a namespace: `ip netns exec <ns> node …` (ip execs node in place: same pid, the IPC fd is inherited)
+    ...(netns ? { execPath: "ip", execArgv: ["netns", "exec", netns, process.execPath, "--import", TSX_LOADER] } : { execArgv: ["--import", TSX_LOADER] }),
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     env: { ...process.env, ...env },
     serialization: "json",

@@ -44,15 +44,25 @@ export interface Cluster {
   wsUrl: string;
   secret: string;
   nodes: MediaNodeProc[];
-  startNode(env?: Record<string, string>): Promise<MediaNodeProc>;
+  startNode(env?: Record<string, string>, opts?: StartNodeOptions): Promise<MediaNodeProc>;
   /** The worker's registry view of the media nodes (signed GET /internal/nodes). */
   listNodes(): Promise<RegisteredNode[]>;
   logs(): string;
   stop(): Promise<void>;
 }
 
+export interface StartNodeOptions {
+  /**
+   * Run the node in this network namespace (`ip netns exec`; root only; test/harness/netns.ts). Its env must then set
+   * MEDIA_NODE_LISTEN_HOST to an address of that namespace the worker can reach.
+   */
+  netns?: string;
+}
+
 export interface ClusterOptions {
   nodes?: number;
+  /** Address wrangler dev listens on and the cluster's URLs use (default 127.0.0.1). */
+  host?: string;
   /**
    * Rate limits (requests per 10 s per client address) instead of wrangler.toml's; every limit not given here is
    * raised to 1,000,000, since every test client and bench peer comes from 127.0.0.1.
@@ -155,7 +165,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const secret = randomBytes(24).toString("hex");
   const stateDir = mkdtempSync(join(tmpdir(), "wcs-edge-state-"));
   const appDir = snapshotWorker(stateDir, opts.rateLimits);
-  const httpUrl = `http://127.0.0.1:${port}`;
+  const host = opts.host ?? "127.0.0.1";
+  const httpUrl = `http://${host}:${port}`;
   const workerLog = new LogBuffer("[worker]");
   const nodeLogs: LogBuffer[] = [];
   const logs = () => [workerLog.text(), ...nodeLogs.map((l) => l.text(80))].join("\n");
@@ -166,7 +177,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",
     "--config", join(appDir, "wrangler.toml"),
-    "--ip", "127.0.0.1",
+    "--ip", host,
     "--port", String(port),
     "--inspector-port", String(inspectorPort),
     "--persist-to", stateDir,
@@ -199,24 +210,26 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
   const cluster: Cluster = {
     httpUrl,
-    wsUrl: `ws://127.0.0.1:${port}`,
+    wsUrl: `ws://${host}:${port}`,
     secret,
     nodes,
     listNodes,
     logs,
-    async startNode(env: Record<string, string> = {}) {
+    async startNode(env: Record<string, string> = {}, nodeOpts: StartNodeOptions = {}) {
       const nodeId = `node-${nodes.length + 1}-${randomBytes(3).toString("hex")}`;
       const controlPort = await freePort();
       const buf = new LogBuffer(`[${nodeId}]`);
       nodeLogs.push(buf);
-      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "media-node/main.ts")], {
+      const argv = [process.execPath, "--import", "tsx", join(ROOT, "media-node/main.ts")];
+      const [cmd, ...args] = nodeOpts.netns ? ["ip", "netns", "exec", nodeOpts.netns, ...argv] : argv;
+      const child = spawn(cmd!, args, {
         cwd: ROOT,
         env: {
           ...process.env,
           MEDIA_NODE_ID: nodeId,
           MEDIA_NODE_PORT: String(controlPort),
           MEDIA_NODE_LISTEN_HOST: "127.0.0.1",
-          MEDIA_NODE_ICE_ADDRESS: "127.0.0.1",
+          MEDIA_NODE_BIND_ADDRESS: "127.0.0.1",
           WORKER_URL: httpUrl,
           MEDIA_NODE_SECRET: secret,
           MEDIA_NODE_HEARTBEAT_MS: "1000",
@@ -234,7 +247,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       track(child, buf);
       const proc: MediaNodeProc = {
         nodeId,
-        controlUrl: `http://127.0.0.1:${controlPort}`,
+        controlUrl: `http://${env.MEDIA_NODE_LISTEN_HOST ?? "127.0.0.1"}:${env.MEDIA_NODE_PORT ?? controlPort}`,
         process: child,
         async kill(signal: NodeJS.Signals = "SIGKILL") {
           child.kill(signal);

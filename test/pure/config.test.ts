@@ -29,7 +29,8 @@ describe("loadConfig", () => {
       listenHost: "127.0.0.1",
       port: 9000,
       publicUrl: undefined,
-      iceAddress: "127.0.0.1",
+      bindAddress: "127.0.0.1",
+      announcedAddresses: [],
       rtcPortRange: undefined,
       workerUrl: "http://127.0.0.1:8787",
       secret: "s3cret-value",
@@ -43,6 +44,7 @@ describe("loadConfig", () => {
       drainTimeoutMs: 30000,
       publisherMaxKbps: 2500,
       logLevel: "info",
+      warnings: [],
     });
   });
 
@@ -53,7 +55,8 @@ describe("loadConfig", () => {
         MEDIA_NODE_LISTEN_HOST: "0.0.0.0",
         MEDIA_NODE_PORT: "0",
         MEDIA_NODE_PUBLIC_URL: "https://node-a.example.com:9443",
-        MEDIA_NODE_ICE_ADDRESS: "2001:db8::1",
+        MEDIA_NODE_BIND_ADDRESS: "2001:db8::1",
+        MEDIA_NODE_ANNOUNCED_ADDRESSES: " 2001:db8:ffff::1 ,203.0.113.7",
         MEDIA_NODE_RTC_PORT_MIN: "40000",
         MEDIA_NODE_RTC_PORT_MAX: "40000",
         WORKER_URL: "https://edge.example.com//",
@@ -75,7 +78,8 @@ describe("loadConfig", () => {
       listenHost: "0.0.0.0",
       port: 0,
       publicUrl: "https://node-a.example.com:9443",
-      iceAddress: "2001:db8::1",
+      bindAddress: "2001:db8::1",
+      announcedAddresses: ["2001:db8:ffff::1", "203.0.113.7"],
       rtcPortRange: { min: 40000, max: 40000 },
       workerUrl: "https://edge.example.com",
       secret: "x",
@@ -89,6 +93,7 @@ describe("loadConfig", () => {
       drainTimeoutMs: 0,
       publisherMaxKbps: 0,
       logLevel: "debug",
+      warnings: [],
     });
   });
 
@@ -113,7 +118,8 @@ describe("loadConfig", () => {
         MEDIA_NODE_ID: "n".repeat(129),
         MEDIA_NODE_PORT: "65536",
         MEDIA_NODE_PUBLIC_URL: "ftp://node",
-        MEDIA_NODE_ICE_ADDRESS: "node.local",
+        MEDIA_NODE_BIND_ADDRESS: "node.local",
+        MEDIA_NODE_ANNOUNCED_ADDRESSES: "203.0.113.7, node.example",
         WORKER_URL: "not a url",
         MEDIA_NODE_HEARTBEAT_MS: "50",
         MEDIA_NODE_MAX_LEGS: "-1",
@@ -125,7 +131,8 @@ describe("loadConfig", () => {
       `  MEDIA_NODE_ID: at most 128 characters (got "${"n".repeat(129)}")`,
       '  MEDIA_NODE_PORT: expected an integer 0..65535 (got "65536")',
       '  MEDIA_NODE_PUBLIC_URL: expected an http:// or https:// URL (got "ftp://node")',
-      '  MEDIA_NODE_ICE_ADDRESS: expected an IPv4 or IPv6 address (got "node.local")',
+      '  MEDIA_NODE_BIND_ADDRESS: expected an IPv4 or IPv6 address (got "node.local")',
+      '  MEDIA_NODE_ANNOUNCED_ADDRESSES: not an IPv4 or IPv6 address: node.example (got "203.0.113.7, node.example")',
       '  WORKER_URL: expected an absolute URL (got "not a url")',
       "  MEDIA_NODE_SECRET: required (got unset)",
       '  MEDIA_NODE_HEARTBEAT_MS: expected an integer 100..60000 (got "50")',
@@ -161,5 +168,51 @@ describe("loadConfig", () => {
     [{ MEDIA_NODE_RTC_PORT_MIN: "0", MEDIA_NODE_RTC_PORT_MAX: "70000" }, ['  MEDIA_NODE_RTC_PORT_MIN: expected an integer 1..65535 (got "0")', '  MEDIA_NODE_RTC_PORT_MAX: expected an integer 1..65535 (got "70000")']],
   ])("RTC port range %o", (env, want) => {
     expect(problems({ ...REQUIRED, ...env })).toEqual(want);
+  });
+});
+
+describe("loadConfig: ICE bind and announced addresses (1:1 NAT)", () => {
+  it("announced addresses without a bind address bind to every interface of their families", () => {
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: "203.0.113.7" })).toMatchObject({
+      bindAddress: "0.0.0.0",
+      announcedAddresses: ["203.0.113.7"],
+      warnings: [],
+    });
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: "203.0.113.7,2001:db8::7" })).toMatchObject({ bindAddress: "::" });
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: "203.0.113.7", MEDIA_NODE_BIND_ADDRESS: "10.0.0.5" })).toMatchObject({
+      bindAddress: "10.0.0.5",
+      warnings: [],
+    });
+  });
+
+  it("MEDIA_NODE_ICE_ADDRESS is a deprecated alias of MEDIA_NODE_BIND_ADDRESS: same meaning, plus a warning", () => {
+    const c = loadConfig({ ...REQUIRED, MEDIA_NODE_ICE_ADDRESS: "10.0.0.5" });
+    expect(c.bindAddress).toBe("10.0.0.5");
+    expect(c.announcedAddresses).toEqual([]);
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toMatch(/MEDIA_NODE_ICE_ADDRESS is deprecated: rename it MEDIA_NODE_BIND_ADDRESS.*MEDIA_NODE_ANNOUNCED_ADDRESSES/);
+    expect(problems({ ...REQUIRED, MEDIA_NODE_ICE_ADDRESS: "10.0.0.5", MEDIA_NODE_BIND_ADDRESS: "0.0.0.0" })).toEqual([
+      '  MEDIA_NODE_ICE_ADDRESS: deprecated alias of MEDIA_NODE_BIND_ADDRESS, which is set too: remove MEDIA_NODE_ICE_ADDRESS (got "10.0.0.5")',
+    ]);
+  });
+
+  it("a loopback bind address with announced addresses is a warning (nothing sent to them can reach it)", () => {
+    const c = loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: "203.0.113.7", MEDIA_NODE_BIND_ADDRESS: "127.0.0.1" });
+    expect(c.warnings).toEqual([expect.stringMatching(/^MEDIA_NODE_BIND_ADDRESS is 127\.0\.0\.1, a loopback address/)]);
+  });
+
+  it("blank entries are ignored; an empty list is unset", () => {
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: " , 203.0.113.7,," }).announcedAddresses).toEqual(["203.0.113.7"]);
+    expect(loadConfig({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: " , " })).toMatchObject({ announcedAddresses: [], bindAddress: "127.0.0.1" });
+  });
+
+  it.each([
+    ["0.0.0.0", "cannot announce the unspecified address 0.0.0.0 (that is a bind address)"],
+    ["203.0.113.7,0:0::0", "cannot announce the unspecified address 0:0::0 (that is a bind address)"],
+    ["203.0.113.7,203.0.113.7", "lists an address twice"],
+    [Array.from({ length: 9 }, (_, i) => `203.0.113.${i + 1}`).join(","), "at most 8 addresses"],
+    ["https://203.0.113.7", "not an IPv4 or IPv6 address: https://203.0.113.7"],
+  ])("MEDIA_NODE_ANNOUNCED_ADDRESSES=%s is refused", (value, message) => {
+    expect(problems({ ...REQUIRED, MEDIA_NODE_ANNOUNCED_ADDRESSES: value })).toEqual([`  MEDIA_NODE_ANNOUNCED_ADDRESSES: ${message} (got ${JSON.stringify(value)})`]);
   });
 });

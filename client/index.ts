@@ -32,5 +32,5 @@ export type { SessionStatus, StreamStatus } from "./constants.js";
 export { WcsError } from "./events.js";
 export type { Logger } from "./events.js";
 export { resolvePlatform } from "./platform.js";
-export type { MediaStreamConstructor, PeerConnectionConstructor, Platform, WebSocketConstructor } from "./platform.js";
+export type { FetchFunction, MediaStreamConstructor, PeerConnectionConstructor, Platform, WebSocketConstructor } from "./platform.js";
 export type { AutoRestoreOptions, RestoreAttempt } from "./restore.js";

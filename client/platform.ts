@@ -8,6 +8,8 @@
 export type WebSocketConstructor = new (url: string) => WebSocket;
 /** An RTCPeerConnection constructor (the browser's, or @roamhq/wrtc's). */
 export type PeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection;
+/** `fetch` (the browser's or Node's), for the session's `GET /ice-servers` (client/ice-servers.ts). */
+export type FetchFunction = (url: string, init?: RequestInit) => Promise<Response>;
 /** A MediaStream constructor, used to build the remote stream of a player from its receivers' tracks. */
 export type MediaStreamConstructor = new (tracks?: MediaStreamTrack[]) => MediaStream;
 
@@ -30,6 +32,11 @@ export interface Platform {
   clientInfo: { osVersion: string; browserVersion: string };
   /** Random ids (mediaSessionId, operationId); a UUID string. */
   randomUUID: () => string;
+  /**
+   * Fetches the session's STUN / TURN servers (`GET /ice-servers`, README "TURN"); absent: the session does not ask
+   * (peer connections get `mediaOptions.iceServers` or none).
+   */
+  fetch?: FetchFunction;
 }
 
 /** A random UUID v4; uses crypto.randomUUID where available (it is missing on plain-http pages). */
@@ -56,6 +63,7 @@ export function resolvePlatform(overrides: Partial<Platform> = {}): Platform {
     MediaStream: MediaStreamConstructor;
     navigator: Navigator;
     document: Document;
+    fetch: FetchFunction;
   }>;
   const nav = g.navigator;
   const media = nav?.mediaDevices;
@@ -78,5 +86,7 @@ export function resolvePlatform(overrides: Partial<Platform> = {}): Platform {
       browserVersion: nav?.userAgent ?? "unknown",
     },
     randomUUID: overrides.randomUUID ?? randomUUID,
+    // bound: a browser's fetch throws "Illegal invocation" when called as a method of another object
+    fetch: overrides.fetch ?? (typeof g.fetch === "function" ? g.fetch.bind(globalThis) : undefined),
   };
 }

@@ -37,8 +37,19 @@ export interface SessionOptions {
   authToken?: string;
   /** Sent as `connection.keepAlive`. */
   keepAlive?: boolean;
-  /** RTCPeerConnection configuration of every stream (e.g. `{iceServers: [...]}`); `bundlePolicy` is always "max-compat". */
+  /**
+   * RTCPeerConnection configuration of every stream (e.g. `{iceTransportPolicy: "relay"}`); `bundlePolicy` is always
+   * "max-compat". Without `iceServers` here the session asks the server for them (see `iceServersUrl`); with them,
+   * they are used as given and nothing is asked.
+   */
   mediaOptions?: RTCConfiguration;
+  /**
+   * Where the session gets the STUN / TURN servers (with short-lived TURN credentials) of its peer connections:
+   * default `http(s)://<urlServer's host>/ice-servers` (README "TURN"), asked with the session's token
+   * (`custom.token` or `?token=`) once the session is ESTABLISHED and again shortly before the credentials expire.
+   * `false`: never ask. A server without the endpoint (e.g. WCS itself) just means no ICE servers.
+   */
+  iceServersUrl?: string | false;
   /** Connection timeout: a socket still connecting after this long is closed (FAILED). Default none. */
   timeout?: number;
   /** Send a client `ping` this often (default 0 = never). */

@@ -12,6 +12,7 @@ import type { ConnectionRequest } from "../protocol/wcs.js";
 import type { SendDataRequest } from "../protocol/room.js";
 import { ERROR_INFO, SESSION_STATUS, type SessionStatus } from "./constants.js";
 import { Emitter, WcsError, consoleLogger, quiet, withTimeout, type Logger } from "./events.js";
+import { IceServerSource, iceServersUrlOf, sessionToken } from "./ice-servers.js";
 import { resolvePlatform, type Platform } from "./platform.js";
 import { Retries, resolveRestorePolicy, type RestorePolicy } from "./restore.js";
 import { DataRequests } from "./session-data.js";
@@ -61,6 +62,8 @@ export class Session {
   readonly #restoreHooks: Array<() => Promise<void>> = [];
   readonly #link: SessionLink;
   readonly #frameHandlers: FrameHandlers;
+  /** The server's STUN / TURN servers; undefined when mediaOptions.iceServers are given or asking is off. */
+  readonly #iceServers: IceServerSource | undefined;
   #socket: WcsSocket | undefined;
   #lastDisconnect: { code?: number; reason?: string; error?: string } | undefined;
   #status: SessionStatus = SESSION_STATUS.PENDING;
@@ -89,6 +92,12 @@ export class Session {
     };
     this.#events = new Emitter<SessionEvents>(this.#logger);
     this.#id = this.#platform.randomUUID();
+    const iceUrl = options.iceServersUrl === false ? undefined : (options.iceServersUrl ?? iceServersUrlOf(options.urlServer));
+    const fetchFn = this.#platform.fetch;
+    this.#iceServers =
+      options.mediaOptions?.iceServers === undefined && iceUrl !== undefined && fetchFn
+        ? new IceServerSource(iceUrl, sessionToken(options.custom, options.urlServer), fetchFn, this.#logger)
+        : undefined;
     this.#link = this.#makeLink();
     this.#frameHandlers = this.#makeFrameHandlers();
     internals.set(this, {
@@ -253,6 +262,7 @@ export class Session {
     const restored = this.#reconnecting;
     this.#reconnecting = false;
     this.#retries?.reset();
+    this.#iceServers?.prefetch();
     this.#setStatus(SESSION_STATUS.ESTABLISHED, userData);
     if (restored) void this.#afterRestore();
   }
@@ -371,11 +381,11 @@ export class Session {
       platform: this.#platform,
       logger: this.#logger,
       restorePolicy: this.#restore,
-      rtcConfiguration: () => ({
-        ...this.#opts.mediaOptions,
-        iceServers: this.#opts.mediaOptions?.iceServers ?? [],
-        bundlePolicy: "max-compat",
-      }),
+      rtcConfiguration: () => {
+        const withServers = (iceServers: RTCIceServer[]): RTCConfiguration => ({ ...this.#opts.mediaOptions, iceServers, bundlePolicy: "max-compat" });
+        const servers = this.#iceServers?.current() ?? this.#opts.mediaOptions?.iceServers ?? [];
+        return Array.isArray(servers) ? withServers(servers) : servers.then(withServers);
+      },
       status: () => this.#status,
       send: <M extends keyof StreamMessages>(message: M, data: StreamMessages[M]) => this.#send(message, data),
       register: (id, stream) => void this.#streams.set(id, stream),

@@ -27,7 +27,8 @@ export interface SessionLink {
   readonly platform: Platform;
   readonly logger: Logger;
   readonly restorePolicy: RestorePolicy | null;
-  rtcConfiguration(): RTCConfiguration;
+  /** The configuration of a new peer connection: at once, or once the session's ICE servers are known. */
+  rtcConfiguration(): RTCConfiguration | Promise<RTCConfiguration>;
   status(): SessionStatus;
   send<M extends keyof StreamMessages>(message: M, data: StreamMessages[M]): boolean;
   register(id: string, stream: Stream): void;

@@ -1,6 +1,7 @@
 /**
  * The WebRTC side of a stream, as Web SDK 2.0's webrtc-media-provider.js: one RTCPeerConnection per publish/play
- * attempt (`{iceServers: [] (unless given in mediaOptions), bundlePolicy: "max-compat"}`), the client's offer
+ * attempt (`{iceServers: [...], bundlePolicy: "max-compat"}`: mediaOptions.iceServers, else the server's
+ * `/ice-servers`, client/ice-servers.ts, else none), the client's offer
  * (publish: the local tracks with sendonly m-lines; play: recvonly audio + video), the server's answer, the local and
  * remote MediaStreams and the <video> shown in `display`.
  *
@@ -21,14 +22,14 @@ export interface Offer {
 export class StreamMedia {
   readonly #platform: Platform;
   readonly #opts: StreamOptions;
-  readonly #rtcConfiguration: () => RTCConfiguration;
+  readonly #rtcConfiguration: () => RTCConfiguration | Promise<RTCConfiguration>;
   #pc: RTCPeerConnection | undefined;
   #local: MediaStream | undefined;
   #captured: MediaStream | undefined;
   #remote: MediaStream | undefined;
   #video: HTMLVideoElement | undefined;
 
-  constructor(platform: Platform, opts: StreamOptions, rtcConfiguration: () => RTCConfiguration) {
+  constructor(platform: Platform, opts: StreamOptions, rtcConfiguration: () => RTCConfiguration | Promise<RTCConfiguration>) {
     this.#platform = platform;
     this.#opts = opts;
     this.#rtcConfiguration = rtcConfiguration;
@@ -68,7 +69,11 @@ export class StreamMedia {
       if (!current()) return undefined; // failed (e.g. session lost) while waiting for the camera
       this.#local = media;
     }
-    const pc = new platform.RTCPeerConnection(this.#rtcConfiguration());
+    // the session's ICE servers: known (at once), or being asked from the server (wait: TURN may be the only way)
+    const pending = this.#rtcConfiguration();
+    const configuration = pending instanceof Promise ? await pending : pending;
+    if (!current()) return undefined;
+    const pc = new platform.RTCPeerConnection(configuration);
     this.#pc = pc;
     if (media) {
       for (const track of media.getTracks()) pc.addTrack(track, media);

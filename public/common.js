@@ -43,6 +43,16 @@ export function tokenOptions() {
 }
 
 /**
+ * Peer-connection options from the page's URL: `?relay=1` makes every peer connection relay-only
+ * (`iceTransportPolicy: "relay"`), to try a TURN deployment the way a player on a UDP-blocking network uses it
+ * (README "TURN"). The SDK asks the server for the TURN servers and their credentials itself.
+ * @returns {{ mediaOptions: RTCConfiguration } | {}} options to spread into createSession() / roomApi.connect()
+ */
+export function iceOptions() {
+  return params.get("relay") === "1" ? { mediaOptions: { iceTransportPolicy: "relay" } } : {};
+}
+
+/**
  * Prefills a server address input: ?server=…, else this page's own server.
  * @param {HTMLInputElement} input
  */
@@ -393,6 +403,30 @@ export async function videoState(stream, memo = {}) {
     }
   }
   return { videoWidth: video?.videoWidth ?? 0, videoHeight: video?.videoHeight ?? 0, frames: memo.frames ?? 0 };
+}
+
+/**
+ * How a stream's media travels, for `state()`: the candidate types of the selected ICE pair (`local` "relay" = through
+ * the TURN server, with `relayProtocol` the transport to it: "udp", "tcp" or "tls"); null before ICE has chosen.
+ * @param {Stream | null} stream
+ * @returns {Promise<{ local: string, remote: string, relayProtocol: string | null, protocol: string } | null>}
+ */
+export async function routeState(stream) {
+  if (!stream?.getPeerConnection()) return null;
+  try {
+    const report = await stream.getStats();
+    /** @type {Map<string, any>} */
+    const byId = new Map();
+    report.forEach((r) => byId.set(r.id, r));
+    const transport = [...byId.values()].find((r) => r.type === "transport" && r.selectedCandidatePairId);
+    const pair = transport ? byId.get(transport.selectedCandidatePairId) : undefined;
+    const local = pair && byId.get(pair.localCandidateId);
+    const remote = pair && byId.get(pair.remoteCandidateId);
+    if (!local || !remote) return null;
+    return { local: local.candidateType, remote: remote.candidateType, relayProtocol: local.relayProtocol ?? null, protocol: local.protocol };
+  } catch {
+    return null; // closed meanwhile
+  }
 }
 
 /**

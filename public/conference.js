@@ -5,7 +5,7 @@
 import { ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, WcsError, roomApi } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, el, messageOf, readFields } from "/common.js";
 import { params, random4, rememberInUrl, serverUrl } from "/common.js";
-import { closeQuietly, describeSessionLoss, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
+import { closeQuietly, describeSessionLoss, iceOptions, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
 import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
@@ -164,7 +164,7 @@ function addChatLine(kind, from, text, extraClass = "") {
 function ensureRoomSession(login) {
   if (roomSession && !sessionDown(roomSession) && roomSession.username() === login) return roomSession;
   dropRoomSession();
-  roomSession = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform, ...(params.get("token") ? { token: params.get("token") ?? "" } : {}) });
+  roomSession = roomApi.connect({ urlServer: url, username: login, platform: pagePlatform, ...(params.get("token") ? { token: params.get("token") ?? "" } : {}), ...iceOptions() });
   log.record(`connect as ${login}`);
   return watchSession(roomSession, {
     url,

@@ -1,13 +1,14 @@
 // @ts-check
-// Player: play a stream by name (our SDK). URL parameters prefill the form: ?name=NAME&server=ws://…
+// Player: play a stream by name (our SDK). URL parameters prefill the form: ?name=NAME&server=ws://…; ?token=… is the
+// access token, ?relay=1 plays through the TURN server only.
 
 import { createSession } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, readFields } from "/common.js";
 import { params, prefillServer, rememberInUrl } from "/common.js";
-import { closeQuietly, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
+import { closeQuietly, iceOptions, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
-import { frameMemo, streamState, videoState } from "/common.js";
+import { frameMemo, routeState, streamState, videoState } from "/common.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -50,7 +51,7 @@ ui.name.value = params.get("name") ?? "";
 async function ensureSession(url) {
   if (!session || sessionDown(session) || session.getServerUrl() !== url) {
     closeQuietly(session);
-    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions() });
+    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions(), ...iceOptions() });
     log.record(`connect ${url}`);
     watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
     render();
@@ -140,6 +141,7 @@ window.player = {
       resolution: ui.resolution.textContent,
       muted: video?.muted ?? null,
       video: await videoState(player, frameMemo(player)),
+      route: await routeState(player),
       history: [...log.lines],
     };
   },

@@ -4,7 +4,7 @@
 import { createSession, STREAM_STATUS } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, readFields } from "/common.js";
 import { params, random4, serverUrl } from "/common.js";
-import { pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
+import { iceOptions, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
 import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
@@ -47,7 +47,7 @@ ui.name.value = params.get("name") ?? `stream-${random4()}`;
 // ---- session ---------------------------------------------------------------------------------------------------
 
 function connect() {
-  session = createSession({ urlServer: url, platform: pagePlatform, ...tokenOptions() });
+  session = createSession({ urlServer: url, platform: pagePlatform, ...tokenOptions(), ...iceOptions() });
   watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
   render();
   return session;

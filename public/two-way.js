@@ -5,7 +5,7 @@
 import { createSession, SESSION_STATUS } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, messageOf, readFields } from "/common.js";
 import { params, prefillServer, random4 } from "/common.js";
-import { closeQuietly, pagePlatform, sessionStatus, tokenOptions, watchSession } from "/common.js";
+import { closeQuietly, iceOptions, pagePlatform, sessionStatus, tokenOptions, watchSession } from "/common.js";
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
@@ -61,7 +61,7 @@ function connect() {
   }
   errors.show("");
   try {
-    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions() });
+    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions(), ...iceOptions() });
   } catch (e) {
     errors.show(messageOf(e));
     return;

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ACCESS_TOKEN_AUDIENCE } from "../protocol/access.js";
 import { parseRelayAllowList } from "../protocol/relay.js";
+import { parseIceUrls, TURN_SECRET_MIN_CHARS } from "../protocol/turn.js";
 import { WEBHOOK_MIN_KEY_BYTES, webhookKey } from "../protocol/webhooks.js";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
@@ -13,6 +14,18 @@ const bool = (def: boolean) =>
     .enum(["true", "false"], { message: 'expected "true" or "false"' })
     .default(def ? "true" : "false")
     .transform((v) => v === "true");
+
+/** A comma-separated list of TURN or STUN URIs (protocol/turn.ts parseIceUrls); empty = none. */
+const iceUrls = (kind: "turn" | "stun") =>
+  z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const r = parseIceUrls(text, kind);
+      if (r.ok) return r.urls;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${r.bad}": ${r.why}` });
+      return z.NEVER;
+    });
 
 const optionalText = (max: number) =>
   z
@@ -81,12 +94,23 @@ const Config = z.object({
   REST_HOOK_TIMEOUT_MS: int(3000, 100, 30_000),
   /** What a hook that is not answered in time (or cannot be reached) means: "deny" (default) or "allow". */
   REST_HOOK_ON_TIMEOUT: z.enum(["deny", "allow"], { message: 'expected "deny" or "allow"' }).default("deny"),
+  /** TURN servers handed to clients by `GET /ice-servers` (worker/turn.ts): comma-separated turn:/turns: URIs (RFC 7065); empty = none. */
+  TURN_URLS: iceUrls("turn"),
+  /** The TURN server's shared secret (coturn `static-auth-secret`) that signs the clients' short-lived credentials; required with TURN_URLS. */
+  TURN_SECRET: optionalText(4096).refine((v) => v === undefined || v.length >= TURN_SECRET_MIN_CHARS, `must be at least ${TURN_SECRET_MIN_CHARS} characters`),
+  /** How long TURN credentials are valid, s (the `ttl` of `GET /ice-servers`). */
+  TURN_TTL_S: int(3600, 60, 86_400),
+  /** STUN servers handed to clients next to the TURN ones: comma-separated stun:/stuns: URIs (RFC 7064); empty = none. */
+  STUN_URLS: iceUrls("stun"),
 }).refine((c) => c.REST_HOOK_URL === undefined || c.REST_HOOK_SECRET !== undefined, {
   path: ["REST_HOOK_SECRET"],
   message: "is required when REST_HOOK_URL is set",
 }).refine((c) => c.WEBHOOK_URL === undefined || c.WEBHOOK_SECRET !== undefined, {
   path: ["WEBHOOK_SECRET"],
   message: "is required when WEBHOOK_URL is set",
+}).refine((c) => c.TURN_URLS.length === 0 || c.TURN_SECRET !== undefined, {
+  path: ["TURN_SECRET"],
+  message: "is required when TURN_URLS is set",
 });
 export type Config = z.infer<typeof Config>;
 

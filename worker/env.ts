@@ -65,6 +65,14 @@ export interface Env {
   WEBHOOK_RETRY_MAX_MS?: string;
   /** Age after which an undelivered webhook is dropped, s (default 86400). */
   WEBHOOK_MAX_AGE_S?: string;
+  /** TURN servers for clients (`GET /ice-servers`, worker/turn.ts): comma-separated `turn:` / `turns:` URIs; unset = none. */
+  TURN_URLS?: string;
+  /** The TURN server's shared secret (coturn `static-auth-secret`; a secret: `wrangler secret put TURN_SECRET`); required with TURN_URLS. */
+  TURN_SECRET?: string;
+  /** Lifetime of the TURN credentials handed out, s (default 3600, 60–86400). */
+  TURN_TTL_S?: string;
+  /** STUN servers for clients, comma-separated `stun:` / `stuns:` URIs; unset = none. */
+  STUN_URLS?: string;
   /** "info" (default), "warn", "error" or "silent". */
   LOG_LEVEL?: string;
   /** Default of a relay's `retry` flag ("true"/"false", default false): a failed relay is started again with backoff. */

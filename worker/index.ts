@@ -9,6 +9,7 @@
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
  * - `GET /healthz`, `GET /readyz`, `GET /metrics` (admin token): probes and Prometheus metrics (worker/metrics.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
+ * - `GET /ice-servers`: STUN / TURN servers with short-lived TURN credentials for clients (worker/turn.ts).
  * - `/:name/webrtc/publish`, `/:name/webrtc/play`: the Flussonic-style WebSocket endpoint; each upgrade goes to a new
  *   WsEndpointDO (worker/ws-endpoint-do.ts, protocol/ws-endpoint.ts); without an upgrade, 426.
  * - WebSocket upgrades count against the address's connection rate limit (worker/rate-limit.ts): 429 over it.
@@ -26,6 +27,7 @@ import { configureLog, log } from "./log.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
 import { ops } from "./metrics.js";
 import { rest } from "./rest.js";
+import { iceServers } from "./turn.js";
 import { whipWhep } from "./whip.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
@@ -108,6 +110,7 @@ app.get("/internal/nodes", async (c) => {
 app.route("/rest-api", rest);
 app.route("/", ops);
 app.route("/", whipWhep);
+app.route("/", iceServers);
 
 /** A refused WebSocket upgrade of an address over its connection rate limit (429 + Retry-After; the Web SDK reports FAILED). */
 async function upgradeLimited(c: Context<App>): Promise<Response | undefined> {

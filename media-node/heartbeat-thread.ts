@@ -14,6 +14,7 @@
  * `{type: "beat", seq, state, cpuPercent}` after it (`state` "registered" or a failure text, for the main thread's
  * logs). Nothing here touches media or the leg registry.
  */
+import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { MediaNodePaths, type NodeHeartbeat } from "../protocol/media-node.js";
 import type { HeartbeatThreadConfig, NodeSnapshot, ThreadMessage } from "./heartbeat.js";
@@ -35,6 +36,16 @@ class CpuMeter {
   }
 }
 
+/** The package.json `version` the node runs, sent in every heartbeat; undefined when it cannot be read. */
+const VERSION: string | undefined = (() => {
+  try {
+    const v = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: unknown }).version;
+    return typeof v === "string" && v.length <= 64 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
 /**
  * Builds the heartbeat of `snapshot` as of `now` (Date.now(), ms): the snapshot's load and legs, the thread's CPU
  * figure, and the snapshot's age.
@@ -48,6 +59,7 @@ export function heartbeatOf(cfg: HeartbeatThreadConfig, snapshot: NodeSnapshot |
     maxLegs: cfg.maxLegs,
     intervalMs: cfg.intervalMs,
     seq,
+    ...(VERSION ? { version: VERSION } : {}),
   };
   // no snapshot yet (the main loop has not answered since the thread started): no legs, so nothing is reconciled
   if (!snapshot) return hb;

@@ -219,6 +219,8 @@ export const NodeHeartbeat = z.object({
    * flowing (and taking players) until it deregisters ({@link NodeDeregister}). Absent = false.
    */
   draining: z.boolean().optional(),
+  /** The node's software version (its package.json `version`), shown to operators (`wcs-edge nodes`). */
+  version: z.string().max(64).optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 

@@ -4,6 +4,7 @@
  * means success to WCS clients; an empty `find_all` is 404.
  */
 import { z } from "zod";
+import { EventLoopStats, NodeLoad } from "./media-node.js";
 import type { RefusalCode } from "./refusal.js";
 
 /**
@@ -50,3 +51,29 @@ export const REST_HTTP_STATUS: Record<RefusalCode, 400 | 401 | 403 | 404 | 409 |
   not_configured: 503,
   error: 500,
 };
+
+/**
+ * One media node of `/rest-api/nodes/find_all` (GET or POST; 404 "Node not found" when none is registered): the node
+ * registry's view (worker/node-registry-do.ts) for operators (`wcs-edge nodes`). `live` false = silent for more than
+ * 3 heartbeat periods (about to be declared lost); `draining` = no new stream is placed on it; `version` its
+ * package.json version when the node reports one; `streams` how many streams are placed on it; `legs` the legs it
+ * holds (its last heartbeat); `heartbeatAgeMs` since its last heartbeat; `eventLoop` its media loop's health. No
+ * secret and no signing data.
+ */
+export const RestNode = z.object({
+  nodeId: z.string(),
+  bootId: z.string(),
+  controlUrl: z.string(),
+  version: z.string().optional(),
+  live: z.boolean(),
+  draining: z.boolean(),
+  load: NodeLoad,
+  legs: z.number().int().nonnegative().optional(),
+  maxLegs: z.number().int().nonnegative(),
+  streams: z.number().int().nonnegative(),
+  lastHeartbeat: z.number().int().nonnegative(),
+  heartbeatAgeMs: z.number().int().nonnegative(),
+  heartbeatIntervalMs: z.number().int().positive(),
+  eventLoop: EventLoopStats.optional(),
+});
+export type RestNode = z.infer<typeof RestNode>;

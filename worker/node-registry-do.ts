@@ -43,6 +43,8 @@ export interface NodeEntry extends NodeRef {
   legCount?: number;
   /** Its last heartbeat said `draining`: no new stream is placed on it. */
   draining?: boolean;
+  /** Its software version, as last reported (protocol/media-node.ts NodeHeartbeat `version`). */
+  version?: string;
 }
 
 /** How long a deregistered incarnation's late heartbeats are refused, ms. */
@@ -103,6 +105,7 @@ export class NodeRegistryDO extends DurableObject<Env> {
       ...(hb.eventLoop ? { eventLoop: hb.eventLoop } : {}),
       ...(hb.legCount !== undefined ? { legCount: hb.legCount } : {}),
       ...(hb.draining ? { draining: true } : {}),
+      ...(hb.version !== undefined ? { version: hb.version } : {}),
     };
     if (!!hb.draining !== !!prev?.draining && prev?.bootId === hb.bootId) {
       log(hb.draining ? "warn" : "info", hb.draining ? "media_node_draining" : "media_node_drain_cancelled", { nodeId: hb.nodeId, bootId: hb.bootId, streams: entry.streams.length, legs: hb.legCount });

@@ -15,6 +15,8 @@
  *                      reason when the remote refuses; 503 no media node
  *   /pull/find_all     (GET or POST)  → every relay record, 404 when there is none
  *   /pull/terminate    (POST RelayFilter) → stops the matching relays, 404 when none match
+ *   /nodes/find_all    (GET or POST)  → every registered media node with its load, draining state, version and
+ *                      heartbeat age (protocol/rest.ts RestNode; `wcs-edge nodes`), 404 when there is none
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
@@ -31,12 +33,14 @@ import {
   StreamFilter,
   RATE_LIMIT_RETRY_AFTER_S,
   type Refusal,
+  type RestNode,
   type StreamStatusEvent,
 } from "../protocol/index.js";
 import { authenticateAdmin } from "./access.js";
 import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
 import { config, registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
+import type { NodeEntry } from "./node-registry-do.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
 
 type App = AuthedApp;
@@ -68,6 +72,26 @@ function matches(s: StreamStatusEvent, f: StreamFilter): boolean {
     (f.published === undefined || s.published === f.published) &&
     (f.status === undefined || s.status === f.status)
   );
+}
+
+/** A registry entry as the REST API shows it: load and health, no placement bookkeeping (seq, reconcile state). */
+function restNode(n: NodeEntry & { live: boolean }, now: number): RestNode {
+  return {
+    nodeId: n.nodeId,
+    bootId: n.bootId,
+    controlUrl: n.controlUrl,
+    ...(n.version !== undefined ? { version: n.version } : {}),
+    live: n.live,
+    draining: !!n.draining,
+    load: n.load,
+    ...(n.legCount !== undefined ? { legs: n.legCount } : {}),
+    maxLegs: n.maxLegs,
+    streams: n.streams.length,
+    lastHeartbeat: n.lastSeen,
+    heartbeatAgeMs: Math.max(0, now - n.lastSeen),
+    heartbeatIntervalMs: n.intervalMs,
+    ...(n.eventLoop ? { eventLoop: n.eventLoop } : {}),
+  };
 }
 
 export const rest = new Hono<App>();
@@ -133,6 +157,12 @@ rest.post("/pull/terminate", async (c) => {
   const terminated = await relaysOf(c.env).terminate(filter);
   log("info", "rest_pull_terminate", { filter, terminated });
   return terminated ? c.json({ terminated }) : c.json({ error: "Relay not found" }, 404);
+});
+
+rest.on(["GET", "POST"], "/nodes/find_all", async (c) => {
+  const now = Date.now();
+  const nodes = (await registryOf(c.env).list(now)).map((n) => restNode(n, now));
+  return nodes.length ? c.json(nodes) : c.json({ error: "Node not found" }, 404);
 });
 
 rest.all("*", (c) => c.json({ error: `No such REST method: ${c.req.method} ${c.req.path}` }, 404));

@@ -2,9 +2,12 @@
  * The `wcs-edge` CLI (bin/wcs-edge.mjs → client/cli/main.ts, on the Node SDK) against a real cluster (wrangler dev + a
  * media node): a synthetic publisher played by `play --json` (640x480, > 20 fps), a .y4m file looped as the video
  * source and played at its own size, "Stream not found" for an unknown name, connection and command-line errors,
- * and Ctrl-C stopping a publisher cleanly. Every CLI runs as its own process (wrtc ends with process.exit()).
+ * and Ctrl-C stopping a publisher cleanly; the operator commands: `nodes` (the harness's node live, with its version)
+ * and `streams` (a published stream and its players) over the REST API, and `load` (15 RTP-counting players of a
+ * wrtc publisher all playing, exit 0; thresholds not met → exit 1). Every CLI runs as its own process (wrtc ends with
+ * process.exit()).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -181,6 +184,89 @@ describe("wcs-edge errors", () => {
     const r = spawnSync("npx", ["--no-install", "wcs-edge", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("Usage: wcs-edge");
-    for (const cmd of ["publish", "play", "room"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["publish", "play", "room", "nodes", "streams", "load"]) expect(r.stdout).toContain(cmd);
+  });
+});
+
+describe("wcs-edge nodes, streams, load (operators)", () => {
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+  it("nodes lists the harness node live with its version and heartbeat; streams shows a published stream", async () => {
+    const nodeId = cluster.nodes[0]!.nodeId;
+    const json = await runCli(["nodes", "--url", cluster.wsUrl, "--json"]);
+    expect(json.code, json.cli.dump()).toBe(0);
+    const node = json.cli.events().find((e) => e.type === "node" && e.nodeId === nodeId);
+    expect(node, json.cli.dump()).toMatchObject({ state: "live", live: true, draining: false, version, controlUrl: cluster.nodes[0]!.controlUrl });
+    expect(node!.heartbeatAgeMs as number).toBeLessThan(5000);
+    expect(node!.load).toMatchObject({ publishers: expect.any(Number), players: expect.any(Number), cpuPercent: expect.any(Number) });
+    const table = await runCli(["nodes", "--url", cluster.wsUrl]);
+    expect(table.code, table.cli.dump()).toBe(0);
+    expect(table.cli.lines[0]).toMatch(/^NODE\s+STATE\s+VERSION\s+PUB\s+PLAY\s+CPU\s+STREAMS\s+LOOP\s+LAG p99\s+HEARTBEAT\s+CONTROL URL$/);
+    expect(table.cli.lines.find((l) => l.startsWith(nodeId)), table.cli.dump()).toMatch(new RegExp(`^${nodeId}\\s+live\\s+${version.replace(/\./g, "\\.")}\\s.* ago\\s+http://127\\.0\\.0\\.1:\\d+$`));
+
+    const name = unique("cli-list");
+    const pub = cli(["publish", "--name", name, "--url", cluster.wsUrl, "--width", "320", "--height", "240", "--json"]);
+    await explain([pub], pub.waitFor("publisher PUBLISHING", isStatus("PUBLISHING")));
+    const streams = await runCli(["streams", "--url", cluster.wsUrl, "--json"]);
+    expect(streams.code, streams.cli.dump()).toBe(0);
+    expect(streams.cli.events().find((e) => e.type === "stream" && e.name === name), streams.cli.dump()).toMatchObject({ status: "PUBLISHING", nodeId, videoCodec: "VP8", players: 0 });
+    const human = await runCli(["streams", "--url", cluster.wsUrl, "--name", name]);
+    expect(human.code, human.cli.dump()).toBe(0);
+    expect(human.cli.lines[0]).toMatch(/^NAME\s+STATUS\s+NODE\s+VIDEO\s+AUDIO\s+PLAYERS\s+PLAYING\s+AGE$/);
+    expect(human.cli.lines[1]).toMatch(new RegExp(`^${name}\\s+PUBLISHING\\s+${nodeId}\\s+VP8\\s+opus\\s+0\\s+0\\s+`));
+    expect(human.cli.lines).toHaveLength(2);
+    expect(await pub.stop(), pub.dump()).toEqual({ code: 0, signal: null });
+    const none = await runCli(["streams", "--url", cluster.wsUrl, "--name", name]);
+    expect(none.code, none.cli.dump()).toBe(0);
+    expect(none.cli.lines).toEqual(["no streams"]);
+  });
+
+  it("load: 15 players of a wrtc publisher all play (exit 0, streams lists them); unmet thresholds exit 1", async () => {
+    const name = unique("cli-load");
+    const players = 15;
+    const pub = cli(["publish", "--name", name, "--url", cluster.wsUrl, "--width", "320", "--height", "240", "--fps", "15", "--json"]);
+    await explain([pub], pub.waitFor("publisher PUBLISHING", isStatus("PUBLISHING")));
+    const load = cli(["load", "--url", cluster.wsUrl, "--stream", name, "--players", String(players), "--ramp", "15", "--duration", "6s", "--min-playing", "100%", "--max-loss", "2", "--max-join-p95", "10s", "--json"]);
+    await explain([load, pub], load.waitFor("every player playing", (e) => e.type === "progress" && (e.players as { playing: number }).playing === players));
+    const listed = await runCli(["streams", "--url", cluster.wsUrl, "--name", name, "--json"]);
+    expect(listed.cli.events().find((e) => e.type === "stream"), listed.cli.dump()).toMatchObject({ name, status: "PUBLISHING", players, playing: players });
+    const exit = await load.exited;
+    const summary = load.events().find((e) => e.type === "summary");
+    console.log(`cli load: ${JSON.stringify(summary)}`);
+    expect(exit, load.dump()).toEqual({ code: 0, signal: null });
+    expect(summary, load.dump()).toMatchObject({ ended: "duration", players: { requested: players, joined: players, playingAtEnd: players, failed: 0 }, failures: {} });
+    const s = summary as unknown as { joinMs: { n: number; p95: number }; firstMediaMs: { n: number }; delivery: { players: number; framesP50: number; fpsP50: number }; loss: { percent: number; packets: number }; bitrate: { avgKbps: number } };
+    expect(s.joinMs.n).toBe(players);
+    expect(s.firstMediaMs.n).toBe(players);
+    expect(s.delivery.players).toBe(players);
+    expect(s.delivery.framesP50, load.dump()).toBeGreaterThan(30); // ~4 s at 15 fps each
+    expect(s.loss.packets).toBeGreaterThan(players * 50);
+    expect(s.bitrate.avgKbps).toBeGreaterThan(0);
+    const thresholds = load.events().filter((e) => e.type === "threshold");
+    expect(thresholds.map((t) => [t.flag, t.ok])).toEqual([
+      ["--min-playing", true],
+      ["--max-loss", true],
+      ["--max-join-p95", true],
+    ]);
+    expect(load.events().filter((e) => e.type === "progress").length).toBeGreaterThanOrEqual(4);
+
+    // an impossible join time on the same stream (human output): the summary, then exit 1 naming the threshold
+    const fast = await runCli(["load", "--url", cluster.wsUrl, "--stream", name, "--players", "2", "--ramp", "10", "--duration", "2s", "--max-join-p95", "1ms"]);
+    expect(fast.code, fast.cli.dump()).toBe(1);
+    expect(fast.cli.lines.join("\n")).toMatch(/join +playStream → PLAYING +p50 \d+ms {2}p95 \d+ms {2}max \d+ms {2}\(2\)/);
+    expect(fast.cli.lines.join("\n")).toContain("threshold     --max-join-p95 1ms: ");
+    expect(fast.cli.stderr).toMatch(/threshold not met: --max-join-p95 1ms \(\d+ms\)/);
+    expect(await pub.stop(), pub.dump()).toEqual({ code: 0, signal: null });
+
+    // a stream that does not exist: every player fails with the server's reason, --min-playing is not met
+    const missing = await runCli(["load", "--url", cluster.wsUrl, "--stream", unique("nobody"), "--players", "3", "--ramp", "10", "--duration", "2s", "--min-playing", "100%"]);
+    expect(missing.code, missing.cli.dump()).toBe(1);
+    expect(missing.cli.lines.join("\n")).toContain("failures      Stream not found ×3");
+    expect(missing.cli.stderr).toContain("threshold not met: --min-playing 100% (0/3 playing)");
+    // no threshold: exit 0 whatever the figures; a command line that cannot work: exit 2
+    expect((await runCli(["load", "--url", cluster.wsUrl, "--stream", unique("nobody"), "--players", "1", "--duration", "1s"])).code).toBe(0);
+    const usage = await runCli(["load", "--url", cluster.wsUrl, "--players", "3"]);
+    expect(usage.code).toBe(2);
+    expect(usage.cli.stderr).toContain("--players needs --stream NAME");
   });
 });

@@ -36,7 +36,8 @@ it("fails the streams of a killed media node and places the next publish on a li
   const ends = await Promise.all([pub, ...players].map((c) => c.waitForStatus("FAILED", 10_000)));
   for (const e of ends) {
     expect(e.info).toBe("Failed by error: media node lost");
-    expect(e.t - killedAt).toBeLessThan(8000);
+    // 3 missed 1 s heartbeats, checked every period: FAILED within 5 s of the kill (issue 10)
+    expect(e.t - killedAt).toBeLessThan(5000);
   }
 
   const again = await spawnPublisher({ url: cluster.wsUrl, name });

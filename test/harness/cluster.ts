@@ -143,7 +143,9 @@ function snapshotWorker(dir: string, rateLimits: ClusterOptions["rateLimits"] = 
   const appDir = join(dir, "app");
   for (const entry of WORKER_SOURCES) {
     const from = join(ROOT, entry);
-    if (existsSync(from)) cpSync(from, join(appDir, entry), { recursive: true });
+    // not client/dist or packed tarballs (the SDK package's build output, which a build may be rewriting meanwhile)
+    const skip = join(ROOT, "client", "dist");
+    if (existsSync(from)) cpSync(from, join(appDir, entry), { recursive: true, filter: (src) => src !== skip && !src.endsWith(".tgz") });
   }
   // the rate limits of this run: `name = "X" … simple = { limit = N, period = 10 }` → the test's N (or a huge one)
   const toml = join(appDir, "wrangler.toml");

@@ -93,7 +93,9 @@ function run(port: NonNullable<typeof parentPort>, cfg: HeartbeatThreadConfig): 
     startBeats();
   });
 
-  const timeout = Math.min(5000, Math.max(1000, 2 * cfg.intervalMs));
+  // up to the registry's loss threshold (3 periods): a heartbeat the worker answers late still counts, while one the
+  // node gave up on is cancelled with its request (bench:fanout: an overloaded wrangler dev took over 2 s per call)
+  const timeout = Math.min(10_000, Math.max(1000, 3 * cfg.intervalMs));
   const beat = async (): Promise<void> => {
     const beganAt = performance.now();
     const cpuPercent = cpu.sample();

@@ -18,6 +18,7 @@ import {
   LegAnswerResponse,
   LegOfferResponse,
   MediaNodePaths,
+  NodeStatus,
   RelayPaths,
   refusal,
   signedFetch,
@@ -78,6 +79,15 @@ export class MediaNodeClient {
   async deleteLeg(legId: string): Promise<void> {
     const res = await this.call("DELETE", MediaNodePaths.leg(legId), undefined, null);
     if (!res.ok) log("warn", "media_node_delete_failed", { nodeId: this.node.nodeId, legId, code: res.code, info: res.info });
+  }
+
+  /**
+   * The node's status (`GET /v1/status`): which incarnation answers and the legs it holds. The registry asks it before
+   * declaring a node with late heartbeats lost. `timeoutMs` overrides the client's timeout.
+   */
+  async status(timeoutMs?: number): Promise<Result<NodeStatus>> {
+    const res = await this.call("GET", MediaNodePaths.status, undefined, NodeStatus, timeoutMs);
+    return res.ok ? { ok: true, ...res.value } : res;
   }
 
   /** Starts a relay on the node; answers once the remote accepted it. `timeoutMs` overrides the client's timeout. */

@@ -21,8 +21,20 @@ import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
 import type { NodeRef } from "./stream-types.js";
 
-/** A node is lost after this many heartbeat periods without one. */
+/** A node is lost after this many heartbeat periods without one (and a failed probe, see {@link PROBE_TIMEOUT_MS}). */
 export const MISSED_HEARTBEATS = 3;
+
+/**
+ * Before a node whose heartbeats stopped is declared lost, its control API is asked (`GET /v1/status`, signed) for at
+ * most this long, ms (a node busy tearing down hundreds of legs answered in over 1.5 s): heartbeats can be late while the node is fine — the worker or the network between them is
+ * overloaded (measured with `bench:fanout` at 512 players on one 2-core machine: heartbeats timed out in wrangler dev
+ * while the node served). A node whose same incarnation answers stays live; a dead one refuses the connection at
+ * once, a frozen one costs this timeout.
+ */
+export const PROBE_TIMEOUT_MS = 3000;
+
+/** How long answered probes may stand in for heartbeats, ms: a node whose heartbeats never come back is lost after it. */
+export const PROBE_GRACE_MS = 30_000;
 
 export interface NodeEntry extends NodeRef {
   lastSeen: number;
@@ -45,6 +57,8 @@ export interface NodeEntry extends NodeRef {
   draining?: boolean;
   /** Its software version, as last reported (protocol/media-node.ts NodeHeartbeat `version`). */
   version?: string;
+  /** When an answered probe first stood in for its missing heartbeats (ms; cleared by the next heartbeat). */
+  probedSince?: number;
 }
 
 /** How long a deregistered incarnation's late heartbeats are refused, ms. */
@@ -186,10 +200,18 @@ export class NodeRegistryDO extends DurableObject<Env> {
     return new Set(names.keys());
   }
 
-  /** Declares a node lost right away (e.g. it refused connections); its streams are told. */
+  /**
+   * A call to the node failed to connect: declares it lost right away, unless its same incarnation answers a probe
+   * (a failed fetch can be the caller's overload, not the node's death); its streams are told.
+   */
   async reportUnreachable(nodeId: string, bootId: string): Promise<void> {
     const n = this.nodes.get(nodeId);
     if (!n || n.bootId !== bootId) return;
+    if (await this.answersProbe(n, Date.now())) {
+      log("warn", "media_node_unreachable_but_answers", { nodeId, bootId });
+      return;
+    }
+    if (this.nodes.get(nodeId) !== n) return;
     log("warn", "media_node_lost", { nodeId, bootId, reason: "unreachable", streams: n.streams.length });
     this.nodes.delete(nodeId);
     await this.save();
@@ -233,17 +255,25 @@ export class NodeRegistryDO extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    let minInterval = Infinity;
-    for (const n of [...this.nodes.values()]) {
-      if (this.isLive(n, now)) {
-        minInterval = Math.min(minInterval, n.intervalMs);
-        continue;
+    const silent = [...this.nodes.values()].filter((n) => !this.isLive(n, now));
+    const answered = await Promise.all(silent.map((n) => this.answersProbe(n, now)));
+    silent.forEach((n, i) => {
+      if (this.nodes.get(n.nodeId) !== n) return; // a heartbeat or deregistration came meanwhile
+      if (answered[i]) {
+        // alive and the same incarnation: live for another loss period, its streams untouched
+        const silentMs = now - n.lastSeen;
+        n.probedSince ??= now;
+        n.lastSeen = Date.now();
+        log("warn", "media_node_heartbeats_late", { nodeId: n.nodeId, bootId: n.bootId, silentMs, probedForMs: now - n.probedSince });
+        return;
       }
-      log("warn", "media_node_lost", { nodeId: n.nodeId, bootId: n.bootId, reason: "missed heartbeats", silentMs: now - n.lastSeen, streams: n.streams.length });
+      const reason = n.probedSince !== undefined && now - n.probedSince > PROBE_GRACE_MS ? "no heartbeats (probes answered too long)" : "missed heartbeats";
+      log("warn", "media_node_lost", { nodeId: n.nodeId, bootId: n.bootId, reason, silentMs: now - n.lastSeen, streams: n.streams.length });
       this.nodes.delete(n.nodeId);
       this.notifyLost(n);
-    }
+    });
     await this.save();
+    const minInterval = Math.min(...[...this.nodes.values()].map((n) => n.intervalMs));
     if (this.nodes.size > 0) await this.ctx.storage.setAlarm(now + Math.min(minInterval, 5000));
   }
 
@@ -268,6 +298,17 @@ export class NodeRegistryDO extends DurableObject<Env> {
     log("warn", "zombie_legs_deleted", { nodeId: node.nodeId, bootId: node.bootId, why: plan.why, count: unknown.length, legIds: unknown.slice(0, 20) });
     const client = MediaNodeClient.of(this.env, ref, config(this.env).MEDIA_NODE_TIMEOUT_MS);
     await eachLimited(unknown, RECONCILE_CONCURRENCY, (legId) => client.deleteLeg(legId));
+  }
+
+  /** Whether the silent node's same incarnation answers its control API within {@link PROBE_TIMEOUT_MS}, in grace. */
+  private async answersProbe(n: NodeEntry, now: number): Promise<boolean> {
+    if (n.probedSince !== undefined && now - n.probedSince > PROBE_GRACE_MS) return false;
+    try {
+      const res = await MediaNodeClient.of(this.env, n, PROBE_TIMEOUT_MS).status(PROBE_TIMEOUT_MS);
+      return res.ok && res.bootId === n.bootId;
+    } catch {
+      return false; // no secret configured: nothing to ask with
+    }
   }
 
   private isLive(n: NodeEntry, now: number): boolean {

@@ -6,10 +6,13 @@
  * - false loss: the node is frozen (SIGSTOP) longer than the loss threshold, so the registry declares it lost and the
  *   clients get FAILED; the publisher client is frozen too, so nothing on the wire closes its leg. After SIGCONT the
  *   node's heartbeat lists the legs it still holds, no StreamDO knows them, the registry deletes them: within 5 s the
- *   node holds no legs and the name can be published again.
+ *   node holds no legs and the name can be published again;
+ * - heartbeats lost on the way: a node whose heartbeats go through a proxy that the test pauses for 8 s (the node and
+ *   its control API stay fine) is probed by the registry instead of being declared lost; its stream plays on.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { createConnection, createServer, type Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
@@ -115,3 +118,69 @@ it("deletes the zombie legs of a node back from a false loss: the name is free w
   process.kill(pub.pid!, "SIGKILL");
   console.log(`zombie legs gone ${freedMs} ms after SIGCONT`);
 }, 60_000);
+
+/** A TCP proxy to `target` (host:port) that can hold every connection (nothing forwarded) while paused. */
+async function pausableProxy(target: URL): Promise<{ url: string; pause(): void; resume(): void; close(): Promise<void> }> {
+  let paused = false;
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    open.add(client);
+    client.on("close", () => open.delete(client));
+    client.on("error", () => client.destroy());
+    if (paused) return; // held: the heartbeat times out
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    open.add(upstream);
+    upstream.on("close", () => open.delete(upstream));
+    upstream.on("error", () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const dropAll = () => open.forEach((s) => s.destroy());
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pause() {
+      paused = true;
+      dropAll(); // kept-alive connections too
+    },
+    resume() {
+      paused = false;
+      dropAll();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        dropAll(); // kept-alive connections would hold close() open
+      }),
+  };
+}
+
+it("probes a node whose heartbeats stop reaching the worker instead of declaring it lost", async () => {
+  const proxy = await pausableProxy(new URL(cluster.httpUrl));
+  try {
+    const node = await cluster.startNode({ WORKER_URL: proxy.url });
+    // the harness's first node leaves (deregistered): the stream goes to the proxied one
+    await cluster.nodes[0]!.kill("SIGTERM");
+    const name = `late-${randomUUID().slice(0, 8)}`;
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+    expect((await cluster.listNodes()).find((n) => n.streams.includes(name))?.nodeId).toBe(node.nodeId);
+    const player = await spawnPlayer({ url: cluster.wsUrl, name });
+    await player.waitForStats((s) => s.framesDecoded > 10, 15_000, "frames before the pause");
+    const lostBefore = lostLines();
+
+    proxy.pause();
+    await new Promise((r) => setTimeout(r, 8000)); // > 3 heartbeat periods: the registry had to probe
+    proxy.resume();
+
+    expect(cluster.logs()).toContain("media_node_heartbeats_late");
+    expect(lostLines(), "no media_node_lost").toBe(lostBefore);
+    expect(pub.lastStatus).toBe("PUBLISHING");
+    expect(player.lastStatus).toBe("PLAYING");
+    const before = (await player.stats()).framesDecoded;
+    await player.waitForStats((s) => s.framesDecoded > before + 10, 15_000, "frames after the pause");
+    await waitUntil(async () => (await cluster.listNodes()).find((n) => n.nodeId === node.nodeId)?.live === true, 5000, "heartbeats again");
+  } finally {
+    await proxy.close().catch(() => undefined);
+  }
+}, 90_000);

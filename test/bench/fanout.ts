@@ -484,6 +484,16 @@ async function main(): Promise<number> {
       await sleep(1_000);
     }
 
+    // the last round's teardown may still take the node or the stream down: look once more
+    if (!publisherLost && rounds.length > 0) {
+      await sleep(5_000);
+      const lost = publisherGone(pub);
+      if (lost) {
+        console.log(`\npublisher lost after the last round: ${lost}`);
+        publisherLost = true;
+      }
+    }
+
     // ---- summary ----
     console.log("\nSummary (window figures; CPU = media node process, all threads, % of one core)");
     const pct = (x: number, of: number): string => (of > 0 && Number.isFinite(x) ? fmt((100 * x) / of, 1) : "–");
@@ -531,7 +541,7 @@ async function main(): Promise<number> {
     console.log(
       `\nSummary: ${rounds.length} round(s): ${played} played every player with every frame, ${refused} refused the excess with node_full while every admitted player got every frame, ` +
         `${bad.length} failed${bad.length ? ` (${bad.map((r) => `N=${r.n}: ${r.verdict.slice(8)}`).join("; ")})` : ""}${aborted ? `, ${aborted} aborted or skipped` : ""}; ` +
-        `node lost in ${rounds.filter((r) => r.verdict === "FAILED: node lost").length} ⇒ ${bad.length === 0 && aborted === 0 ? "MET" : "NOT MET"}`,
+        `node lost in ${rounds.filter((r) => r.verdict === "FAILED: node lost").length}${publisherLost ? ", publisher lost (see above)" : ""} ⇒ ${bad.length === 0 && aborted === 0 && !publisherLost ? "MET" : "NOT MET"}`,
     );
     console.log(`total ${fmt((performance.now() - tStart) / 1000, 0)} s`);
     return publisherLost ? 1 : 0;

@@ -23,6 +23,7 @@ import { StreamStatus, TERMINAL_STATUSES, type ConnectionRequest, type StreamReq
 import { createSession, watchVideoFrames, type Logger, type Session, type Stream, type VideoFrameMonitor } from "../node.js";
 import { connectionError, CONNECT_TIMEOUT_MS, recordingWebSocket } from "./connect.js";
 import { out } from "./output.js";
+import { addChromeRecvTracks, answerVideoCodec, withoutCandidates } from "./recv-offer.js";
 import { syntheticSource, type MediaSource, type SourceOptions } from "./sources.js";
 
 /** What one client did so far. Times are Date.now() values, 0 = not (yet). */
@@ -175,48 +176,6 @@ class WcsLink {
   }
 }
 
-/** Chrome's recvonly offer: audio (opus first) then video (VP8, VP9, H.264 profiles, AV1), so any publisher matches. */
-function addRecvTracks(pc: PeerConnection): { audio: Track; video: Track } {
-  const a = new nodeDataChannel.Audio("0", "RecvOnly");
-  a.addOpusCodec(111, "minptime=10;useinbandfec=1");
-  a.addAudioCodec(9, "G722/8000");
-  a.addAudioCodec(0, "PCMU/8000");
-  a.addAudioCodec(8, "PCMA/8000");
-  const v = new nodeDataChannel.Video("1", "RecvOnly");
-  v.addVP8Codec(96);
-  v.addRTXCodec(97, 96, 90000);
-  v.addVideoCodec(98, "VP9", "profile-id=0");
-  v.addRTXCodec(99, 98, 90000);
-  v.addH264Codec(102, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f");
-  v.addRTXCodec(103, 102, 90000);
-  v.addH264Codec(106, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
-  v.addRTXCodec(107, 106, 90000);
-  v.addH264Codec(112, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f");
-  v.addRTXCodec(113, 112, 90000);
-  v.addH264Codec(127, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f");
-  v.addAV1Codec(45);
-  return { audio: pc.addTrack(a), video: pc.addTrack(v) };
-}
-
-/** The offer as the Web SDK sends it before gathering: no candidates, port 9, c=IN IP4 0.0.0.0. */
-function withoutCandidates(sdp: string): string {
-  return sdp
-    .split("\r\n")
-    .filter((l) => !l.startsWith("a=candidate:") && l !== "a=end-of-candidates")
-    .map((l) => {
-      const m = /^m=(\w+) \d+ (.*)$/.exec(l);
-      if (m) return `m=${m[1]} 9 ${m[2]}`;
-      return l.startsWith("c=IN IP4 ") ? "c=IN IP4 0.0.0.0" : l;
-    })
-    .join("\r\n");
-}
-
-/** The first payload type of the answer's video m-line (-1 without one). */
-function answerVideoPt(sdp: string): number {
-  const m = /^m=video \d+ \S+ (\d+)/m.exec(sdp);
-  return m ? Number(m[1]) : -1;
-}
-
 /** A WCS player that counts RTP instead of decoding it (see the file's header). */
 export class RtpPlayer implements LoadClient {
   readonly mediaSessionId = randomUUID();
@@ -267,7 +226,7 @@ export class RtpPlayer implements LoadClient {
     pc.onStateChange((s) => {
       if (s === "failed" && !this.#closed) this.error ??= "PeerConnection failed (ICE/DTLS)";
     });
-    const { audio, video } = addRecvTracks(pc);
+    const { audio, video } = addChromeRecvTracks(pc);
     this.#tracks = [audio, video];
     this.#count(video, true);
     this.#count(audio, false);
@@ -300,7 +259,7 @@ export class RtpPlayer implements LoadClient {
     const obj = data[0];
     if (message === "setRemoteSDP") {
       if (obj !== this.mediaSessionId || typeof data[1] !== "string" || !this.#pc || this.#closed) return;
-      this.#videoPt = answerVideoPt(data[1]);
+      this.#videoPt = answerVideoCodec(data[1]).pt;
       try {
         this.#pc.setRemoteDescription(data[1], "answer");
       } catch (e) {

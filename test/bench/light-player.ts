@@ -19,6 +19,7 @@ import { randomUUID } from "node:crypto";
 import nodeDataChannel from "node-datachannel";
 import type { PeerConnection, Track } from "node-datachannel";
 import { StreamStatus, TERMINAL_STATUSES, type StreamRequest, type StreamStatus as Status } from "../../protocol/index.js";
+import { addChromeRecvTracks, answerVideoCodec, withoutCandidates } from "../../client/cli/recv-offer.js";
 import { WcsSocket, type ReceivedFrame } from "../clients/wcs-socket.js";
 
 /** Counter slots of one player (indices into its Float64Array). */
@@ -88,66 +89,6 @@ function errMsg(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/**
- * The offer as a Chrome/Web SDK player sends it: audio first, then video, recvonly; Chrome's codecs and payload types
- * (libwebrtc M1xx defaults) so the server finds the publisher's codec and PT whatever the publisher is.
- */
-function buildTracks(pc: PeerConnection): { audio: Track; video: Track } {
-  const a = new nodeDataChannel.Audio("0", "RecvOnly");
-  a.addOpusCodec(111, "minptime=10;useinbandfec=1");
-  a.addAudioCodec(9, "G722/8000");
-  a.addAudioCodec(0, "PCMU/8000");
-  a.addAudioCodec(8, "PCMA/8000");
-  const v = new nodeDataChannel.Video("1", "RecvOnly");
-  v.addVP8Codec(96);
-  v.addRTXCodec(97, 96, 90000);
-  v.addVideoCodec(98, "VP9", "profile-id=0");
-  v.addRTXCodec(99, 98, 90000);
-  v.addVideoCodec(100, "VP9", "profile-id=2");
-  v.addRTXCodec(101, 100, 90000);
-  v.addH264Codec(102, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f");
-  v.addRTXCodec(103, 102, 90000);
-  v.addH264Codec(104, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f");
-  v.addH264Codec(106, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
-  v.addRTXCodec(107, 106, 90000);
-  v.addH264Codec(108, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f");
-  v.addH264Codec(112, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f");
-  v.addRTXCodec(113, 112, 90000);
-  v.addH264Codec(127, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f");
-  v.addAV1Codec(45);
-  // addTrack order = m-line order
-  const audio = pc.addTrack(a);
-  const video = pc.addTrack(v);
-  return { audio, video };
-}
-
-/** Pre-gathering offer of the Web SDK: no candidates, port 9, c=IN IP4 0.0.0.0. */
-function sdkOffer(sdp: string): string {
-  return sdp
-    .split("\r\n")
-    .filter((l) => !l.startsWith("a=candidate:") && l !== "a=end-of-candidates")
-    .map((l) => {
-      const m = /^m=(\w+) \d+ (.*)$/.exec(l);
-      if (m) return `m=${m[1]} 9 ${m[2]}`;
-      return l.startsWith("c=IN IP4 ") ? "c=IN IP4 0.0.0.0" : l;
-    })
-    .join("\r\n");
-}
-
-/** First payload type and codec name of the answer's video m-line. */
-function answerVideoCodec(sdp: string): { pt: number; codec: string } {
-  const lines = sdp.split(/\r?\n/);
-  const mi = lines.findIndex((l) => l.startsWith("m=video "));
-  if (mi < 0) return { pt: -1, codec: "" };
-  const pt = Number((lines[mi] ?? "").split(" ")[3] ?? -1);
-  let codec = "";
-  for (let i = mi + 1; i < lines.length && !lines[i]!.startsWith("m="); i++) {
-    const r = /^a=rtpmap:(\d+) ([^/]+)/.exec(lines[i]!);
-    if (r && Number(r[1]) === pt) codec = r[2] ?? "";
-  }
-  return { pt: Number.isFinite(pt) ? pt : -1, codec };
-}
-
 class LightPlayer {
   readonly mediaSessionId = randomUUID();
   readonly c = new Float64Array(COUNTER_SLOTS);
@@ -189,7 +130,7 @@ class LightPlayer {
       if (s === "connected" && !this.connectedAt) this.connectedAt = Date.now();
       if (s === "failed") this.setError("PeerConnection failed");
     });
-    const { audio, video } = buildTracks(pc);
+    const { audio, video } = addChromeRecvTracks(pc);
     this.tracks = [audio, video];
     this.attachAudio(audio);
     this.attachVideo(video);
@@ -207,7 +148,7 @@ class LightPlayer {
       width: 0,
       height: 0,
       mediaProvider: "WebRTC",
-      sdp: sdkOffer(local.sdp),
+      sdp: withoutCandidates(local.sdp),
       bitrate: 0,
       minBitrate: 0,
       maxBitrate: 0,

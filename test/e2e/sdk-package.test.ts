@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { VideoFrameStats } from "../../client/node-media.js";
 import { ROOT, startCluster, type Cluster } from "../harness/cluster.js";
 
 const run = promisify(execFile);
@@ -126,14 +127,8 @@ function tsconfig(resolution: "nodenext" | "bundler"): string {
   });
 }
 
-interface FrameStats {
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  lastCounter: number | null;
-  framesWithCounter: number;
-}
+/** What the consumer prints of its player's VideoFrameMonitor (client/node-media.ts). */
+type FrameStats = Pick<VideoFrameStats, "frames" | "width" | "height" | "fps" | "lastCounter" | "framesWithCounter">;
 interface ConsumerResult {
   ok: boolean;
   error?: string;

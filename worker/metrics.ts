@@ -28,7 +28,7 @@ import { Hono } from "hono";
 import { AuthInfo } from "../protocol/index.js";
 import { authenticateAdmin } from "./access.js";
 import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
-import { registryOf, type Env } from "./env.js";
+import { registryOf } from "./env.js";
 import { statsOf, type Gauges } from "./stats-do.js";
 
 type NodeView = Awaited<ReturnType<ReturnType<typeof registryOf>["list"]>>[number];
@@ -97,6 +97,6 @@ ops.use("/metrics", async (c, next) => {
 ops.get("/metrics", async (c, next) => {
   if (c.req.header("Upgrade")) return next();
   if (!c.var.access.admin) return forbidden("metrics", { error: AuthInfo.ADMIN_REQUIRED });
-  const [nodes, gauges] = await Promise.all([registryOf(c.env).list(), statsOf(c.env as Env).read()]);
+  const [nodes, gauges] = await Promise.all([registryOf(c.env).list(), statsOf(c.env).read()]);
   return c.text(renderWorkerMetrics(nodes, gauges, Date.now()), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
 });

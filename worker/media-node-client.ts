@@ -3,8 +3,12 @@
  * signed (protocol/signing.ts `signedFetch`), cancelled after the timeout, and its answer validated. Calls never throw;
  * they return a `Result` whose refusal code says what happened:
  * - the node's own refusal: its `ApiError` code and `info` (e.g. invalid_sdp "Invalid SDP: …", not_found);
- * - no connection: `node_lost` with {@link Info.MEDIA_NODE_LOST} (the caller reports the node unreachable, which ends
- *   its streams at once);
+ * - no connection, twice: `node_lost` with {@link Info.MEDIA_NODE_LOST} (the caller reports the node unreachable; the
+ *   registry probes it and ends its streams if it does not answer). A connection that fails or drops once is retried
+ *   within the same time budget: `wrangler dev`'s proxy drops connections ("Network connection lost") when the
+ *   machine is saturated, and one dropped connection must not fail a player of a healthy node. A retried leg creation
+ *   whose first attempt did reach the node finds its leg id taken (`conflict`; leg ids are fresh random ids): that leg
+ *   is deleted and the call refused with `error`;
  * - no answer in time: `timeout` (the node may only be slow; the heartbeats tell a slow node from a dead one);
  * - an answer that breaks the API: `error`.
  */
@@ -25,12 +29,16 @@ import {
   StartRelayResponse,
   type AddCandidatesRequest,
   type CreateLegRequest,
+  type Refusal,
   type Result,
   type StartRelayRequest,
 } from "../protocol/index.js";
 import type { Env } from "./env.js";
 import { log } from "./log.js";
 import type { NodeRef } from "./stream-types.js";
+
+/** A failed connection is retried only when at least this much of the call's time budget is left, ms. */
+const MIN_RETRY_BUDGET_MS = 250;
 
 export class MediaNodeClient {
   /**
@@ -54,13 +62,21 @@ export class MediaNodeClient {
   /** Creates a leg that answers the client's `offer`: the node's answer and the negotiated codecs. */
   async createLeg(req: CreateLegRequest & { offer: string }): Promise<Result<z.infer<typeof LegAnswerResponse>>> {
     const res = await this.call("POST", MediaNodePaths.legs, req, LegAnswerResponse);
-    return res.ok ? { ok: true, ...res.value } : res;
+    return res.ok ? { ok: true, ...res.value } : this.createRefused(req.legId, res);
   }
 
   /** Creates an offer-mode player leg: the node's offer; its answer goes later with {@link applyAnswer}. */
   async createOfferLeg(req: Omit<CreateLegRequest, "offer" | "role">): Promise<Result<z.infer<typeof LegOfferResponse>>> {
     const res = await this.call("POST", MediaNodePaths.legs, { ...req, role: "player" }, LegOfferResponse);
-    return res.ok ? { ok: true, ...res.value } : res;
+    return res.ok ? { ok: true, ...res.value } : this.createRefused(req.legId, res);
+  }
+
+  /** A refused leg creation; `conflict` on a fresh leg id means a retried first attempt created it: delete that leg. */
+  private async createRefused(legId: string, res: Refusal): Promise<Refusal> {
+    if (res.code !== "conflict") return res;
+    log("warn", "media_node_retried_create", { nodeId: this.node.nodeId, legId });
+    await this.deleteLeg(legId);
+    return refusal("error", `${Info.FAILED_BY_ERROR}: the connection to the media node was interrupted, try again`);
   }
 
   /** Gives an offer-mode leg its remote answer: the media the answer accepted. */
@@ -114,16 +130,24 @@ export class MediaNodeClient {
     timeoutMs = this.timeoutMs,
   ): Promise<Result<{ value: z.infer<S> }>> {
     const where = { nodeId: this.node.nodeId, method, path };
-    let res: Response;
-    try {
-      res = await signedFetch(this.secret, this.node.controlUrl + path, method, body, timeoutMs);
-    } catch (err) {
-      if (isTimeout(err)) {
-        log("warn", "media_node_timeout", { ...where, timeoutMs });
-        return refusal("timeout", `${Info.FAILED_BY_ERROR}: media node did not answer in time`);
+    const started = Date.now();
+    let res: Response | undefined;
+    for (let attempt = 1; !res; attempt++) {
+      try {
+        res = await signedFetch(this.secret, this.node.controlUrl + path, method, body, timeoutMs - (Date.now() - started));
+      } catch (err) {
+        if (isTimeout(err)) {
+          log("warn", "media_node_timeout", { ...where, timeoutMs });
+          return refusal("timeout", `${Info.FAILED_BY_ERROR}: media node did not answer in time`);
+        }
+        const left = timeoutMs - (Date.now() - started);
+        if (attempt === 1 && left >= MIN_RETRY_BUDGET_MS) {
+          log("warn", "media_node_connection_retried", { ...where, error: String(err) });
+          continue;
+        }
+        log("warn", "media_node_unreachable", { ...where, attempts: attempt, error: String(err) });
+        return refusal("node_lost", Info.MEDIA_NODE_LOST);
       }
-      log("warn", "media_node_unreachable", { ...where, error: String(err) });
-      return refusal("node_lost", Info.MEDIA_NODE_LOST);
     }
     const json: unknown = await res.json().catch(() => null);
     if (!res.ok) {

@@ -8,7 +8,8 @@
  *   node's heartbeat lists the legs it still holds, no StreamDO knows them, the registry deletes them: within 5 s the
  *   node holds no legs and the name can be published again;
  * - heartbeats lost on the way: a node whose heartbeats go through a proxy that the test pauses for 8 s (the node and
- *   its control API stay fine) is probed by the registry instead of being declared lost; its stream plays on.
+ *   its control API stay fine) is probed by the registry instead of being declared lost; its stream plays on;
+ * - a control connection reset once: the worker retries the call, the players of the healthy node play.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -17,7 +18,7 @@ import { availableParallelism } from "node:os";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil } from "../clients/index.js";
-import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+import { freePort, startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
 
 const HOG_MS = 60_000;
 
@@ -119,20 +120,53 @@ it("deletes the zombie legs of a node back from a false loss: the name is free w
   console.log(`zombie legs gone ${freedMs} ms after SIGCONT`);
 }, 60_000);
 
-/** A TCP proxy to `target` (host:port) that can hold every connection (nothing forwarded) while paused. */
-async function pausableProxy(target: URL): Promise<{ url: string; pause(): void; resume(): void; close(): Promise<void> }> {
+interface TestProxy {
+  url: string;
+  /** Holds every connection (nothing forwarded) until {@link resume}. */
+  pause(): void;
+  resume(): void;
+  /**
+   * Resets the next `n` connections whose first bytes start with `prefix` (e.g. "POST /v1/legs"): before forwarding
+   * the request, or (`at: "response"`) once the target answered it, so the request took effect but its answer is lost.
+   */
+  dropNext(prefix: string, n: number, at?: "request" | "response"): void;
+  /** How many connections were reset by {@link dropNext}. */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy to `target` (host:port) that can hold connections while paused, or reset chosen ones. */
+async function testProxy(target: URL): Promise<TestProxy> {
   let paused = false;
+  let drop = { prefix: "", left: 0, at: "request" };
+  let dropped = 0;
   const open = new Set<Socket>();
   const server = createServer((client) => {
     open.add(client);
     client.on("close", () => open.delete(client));
     client.on("error", () => client.destroy());
     if (paused) return; // held: the heartbeat times out
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-    open.add(upstream);
-    upstream.on("close", () => open.delete(upstream));
-    upstream.on("error", () => client.destroy());
-    client.pipe(upstream).pipe(client);
+    client.once("data", (first: Buffer) => {
+      const reset = drop.left > 0 && first.toString("latin1").startsWith(drop.prefix);
+      if (reset) {
+        drop.left--;
+        dropped++;
+      }
+      if (reset && drop.at === "request") return void client.resetAndDestroy();
+      const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+      open.add(upstream);
+      upstream.on("close", () => open.delete(upstream));
+      upstream.on("error", () => client.destroy());
+      upstream.write(first);
+      if (reset) {
+        upstream.once("data", () => {
+          client.resetAndDestroy();
+          upstream.destroy();
+        });
+        return;
+      }
+      client.pipe(upstream).pipe(client);
+    });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
@@ -147,6 +181,13 @@ async function pausableProxy(target: URL): Promise<{ url: string; pause(): void;
       paused = false;
       dropAll();
     },
+    dropNext(prefix, n, at = "request") {
+      drop = { prefix, left: n, at };
+      dropAll(); // kept-alive connections would carry the next request past the check
+    },
+    get dropped() {
+      return dropped;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
@@ -156,9 +197,10 @@ async function pausableProxy(target: URL): Promise<{ url: string; pause(): void;
 }
 
 it("probes a node whose heartbeats stop reaching the worker instead of declaring it lost", async () => {
-  const proxy = await pausableProxy(new URL(cluster.httpUrl));
+  const proxy = await testProxy(new URL(cluster.httpUrl));
+  let node: MediaNodeProc | undefined;
   try {
-    const node = await cluster.startNode({ WORKER_URL: proxy.url });
+    node = await cluster.startNode({ WORKER_URL: proxy.url });
     // the harness's first node leaves (deregistered): the stream goes to the proxied one
     await cluster.nodes[0]!.kill("SIGTERM");
     const name = `late-${randomUUID().slice(0, 8)}`;
@@ -179,8 +221,42 @@ it("probes a node whose heartbeats stop reaching the worker instead of declaring
     expect(player.lastStatus).toBe("PLAYING");
     const before = (await player.stats()).framesDecoded;
     await player.waitForStats((s) => s.framesDecoded > before + 10, 15_000, "frames after the pause");
-    await waitUntil(async () => (await cluster.listNodes()).find((n) => n.nodeId === node.nodeId)?.live === true, 5000, "heartbeats again");
+    await waitUntil(async () => (await cluster.listNodes()).find((n) => n.nodeId === node!.nodeId)?.live === true, 5000, "heartbeats again");
   } finally {
+    await node?.kill("SIGTERM"); // deregisters through the proxy: later tests do not meet a node that cannot heartbeat
     await proxy.close().catch(() => undefined);
   }
 }, 90_000);
+
+it("retries a control call whose connection drops once: players of a healthy node are not failed", async () => {
+  const port = await freePort();
+  const proxy = await testProxy(new URL(`http://127.0.0.1:${port}`));
+  try {
+    const node = await cluster.startNode({ MEDIA_NODE_PORT: String(port), MEDIA_NODE_PUBLIC_URL: proxy.url });
+    for (const other of cluster.nodes.filter((n) => n !== node)) await other.kill("SIGTERM");
+    const name = `drop-${randomUUID().slice(0, 8)}`;
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    await pub.waitForStatus("PUBLISHING");
+    expect((await cluster.listNodes()).find((n) => n.streams.includes(name))?.nodeId).toBe(node.nodeId);
+
+    for (let i = 1; i <= 2; i++) {
+      proxy.dropNext("POST /v1/legs", 1); // the first attempt; its retry goes through
+      const player = await spawnPlayer({ url: cluster.wsUrl, name });
+      await player.waitForStats((s) => s.framesDecoded > 10, 15_000, "frames at a player whose leg creation was retried");
+      expect(proxy.dropped).toBe(i);
+    }
+    expect(cluster.logs()).toContain("media_node_connection_retried");
+
+    // the answer is lost after the node created the leg: the retry finds the id taken, the leg is deleted, the
+    // player is told to try again and nothing is left behind on the node
+    const legsBefore = (await nodeStatus(node)).legs.length;
+    proxy.dropNext("POST /v1/legs", 1, "response");
+    const unlucky = await spawnPlayer({ url: cluster.wsUrl, name });
+    await unlucky.waitForStatus("FAILED");
+    expect(unlucky.statuses.at(-1)?.info).toBe("Failed by error: the connection to the media node was interrupted, try again");
+    await waitUntil(async () => (await nodeStatus(node)).legs.length === legsBefore, 5000, "the half-created leg deleted");
+    expect(pub.lastStatus).toBe("PUBLISHING");
+  } finally {
+    await proxy.close().catch(() => undefined);
+  }
+}, 60_000);

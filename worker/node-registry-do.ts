@@ -29,7 +29,9 @@ export const MISSED_HEARTBEATS = 3;
  * most this long, ms (a node busy tearing down hundreds of legs answered in over 1.5 s): heartbeats can be late while the node is fine — the worker or the network between them is
  * overloaded (measured with `bench:fanout` at 512 players on one 2-core machine: heartbeats timed out in wrangler dev
  * while the node served). A node whose same incarnation answers stays live; a dead one refuses the connection at
- * once, a frozen one costs this timeout.
+ * once and is lost; a probe that times out is given one more (next alarm): a node whose main loop was blocked over 3 s
+ * tearing down 50 legs while wrangler dev answered its heartbeats 503 was otherwise declared lost (`bench:fanout`,
+ * N=512). A frozen node therefore costs two of these timeouts.
  */
 export const PROBE_TIMEOUT_MS = 3000;
 
@@ -59,7 +61,12 @@ export interface NodeEntry extends NodeRef {
   version?: string;
   /** When an answered probe first stood in for its missing heartbeats (ms; cleared by the next heartbeat). */
   probedSince?: number;
+  /** A probe of its silence timed out (cleared by a heartbeat or an answered probe): the next timeout loses it. */
+  probeTimedOut?: boolean;
 }
+
+/** What a probe of a silent node found (see {@link PROBE_TIMEOUT_MS}). */
+type ProbeOutcome = "answered" | "timeout" | "failed";
 
 /** How long a deregistered incarnation's late heartbeats are refused, ms. */
 export const DEREGISTERED_MEMORY_MS = 10 * 60_000;
@@ -207,8 +214,10 @@ export class NodeRegistryDO extends DurableObject<Env> {
   async reportUnreachable(nodeId: string, bootId: string): Promise<void> {
     const n = this.nodes.get(nodeId);
     if (!n || n.bootId !== bootId) return;
-    if (await this.answersProbe(n, Date.now())) {
-      log("warn", "media_node_unreachable_but_answers", { nodeId, bootId });
+    const probe = await this.probe(n, Date.now());
+    if (probe !== "failed") {
+      // answered: the caller's own trouble; timed out: busy or frozen, the heartbeats (and the alarm's probes) decide
+      log("warn", probe === "answered" ? "media_node_unreachable_but_answers" : "media_node_unreachable_probe_timed_out", { nodeId, bootId });
       return;
     }
     if (this.nodes.get(nodeId) !== n) return;
@@ -256,15 +265,22 @@ export class NodeRegistryDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     const silent = [...this.nodes.values()].filter((n) => !this.isLive(n, now));
-    const answered = await Promise.all(silent.map((n) => this.answersProbe(n, now)));
+    const probes = await Promise.all(silent.map((n) => this.probe(n, now)));
     silent.forEach((n, i) => {
       if (this.nodes.get(n.nodeId) !== n) return; // a heartbeat or deregistration came meanwhile
-      if (answered[i]) {
+      if (probes[i] === "answered") {
         // alive and the same incarnation: live for another loss period, its streams untouched
         const silentMs = now - n.lastSeen;
         n.probedSince ??= now;
+        n.probeTimedOut = undefined;
         n.lastSeen = Date.now();
         log("warn", "media_node_heartbeats_late", { nodeId: n.nodeId, bootId: n.bootId, silentMs, probedForMs: now - n.probedSince });
+        return;
+      }
+      if (probes[i] === "timeout" && !n.probeTimedOut) {
+        // busy or frozen: not live (no placements) until the next alarm's probe decides
+        n.probeTimedOut = true;
+        log("warn", "media_node_probe_timed_out", { nodeId: n.nodeId, bootId: n.bootId, silentMs: now - n.lastSeen, timeoutMs: PROBE_TIMEOUT_MS });
         return;
       }
       const reason = n.probedSince !== undefined && now - n.probedSince > PROBE_GRACE_MS ? "no heartbeats (probes answered too long)" : "missed heartbeats";
@@ -301,13 +317,14 @@ export class NodeRegistryDO extends DurableObject<Env> {
   }
 
   /** Whether the silent node's same incarnation answers its control API within {@link PROBE_TIMEOUT_MS}, in grace. */
-  private async answersProbe(n: NodeEntry, now: number): Promise<boolean> {
-    if (n.probedSince !== undefined && now - n.probedSince > PROBE_GRACE_MS) return false;
+  private async probe(n: NodeEntry, now: number): Promise<ProbeOutcome> {
+    if (n.probedSince !== undefined && now - n.probedSince > PROBE_GRACE_MS) return "failed";
     try {
       const res = await MediaNodeClient.of(this.env, n, PROBE_TIMEOUT_MS).status(PROBE_TIMEOUT_MS);
-      return res.ok && res.bootId === n.bootId;
+      if (res.ok) return res.bootId === n.bootId ? "answered" : "failed";
+      return res.code === "timeout" ? "timeout" : "failed";
     } catch {
-      return false; // no secret configured: nothing to ask with
+      return "failed"; // no secret configured: nothing to ask with
     }
   }
 

@@ -13,12 +13,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createConnection, createServer, type Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil } from "../clients/index.js";
 import { freePort, startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+import { testProxy } from "../harness/proxy.js";
 
 const HOG_MS = 60_000;
 
@@ -100,7 +100,7 @@ it("deletes the zombie legs of a node back from a false loss: the name is free w
   node.process.kill("SIGSTOP");
   process.kill(pub.pid!, "SIGSTOP"); // nothing on the wire may close the publisher leg: only the registry can
   try {
-    const failed = await player.waitForStatus("FAILED", 10_000);
+    const failed = await player.waitForStatus("FAILED", 20_000); // 3 missed heartbeats + two timed-out probes (3 s each)
     expect(failed.info).toBe("Failed by error: media node lost");
     await waitUntil(async () => !(await cluster.listNodes()).some((n) => n.nodeId === node.nodeId), 5000, "the node to be dropped");
   } finally {
@@ -119,82 +119,6 @@ it("deletes the zombie legs of a node back from a false loss: the name is free w
   process.kill(pub.pid!, "SIGKILL");
   console.log(`zombie legs gone ${freedMs} ms after SIGCONT`);
 }, 60_000);
-
-interface TestProxy {
-  url: string;
-  /** Holds every connection (nothing forwarded) until {@link resume}. */
-  pause(): void;
-  resume(): void;
-  /**
-   * Resets the next `n` connections whose first bytes start with `prefix` (e.g. "POST /v1/legs"): before forwarding
-   * the request, or (`at: "response"`) once the target answered it, so the request took effect but its answer is lost.
-   */
-  dropNext(prefix: string, n: number, at?: "request" | "response"): void;
-  /** How many connections were reset by {@link dropNext}. */
-  readonly dropped: number;
-  close(): Promise<void>;
-}
-
-/** A TCP proxy to `target` (host:port) that can hold connections while paused, or reset chosen ones. */
-async function testProxy(target: URL): Promise<TestProxy> {
-  let paused = false;
-  let drop = { prefix: "", left: 0, at: "request" };
-  let dropped = 0;
-  const open = new Set<Socket>();
-  const server = createServer((client) => {
-    open.add(client);
-    client.on("close", () => open.delete(client));
-    client.on("error", () => client.destroy());
-    if (paused) return; // held: the heartbeat times out
-    client.once("data", (first: Buffer) => {
-      const reset = drop.left > 0 && first.toString("latin1").startsWith(drop.prefix);
-      if (reset) {
-        drop.left--;
-        dropped++;
-      }
-      if (reset && drop.at === "request") return void client.resetAndDestroy();
-      const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-      open.add(upstream);
-      upstream.on("close", () => open.delete(upstream));
-      upstream.on("error", () => client.destroy());
-      upstream.write(first);
-      if (reset) {
-        upstream.once("data", () => {
-          client.resetAndDestroy();
-          upstream.destroy();
-        });
-        return;
-      }
-      client.pipe(upstream).pipe(client);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  const dropAll = () => open.forEach((s) => s.destroy());
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pause() {
-      paused = true;
-      dropAll(); // kept-alive connections too
-    },
-    resume() {
-      paused = false;
-      dropAll();
-    },
-    dropNext(prefix, n, at = "request") {
-      drop = { prefix, left: n, at };
-      dropAll(); // kept-alive connections would carry the next request past the check
-    },
-    get dropped() {
-      return dropped;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        dropAll(); // kept-alive connections would hold close() open
-      }),
-  };
-}
 
 it("probes a node whose heartbeats stop reaching the worker instead of declaring it lost", async () => {
   const proxy = await testProxy(new URL(cluster.httpUrl));

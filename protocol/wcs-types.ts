@@ -60,6 +60,8 @@ export const Info = {
   /** The media node drained and stopped (SIGTERM, `POST /v1/drain`) with the stream still on it: publish again. */
   MEDIA_NODE_SHUTDOWN: "Failed by error: media node shutting down",
   NO_MEDIA_NODE: "Failed by error: no media node available",
+  /** More players of one stream were waiting for their media node than MAX_JOINS_IN_FLIGHT (code node_full). */
+  TOO_MANY_JOINS: "Media node is full (too many players joining at once), try again",
   INVALID_SDP: "Invalid SDP",
   INVALID_REQUEST: "Invalid request",
   UNKNOWN_MESSAGE: "Unknown message",

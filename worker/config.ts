@@ -48,6 +48,11 @@ const Config = z.object({
   MAX_STREAMS_PER_SESSION: int(16, 1, 1000),
   /** Timeout of one call to a media node, ms. */
   MEDIA_NODE_TIMEOUT_MS: int(10_000, 500, 60_000),
+  /**
+   * Players of one stream whose leg creation may wait on the media node at once; more are refused at once with
+   * node_full "…too many players joining at once, try again" (the queue between a StreamDO and its node is bounded).
+   */
+  MAX_JOINS_IN_FLIGHT: int(32, 1, 10_000),
   /** Default `retry` of a relay: a failed relay is started again with backoff. */
   RELAY_RETRY: bool(false),
   /** Longest wait between relay retries, ms (the backoff starts at 1 s and doubles). */

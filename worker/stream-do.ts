@@ -64,6 +64,8 @@ const MAX_PLACEMENT_ATTEMPTS = 3;
 export class StreamDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object's lifetime). */
   private readonly cfg: Config;
+  /** Players whose leg is being stored and created on the node right now (bounded by MAX_JOINS_IN_FLIGHT). */
+  private joining = 0;
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
   /** Where the state is persisted: one record per player (worker/stream-store.ts). */
   private readonly store: StreamStore;
@@ -416,18 +418,27 @@ export class StreamDO extends DurableObject<Env> {
     const node = this.state.node;
     if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
     if (req.requireRoom !== undefined && pub.room?.name !== req.requireRoom) return refusal("forbidden", AuthInfo.notGranted("play", name));
+    if (this.joining >= this.cfg.MAX_JOINS_IN_FLIGHT) {
+      log("warn", "play_refused_joins_in_flight", { stream: name, mediaSessionId: req.mediaSessionId, joining: this.joining });
+      return refusal("node_full", Info.TOO_MANY_JOINS);
+    }
     const leg = this.newLeg("player", req, media);
     this.state.players[leg.legId] = leg;
-    try {
-      await this.save(leg);
-    } catch (err) {
-      delete this.state.players[leg.legId];
-      log("error", "play_not_stored", { stream: name, mediaSessionId: req.mediaSessionId, error: String(err) });
-      return refusal("invalid_request", `${Info.INVALID_REQUEST}: the player cannot be stored`);
-    }
-
     const client = this.nodeClient(node);
-    const res = await create(client);
+    let res: Result<R>;
+    this.joining++;
+    try {
+      try {
+        await this.save(leg);
+      } catch (err) {
+        delete this.state.players[leg.legId];
+        log("error", "play_not_stored", { stream: name, mediaSessionId: req.mediaSessionId, error: String(err) });
+        return refusal("invalid_request", `${Info.INVALID_REQUEST}: the player cannot be stored`);
+      }
+      res = await create(client);
+    } finally {
+      this.joining--;
+    }
     if (!this.state.players[leg.legId]) {
       if (res.ok) await client.deleteLeg(leg.legId);
       return this.state.publisher ? refusal("stopped", Info.STOPPED_BY_USER) : refusal("stopped", Info.STOPPED_BY_PUBLISHER_STOP);

@@ -85,10 +85,11 @@ export class LegManager {
    */
   async create(req: CreateLegRequest): Promise<CreateLegResponse> {
     const { legId, streamName, role, offer } = req;
+    if (req.cascade === "pull") return this.createPullLeg({ legId, streamName });
     if (offer === undefined && role === "publisher") {
       throw new MediaNodeError("invalid_request", "Invalid request: a publisher leg needs the client's offer");
     }
-    this.admit(legId, role === "publisher" ? streamName : undefined);
+    this.admit(legId, role === "publisher" ? streamName : undefined, req.cascade === "feed");
     const started = performance.now();
     // Checks, offer analysis and registration are synchronous: no other request interleaves until `answer()`.
     let leg: PublisherLeg | PlayerLeg;
@@ -297,16 +298,17 @@ export class LegManager {
   }
 
   /**
-   * The rules every new leg passes before anything is built: a unique leg id, room under `maxLegs`, and for a
-   * publisher (`publishes` = its stream name) no other publisher of that stream here.
+   * The rules every new leg passes before anything is built: a unique leg id, room under `maxLegs` (not for a
+   * cascade feed, `feed`: see protocol/media-node.ts CreateLegRequest), and for a publisher (`publishes` = its stream
+   * name) no other publisher of that stream here.
    * @throws MediaNodeError conflict | node_full | name_in_use
    */
-  private admit(legId: string, publishes?: string): void {
+  private admit(legId: string, publishes?: string, feed = false): void {
     if (this.legs.has(legId)) throw new MediaNodeError("conflict", `Leg ${legId} already exists`);
-    if (this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
+    if (!feed && this.opts.maxLegs > 0 && this.legs.size >= this.opts.maxLegs) {
       throw new MediaNodeError("node_full", `Media node is full (${this.opts.maxLegs} legs)`);
     }
-    const overloaded = this.opts.overloaded?.();
+    const overloaded = feed ? undefined : this.opts.overloaded?.();
     if (overloaded) throw new MediaNodeError("node_full", `Media node is full (${overloaded})`);
     if (publishes !== undefined && this.routers.has(publishes)) {
       throw new MediaNodeError("name_in_use", `Stream ${publishes} already has a publisher on this node`);

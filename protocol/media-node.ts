@@ -33,14 +33,24 @@ export type LegRole = z.infer<typeof LegRole>;
  *   the remote answer comes later with `POST /v1/legs/:legId/answer`. A leg that feeds another server (a relay's
  *   publishStream offer) is the same kind of leg: the offer is what the remote side must accept unchanged.
  * The SDP returned carries every local candidate (`a=end-of-candidates`; the node never trickles).
- * A publisher leg without an offer is refused (invalid_request).
+ * A publisher leg without an offer is refused (invalid_request), except a cascade pull.
+ *
+ * Cascade between nodes (docs/architecture.md "Cascade"): `cascade: "pull"` (a publisher leg, no offer) makes this
+ * node an edge of the stream: an offer-mode recvonly publisher leg whose RTP, once the answer is applied, feeds the
+ * stream's router here like a publisher's; `cascade: "feed"` (a player leg with the pull's offer) is the origin's
+ * leg that sends the stream to an edge. A feed is admitted even when the node is full (node_full is for players and
+ * publishers; there is at most one feed per edge node and stream).
  */
-export const CreateLegRequest = z.object({
-  legId: z.string().min(1).max(128),
-  streamName: z.string().min(1).max(256),
-  role: LegRole,
-  offer: z.string().min(1).max(MAX_SDP_BYTES).optional(),
-});
+export const CreateLegRequest = z
+  .object({
+    legId: z.string().min(1).max(128),
+    streamName: z.string().min(1).max(256),
+    role: LegRole,
+    offer: z.string().min(1).max(MAX_SDP_BYTES).optional(),
+    cascade: z.enum(["pull", "feed"]).optional(),
+  })
+  .refine((r) => r.cascade !== "pull" || (r.role === "publisher" && r.offer === undefined), "a cascade pull is a publisher leg without an offer")
+  .refine((r) => r.cascade !== "feed" || (r.role === "player" && r.offer !== undefined), "a cascade feed is a player leg with the pull's offer");
 export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
 
 /**

@@ -53,6 +53,8 @@ const Config = z.object({
    * node_full "…too many players joining at once, try again" (the queue between a StreamDO and its node is bounded).
    */
   MAX_JOINS_IN_FLIGHT: int(32, 1, 10_000),
+  /** How long a cascade edge whose last player left keeps pulling the stream before it is torn down, ms. */
+  CASCADE_LINGER_MS: int(5000, 0, 600_000),
   /** Default `retry` of a relay: a failed relay is started again with backoff. */
   RELAY_RETRY: bool(false),
   /** Longest wait between relay retries, ms (the backoff starts at 1 s and doubles). */

@@ -71,6 +71,21 @@ export class MediaNodeClient {
     return res.ok ? { ok: true, ...res.value } : this.createRefused(req.legId, res);
   }
 
+  /**
+   * Cascade, edge side: creates the stream's pull leg on this (edge) node; its offer goes to the origin's
+   * {@link createFeedLeg}, whose answer comes back with {@link applyAnswer}.
+   */
+  async createPullLeg(req: { legId: string; streamName: string }): Promise<Result<z.infer<typeof LegOfferResponse>>> {
+    const res = await this.call("POST", MediaNodePaths.legs, { ...req, role: "publisher", cascade: "pull" }, LegOfferResponse);
+    return res.ok ? { ok: true, ...res.value } : this.createRefused(req.legId, res);
+  }
+
+  /** Cascade, origin side: the player leg that answers an edge's pull `offer` (admitted even on a full node). */
+  async createFeedLeg(req: { legId: string; streamName: string; offer: string }): Promise<Result<z.infer<typeof LegAnswerResponse>>> {
+    const res = await this.call("POST", MediaNodePaths.legs, { ...req, role: "player", cascade: "feed" }, LegAnswerResponse);
+    return res.ok ? { ok: true, ...res.value } : this.createRefused(req.legId, res);
+  }
+
   /** A refused leg creation; `conflict` on a fresh leg id means a retried first attempt created it: delete that leg. */
   private async createRefused(legId: string, res: Refusal): Promise<Refusal> {
     if (res.code !== "conflict") return res;

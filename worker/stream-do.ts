@@ -47,6 +47,7 @@ import { emitWebhooks, legEndedWebhook, legStartedWebhook } from "./webhooks.js"
 import {
   statusEvent,
   type AnswerResult,
+  type EdgeRecord,
   type LegRecord,
   type LegRequest,
   type NodeRef,
@@ -60,12 +61,18 @@ export type { StreamState } from "./stream-store.js";
 
 /** Nodes a publish tries when they answer node_full (the registry's view of their load may be a heartbeat old). */
 const MAX_PLACEMENT_ATTEMPTS = 3;
+/** Edge nodes a player tries (existing edges or new ones) after the stream's own node answered node_full. */
+const MAX_EDGE_ATTEMPTS = 3;
+/** What an edge's players get when its node-to-node link fails (the edge and its players end; others play on). */
+const CASCADE_LINK_LOST = "Failed by error: cascade link to the origin media node lost";
 
 export class StreamDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object's lifetime). */
   private readonly cfg: Config;
   /** Players whose leg is being stored and created on the node right now (bounded by MAX_JOINS_IN_FLIGHT). */
   private joining = 0;
+  /** The edge being opened now, if any: edges are opened one at a time, so two plays never pull to the same node. */
+  private edgeOpening: Promise<EdgeRecord | null> | null = null;
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
   /** Where the state is persisted: one record per player (worker/stream-store.ts). */
   private readonly store: StreamStore;
@@ -160,7 +167,7 @@ export class StreamDO extends DurableObject<Env> {
       client.createLeg({ legId: req.legId, streamName: name, role: "player", offer: req.sdp }),
     );
     if (!res.ok) return res;
-    log("info", "play_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.state.node?.nodeId });
+    log("info", "play_answered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.nodeOf(res.leg)?.nodeId, edge: res.leg.edge !== undefined });
     return { ok: true, answer: res.answer };
   }
 
@@ -179,7 +186,7 @@ export class StreamDO extends DurableObject<Env> {
     res.leg.hasVideo = res.media.videoCodec !== undefined;
     res.leg.hasAudio = res.media.audioCodec !== undefined;
     await this.save(res.leg);
-    log("info", "play_offered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.state.node?.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
+    log("info", "play_offered", { stream: name, mediaSessionId: req.mediaSessionId, legId: req.legId, owner: req.owner.kind, nodeId: this.nodeOf(res.leg)?.nodeId, video: res.media.videoCodec, audio: res.media.audioCodec });
     return { ok: true, offer: res.offer };
   }
 
@@ -189,7 +196,7 @@ export class StreamDO extends DurableObject<Env> {
    */
   async answerLeg(legId: string, sdp: string): Promise<Result> {
     const leg = this.findLeg(legId);
-    const node = this.state.node;
+    const node = leg && this.nodeOf(leg);
     if (!leg || leg.role !== "player" || !ownerRules(leg.owner).serverOffer || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
     const res = await this.nodeClient(node).applyAnswer(legId, sdp);
     if (!res.ok) {
@@ -235,7 +242,7 @@ export class StreamDO extends DurableObject<Env> {
    */
   async addRemoteCandidates(legId: string, candidates: { candidate: string; mid?: string }[]): Promise<Result<AddCandidatesResponse>> {
     const leg = this.findLeg(legId);
-    const node = this.state.node;
+    const node = leg && this.nodeOf(leg);
     if (!leg || !ownerRules(leg.owner).trickles || !node) return refusal("not_found", "No such resource");
     const res = await this.nodeClient(node).addCandidates(legId, candidates);
     if (res.ok) {
@@ -248,10 +255,16 @@ export class StreamDO extends DurableObject<Env> {
 
   /** A media node reports a leg's transport state (protocol/media-node.ts LegEvent). */
   async onLegEvent(ev: LegEvent): Promise<void> {
-    const node = this.state.node;
-    if (!node || node.nodeId !== ev.nodeId || node.bootId !== ev.bootId) return;
+    const node = this.nodeById(ev.nodeId, ev.bootId);
+    if (!node) return;
+    const link = Object.values(this.state.edges ?? {}).find((e) => e.pullLegId === ev.legId || e.feedLegId === ev.legId);
+    if (link) {
+      log(ev.state === "connected" ? "info" : "warn", "cascade_link_event", { stream: this.state.name, edge: link.node.nodeId, legId: ev.legId, state: ev.state, failure: ev.failure, detail: ev.detail });
+      if (ev.state !== "connected") await this.dropEdge(link, { kind: "failed", info: CASCADE_LINK_LOST });
+      return;
+    }
     const leg = this.findLeg(ev.legId);
-    if (!leg) return;
+    if (!leg || this.nodeOf(leg)?.nodeId !== ev.nodeId) return;
     log("info", "leg_event", { stream: this.state.name, legId: ev.legId, role: leg.role, state: ev.state, failure: ev.failure, detail: ev.detail });
     if (ev.state === "connected") {
       if (leg.status !== StreamStatus.PENDING) return;
@@ -275,6 +288,12 @@ export class StreamDO extends DurableObject<Env> {
    * (`shutdown`): every leg here FAILED ("media node lost" / "media node shutting down"), the name is free.
    */
   async onNodeLost(nodeId: string, bootId: string, shutdown = false): Promise<void> {
+    const edge = this.state.edges?.[nodeId];
+    if (edge && edge.node.bootId === bootId) {
+      log("warn", shutdown ? "cascade_edge_shutdown" : "cascade_edge_lost", { stream: this.state.name, nodeId });
+      await this.dropEdge(edge, { kind: shutdown ? "node-shutdown" : "node-lost" }, true);
+      return;
+    }
     const node = this.state.node;
     if (!node || node.nodeId !== nodeId || node.bootId !== bootId) return;
     log("warn", shutdown ? "stream_node_shutdown" : "stream_node_lost", { stream: this.state.name, nodeId });
@@ -295,11 +314,25 @@ export class StreamDO extends DurableObject<Env> {
     opts: { complete: boolean; missingBefore: number },
   ): Promise<string[]> {
     const mine = this.state.node;
-    const onThisNode = !!mine && mine.nodeId === node.nodeId && mine.bootId === node.bootId;
-    const verdict = reconcileStream({ onThisNode, legs: this.allLegs() }, held, { ...opts, createTimeoutMs: this.cfg.MEDIA_NODE_TIMEOUT_MS });
+    const isOrigin = !!mine && mine.nodeId === node.nodeId && mine.bootId === node.bootId;
+    const edges = Object.values(this.state.edges ?? {});
+    const edge = edges.find((e) => e.node.nodeId === node.nodeId && e.node.bootId === node.bootId);
+    // the legs this stream has on that node: the origin's (publisher, its players, the feeds) or one edge's
+    const legs: { legId: string; createdAt: number }[] = isOrigin
+      ? [...this.allLegs().filter((l) => l.edge === undefined), ...edges.map((e) => ({ legId: e.feedLegId, createdAt: e.createdAt }))]
+      : edge
+        ? [{ legId: edge.pullLegId, createdAt: edge.createdAt }, ...Object.values(this.state.players).filter((p) => p.edge === edge.node.nodeId)]
+        : [];
+    const verdict = reconcileStream({ onThisNode: isOrigin || !!edge, legs }, held, { ...opts, createTimeoutMs: this.cfg.MEDIA_NODE_TIMEOUT_MS });
     const pub = this.state.publisher;
     const missing = pub && verdict.missing.includes(pub.legId) ? [pub.legId] : verdict.missing;
     for (const legId of missing) {
+      const link = edges.find((e) => e.pullLegId === legId || e.feedLegId === legId);
+      if (link) {
+        log("warn", "cascade_link_missing_on_node", { stream: this.state.name, legId, edge: link.node.nodeId, nodeId: node.nodeId });
+        await this.dropEdge(link, { kind: "failed", info: CASCADE_LINK_LOST });
+        continue;
+      }
       const leg = this.findLeg(legId);
       if (!leg) continue;
       log("warn", "leg_missing_on_node", { stream: this.state.name, legId, role: leg.role, nodeId: node.nodeId, bootId: node.bootId });
@@ -313,10 +346,9 @@ export class StreamDO extends DurableObject<Env> {
    * REST `/stream/find_all`.
    */
   async streamObjects(): Promise<StreamStatusEvent[]> {
-    const nodeId = this.state.node?.nodeId;
     const media = this.state.media;
     return this.allLegs().map((leg) => ({
-      ...statusEvent(this.state.name, leg, leg.status, undefined, nodeId),
+      ...statusEvent(this.state.name, leg, leg.status, undefined, this.nodeOf(leg)?.nodeId),
       ...(leg.role === "publisher" && media?.videoCodec ? { videoCodec: media.videoCodec } : {}),
       ...(leg.role === "publisher" && media?.audioCodec ? { audioCodec: media.audioCodec } : {}),
     }));
@@ -359,6 +391,9 @@ export class StreamDO extends DurableObject<Env> {
         log("warn", "leg_ice_timeout", { stream: this.state.name, legId: leg.legId, role: leg.role, mediaSessionId: leg.mediaSessionId });
         await this.endLeg(leg, { kind: "failed", info: Info.FAILED_BY_ICE_TIMEOUT }, true);
       }
+    }
+    for (const edge of Object.values(this.state.edges ?? {})) {
+      if (edge.idleSince !== undefined && edge.idleSince + this.cfg.CASCADE_LINGER_MS <= now) await this.dropEdge(edge, null);
     }
     await this.scheduleDeadline();
   }
@@ -424,8 +459,8 @@ export class StreamDO extends DurableObject<Env> {
     }
     const leg = this.newLeg("player", req, media);
     this.state.players[leg.legId] = leg;
-    const client = this.nodeClient(node);
     let res: Result<R>;
+    let placed = node;
     this.joining++;
     try {
       try {
@@ -435,18 +470,25 @@ export class StreamDO extends DurableObject<Env> {
         log("error", "play_not_stored", { stream: name, mediaSessionId: req.mediaSessionId, error: String(err) });
         return refusal("invalid_request", `${Info.INVALID_REQUEST}: the player cannot be stored`);
       }
-      res = await create(client);
+      res = await create(this.nodeClient(node));
+      if (!res.ok && res.code === "node_full" && this.state.players[leg.legId]) {
+        // the stream's node is full: an edge node pulls the stream and takes the player (cascade)
+        const onEdge = await this.playOnEdge(leg, create);
+        if (onEdge) ({ res, node: placed } = onEdge);
+      }
     } finally {
       this.joining--;
     }
     if (!this.state.players[leg.legId]) {
-      if (res.ok) await client.deleteLeg(leg.legId);
+      if (res.ok) await this.nodeClient(placed).deleteLeg(leg.legId);
+      if (leg.edge !== undefined) await this.edgeLeft(leg.edge);
       return this.state.publisher ? refusal("stopped", Info.STOPPED_BY_USER) : refusal("stopped", Info.STOPPED_BY_PUBLISHER_STOP);
     }
     if (!res.ok) {
       delete this.state.players[leg.legId];
       await this.save(leg);
-      log("warn", "play_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: node.nodeId, code: res.code, info: res.info });
+      if (leg.edge !== undefined) await this.edgeLeft(leg.edge);
+      log("warn", "play_failed", { stream: name, mediaSessionId: req.mediaSessionId, nodeId: placed.nodeId, code: res.code, info: res.info });
       return res;
     }
     leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
@@ -461,7 +503,7 @@ export class StreamDO extends DurableObject<Env> {
    */
   private async endLeg(leg: LegRecord, reason: EndReason, tellOwner = false): Promise<StreamStatusEvent> {
     const name = this.state.name;
-    const node = this.state.node;
+    const node = this.nodeOf(leg);
     const own = ownStatus(leg, reason);
     log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, owner: leg.owner.kind, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
     const event = statusEvent(name, leg, own.status, own.info, node?.nodeId);
@@ -472,13 +514,17 @@ export class StreamDO extends DurableObject<Env> {
       delete this.state.players[leg.legId];
       await this.save(leg);
       if (node && reason.kind !== "transport-closed") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
+      if (leg.edge !== undefined) tasks.push(this.edgeLeft(leg.edge));
     } else {
       const players = Object.values(this.state.players);
+      const edges = Object.values(this.state.edges ?? {});
       this.state = { name, node: null, publisher: null, players: {} };
       await this.save();
       const playerEnd = playersStatus(reason);
       hooks.unshift(...players.map((p) => legEndedWebhook(name, p, playerEnd)));
-      for (const p of players) tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, node?.nodeId)));
+      for (const p of players) tasks.push(this.deliver(p, statusEvent(name, p, playerEnd.status, playerEnd.info, p.edge ?? node?.nodeId)));
+      // each edge: deleting its pull leg closes that node's players of the stream (the origin's feeds go with the publisher)
+      for (const e of edges) tasks.push(this.nodeClient(e.node).deleteLeg(e.pullLegId), registryOf(this.env).release(name, e.node.nodeId, e.node.bootId));
       if (leg.status === StreamStatus.PUBLISHING) tasks.push(this.tellRoom(leg, own.status === StreamStatus.FAILED ? "FAILED" : "UNPUBLISHED"));
       if (node) {
         // deleting the publisher leg closes its player legs on the node too
@@ -546,6 +592,7 @@ export class StreamDO extends DurableObject<Env> {
   private async scheduleDeadline(): Promise<void> {
     let next = Infinity;
     for (const leg of this.allLegs()) if (leg.status === StreamStatus.PENDING) next = Math.min(next, leg.deadline);
+    for (const e of Object.values(this.state.edges ?? {})) if (e.idleSince !== undefined) next = Math.min(next, e.idleSince + this.cfg.CASCADE_LINGER_MS);
     if (next === Infinity) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);
   }
@@ -554,6 +601,130 @@ export class StreamDO extends DurableObject<Env> {
    * Persists what changed in the state (worker/stream-store.ts). `changed`: the leg added, removed or changed in place
    * since the last save: the store looks at no other player record (unless `state.players` was replaced).
    */
+  /** The node a leg is on: its edge's node, or the stream's own node. */
+  private nodeOf(leg: LegRecord): NodeRef | null {
+    return leg.edge === undefined ? this.state.node : (this.state.edges?.[leg.edge]?.node ?? null);
+  }
+
+  /** The stream's own node or one of its edges, if it is that incarnation. */
+  private nodeById(nodeId: string, bootId: string): NodeRef | null {
+    const n = this.state.node?.nodeId === nodeId ? this.state.node : this.state.edges?.[nodeId]?.node;
+    return n && n.bootId === bootId ? n : null;
+  }
+
+  // ---- cascade (docs/architecture.md "Cascade") ----
+
+  /**
+   * Places `leg` on an edge after the stream's node answered node_full: existing edges first, then new ones (at most
+   * {@link MAX_EDGE_ATTEMPTS} nodes). Returns the last node's answer and that node, or null when no edge could be
+   * had (the caller keeps the origin's node_full). `leg.edge` names the edge while it is tried.
+   */
+  private async playOnEdge<R extends object>(
+    leg: LegRecord,
+    create: (client: MediaNodeClient) => Promise<Result<R>>,
+  ): Promise<{ res: Result<R>; node: NodeRef } | null> {
+    const tried = new Set<string>();
+    let last: { res: Result<R>; node: NodeRef } | null = null;
+    for (let i = 0; i < MAX_EDGE_ATTEMPTS && this.state.players[leg.legId]; i++) {
+      const edge = await this.edgeToTry(tried);
+      if (!edge || !this.state.players[leg.legId]) return last;
+      tried.add(edge.node.nodeId);
+      leg.edge = edge.node.nodeId;
+      delete edge.idleSince;
+      const res = await create(this.nodeClient(edge.node));
+      last = { res, node: edge.node };
+      if (res.ok || res.code !== "node_full") return last;
+      delete leg.edge;
+      await this.edgeLeft(edge.node.nodeId);
+    }
+    return last;
+  }
+
+  /** A ready edge not in `tried`, else a new one (opened one at a time); null when no node can be an edge. */
+  private async edgeToTry(tried: ReadonlySet<string>): Promise<EdgeRecord | null> {
+    for (;;) {
+      const ready = Object.values(this.state.edges ?? {}).find((e) => e.ready && !tried.has(e.node.nodeId));
+      if (ready) return ready;
+      if (!this.edgeOpening) break;
+      await this.edgeOpening; // another play is opening one: it may be for us too
+    }
+    const exclude = [this.state.node?.nodeId ?? "", ...Object.keys(this.state.edges ?? {}), ...tried];
+    this.edgeOpening = this.openEdge(exclude);
+    try {
+      return await this.edgeOpening;
+    } finally {
+      this.edgeOpening = null;
+    }
+  }
+
+  /**
+   * Opens an edge on the least-loaded live node not in `exclude`: the edge's pull leg offers, the origin's feed leg
+   * answers, the edge applies the answer. The record is stored first, so a reconcile meanwhile knows its legs.
+   * Returns null when no node is free or a step fails (what was made is undone).
+   */
+  private async openEdge(exclude: string[]): Promise<EdgeRecord | null> {
+    const name = this.state.name;
+    const origin = this.state.node;
+    if (!origin) return null;
+    const node = await registryOf(this.env).allocate(name, Date.now(), exclude);
+    if (!node) return null;
+    const edge: EdgeRecord = { node, pullLegId: "", feedLegId: "", createdAt: Date.now() };
+    this.state.edges = { ...this.state.edges, [node.nodeId]: edge };
+    const current = () => this.state.node === origin && this.state.edges?.[node.nodeId] === edge;
+    const edgeClient = this.nodeClient(node);
+    const originClient = this.nodeClient(origin);
+    // a link that fails while it is being set up is tried once more with new legs (seen rarely on loopback: both
+    // ends failed within 30 ms of the feed's answer, before the pull had it)
+    for (let attempt = 1; attempt <= 2 && current(); attempt++) {
+      edge.pullLegId = crypto.randomUUID();
+      edge.feedLegId = crypto.randomUUID();
+      await this.save();
+      const pull = await edgeClient.createPullLeg({ legId: edge.pullLegId, streamName: name });
+      const feed = pull.ok && current() ? await originClient.createFeedLeg({ legId: edge.feedLegId, streamName: name, offer: pull.offer }) : null;
+      const applied = feed?.ok && current() ? await edgeClient.applyAnswer(edge.pullLegId, feed.answer) : null;
+      if (applied?.ok && current()) {
+        edge.ready = true;
+        await this.save();
+        log("info", "cascade_edge_opened", { stream: name, edge: node.nodeId, origin: origin.nodeId, pullLegId: edge.pullLegId, feedLegId: edge.feedLegId, video: applied.media.videoCodec, audio: applied.media.audioCodec });
+        return edge;
+      }
+      const why = !pull.ok ? pull : feed && !feed.ok ? feed : applied && !applied.ok ? applied : { code: "stopped", info: "the stream ended" };
+      log("warn", "cascade_edge_failed", { stream: name, edge: node.nodeId, origin: origin.nodeId, attempt, code: why.code, info: why.info });
+      if (this.state.node === origin) await Promise.allSettled([edgeClient.deleteLeg(edge.pullLegId), originClient.deleteLeg(edge.feedLegId)]);
+      if (!pull.ok && pull.code !== "invalid_sdp") break; // the edge refused (full, draining, gone): no second try
+    }
+    if (current()) await this.dropEdge(edge, null);
+    return null;
+  }
+
+  /** A player of the edge `nodeId` left (or was not placed): with none left the edge lingers, then is torn down. */
+  private async edgeLeft(nodeId: string): Promise<void> {
+    const edge = this.state.edges?.[nodeId];
+    if (!edge || edge.idleSince !== undefined) return;
+    if (Object.values(this.state.players).some((p) => p.edge === nodeId)) return;
+    edge.idleSince = Date.now();
+    await this.save();
+    await this.scheduleDeadline();
+  }
+
+  /**
+   * Tears an edge down: its players end with `reason` (null: it had none, it lingered out), its pull leg and the
+   * origin's feed leg are deleted (not on a node that is gone: `edgeGone`), the registry forgets the placement.
+   */
+  private async dropEdge(edge: EdgeRecord, reason: EndReason | null, edgeGone = false): Promise<void> {
+    const id = edge.node.nodeId;
+    if (this.state.edges?.[id] !== edge) return;
+    const { [id]: _dropped, ...rest } = this.state.edges;
+    this.state.edges = Object.keys(rest).length ? rest : undefined;
+    await this.save();
+    log("info", "cascade_edge_closed", { stream: this.state.name, edge: id, reason: reason?.kind ?? "idle" });
+    const players = Object.values(this.state.players).filter((p) => p.edge === id);
+    const tasks: Promise<unknown>[] = players.map((p) => this.endLeg(p, reason ?? { kind: "failed", info: CASCADE_LINK_LOST }, true));
+    if (this.state.node) tasks.push(this.nodeClient(this.state.node).deleteLeg(edge.feedLegId));
+    if (!edgeGone) tasks.push(this.nodeClient(edge.node).deleteLeg(edge.pullLegId), registryOf(this.env).release(this.state.name, id, edge.node.bootId));
+    await Promise.allSettled(tasks);
+  }
+
   private save(changed?: LegRecord): Promise<void> {
     return this.store.save(this.state, changed ? [changed.legId] : []);
   }

@@ -11,7 +11,7 @@
  * next save.
  */
 import type { LegMedia } from "../protocol/index.js";
-import type { LegRecord, NodeRef } from "./stream-types.js";
+import type { EdgeRecord, LegRecord, NodeRef } from "./stream-types.js";
 
 /** A stream's state (worker/stream-do.ts). */
 export interface StreamState {
@@ -21,6 +21,8 @@ export interface StreamState {
   players: Record<string, LegRecord>;
   /** The codecs the publisher sends (REST `videoCodec` / `audioCodec`). */
   media?: LegMedia;
+  /** The cascade's edge nodes by node id (stored with the stream's own record: there are few). */
+  edges?: Record<string, EdgeRecord>;
 }
 
 const META = "meta";

@@ -100,6 +100,25 @@ export interface LegRecord {
   createdAt: number;
   /** ms epoch after which a PENDING leg fails with "Failed by ICE timeout". */
   deadline: number;
+  /** A player placed on an edge node of the cascade (its `nodeId`); absent = on the stream's own (origin) node. */
+  edge?: string;
+}
+
+/**
+ * One edge of a stream's cascade (docs/architecture.md "Cascade"): a node other than the stream's (origin) node that
+ * pulls the stream once over a node-to-node WebRTC leg and fans it out to its own players.
+ */
+export interface EdgeRecord {
+  node: NodeRef;
+  /** The edge's pull leg: the stream's publisher leg on the edge node (offer mode, recvonly). */
+  pullLegId: string;
+  /** The origin's feed leg: a player leg on the origin node that sends the stream to the pull leg. */
+  feedLegId: string;
+  createdAt: number;
+  /** When its last player left, ms epoch: the edge is torn down CASCADE_LINGER_MS later unless a player comes. */
+  idleSince?: number;
+  /** The pull leg has the origin's answer: players can be placed on the edge. */
+  ready?: boolean;
 }
 
 /**

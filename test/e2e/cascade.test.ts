@@ -1,0 +1,81 @@
+/**
+ * Cascade between media nodes (docs/architecture.md "Cascade"), with real parts: node A carries the publisher and
+ * has room for one player (MEDIA_NODE_MAX_LEGS=2); node B has room for its pull leg and two players
+ * (MEDIA_NODE_MAX_LEGS=3); node C has room. Players 2–3 are placed on B, which pulls the stream from A once; player
+ * 4 on C. Every player decodes frames. When B's players leave, B's pull and A's feed to it are removed after the
+ * linger (CASCADE_LINGER_MS=1000). Killing edge C fails only C's player; killing origin A fails everyone left.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { NodeStatus, signedFetch } from "../../protocol/index.js";
+import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil, type WcsClientHandle } from "../clients/index.js";
+import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: 0, vars: { CASCADE_LINGER_MS: "1000" } });
+});
+afterEach(async () => {
+  await closeAllClients();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** The node's own view of its legs (signed GET /v1/status). */
+async function legsOn(node: MediaNodeProc): Promise<NodeStatus["legs"]> {
+  const res = await signedFetch(cluster.secret, node.controlUrl + "/v1/status", "GET", undefined, 3000);
+  if (!res.ok) throw new Error(`GET /v1/status → ${res.status}`);
+  return NodeStatus.parse(await res.json()).legs;
+}
+
+const frames = (p: WcsClientHandle, what: string) => p.waitForStats((s) => s.framesDecoded > 10, 20_000, what);
+
+it("places players on edge nodes that pull the stream once from its node; edge and origin losses fail only their players", async () => {
+  const a = await cluster.startNode({ MEDIA_NODE_MAX_LEGS: "2" });
+  const name = `cascade-${randomUUID().slice(0, 8)}`;
+  const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+  await pub.waitForStatus("PUBLISHING");
+  const b = await cluster.startNode({ MEDIA_NODE_MAX_LEGS: "3" });
+
+  const p1 = await spawnPlayer({ url: cluster.wsUrl, name });
+  await frames(p1, "frames at the origin's player");
+  const p2 = await spawnPlayer({ url: cluster.wsUrl, name });
+  await frames(p2, "frames at the first edge player");
+  const p3 = await spawnPlayer({ url: cluster.wsUrl, name });
+  await frames(p3, "frames at the second edge player");
+
+  // A: publisher, its player and ONE feed to B; B: one pull and its two players
+  const roles = (legs: NodeStatus["legs"]) => legs.map((l) => l.role).sort();
+  expect(roles(await legsOn(a))).toEqual(["player", "player", "publisher"]);
+  expect(roles(await legsOn(b))).toEqual(["player", "player", "publisher"]);
+  for (const p of [p1, p2, p3]) expect(p.statuses.map((s) => s.status)).toEqual(["PLAYING"]);
+
+  const c = await cluster.startNode();
+  const p4 = await spawnPlayer({ url: cluster.wsUrl, name });
+  await frames(p4, "frames at the player of a second edge");
+  expect(roles(await legsOn(c))).toEqual(["player", "publisher"]);
+  expect((await legsOn(a)).length).toBe(4); // a second feed, to C
+
+  // B's players leave: after the linger B holds nothing and A's feed to B is gone
+  await p2.close();
+  await p3.close();
+  await waitUntil(async () => (await legsOn(b)).length === 0, 10_000, "the edge's pull removed after the linger");
+  await waitUntil(async () => (await legsOn(a)).length === 3, 5000, "the origin's feed to the edge removed");
+  expect(p1.lastStatus).toBe("PLAYING");
+
+  // edge C lost: only its player fails
+  await c.kill("SIGKILL");
+  const lost = await p4.waitForStatus("FAILED", 10_000);
+  expect(lost.info).toBe("Failed by error: media node lost");
+  const before = (await p1.stats()).framesDecoded;
+  await p1.waitForStats((s) => s.framesDecoded > before + 10, 15_000, "the origin's player plays on");
+  expect(pub.lastStatus).toBe("PUBLISHING");
+
+  // a new player goes to B again (A is full), then the origin is lost: everyone fails
+  const p5 = await spawnPlayer({ url: cluster.wsUrl, name });
+  await frames(p5, "frames at a player of a re-opened edge");
+  await a.kill("SIGKILL");
+  for (const p of [pub, p1, p5]) expect((await p.waitForStatus("FAILED", 10_000)).info).toBe("Failed by error: media node lost");
+  await waitUntil(async () => (await legsOn(b)).length === 0, 5000, "the edge's legs removed when the origin is lost");
+}, 180_000);

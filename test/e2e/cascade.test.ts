@@ -4,22 +4,28 @@
  * (MEDIA_NODE_MAX_LEGS=3); node C has room. Players 2–3 are placed on B, which pulls the stream from A once; player
  * 4 on C. Every player decodes frames. When B's players leave, B's pull and A's feed to it are removed after the
  * linger (CASCADE_LINGER_MS=1000). Killing edge C fails only C's player; killing origin A fails everyone left.
+ * A stream published over WHIP (Debian's simple-whip-client) cascades the same way.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil, type WcsClientHandle } from "../clients/index.js";
 import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+import { startWhipClient, whipClientShims, type WhipClient, type WhipClientShims } from "../harness/whip-client.js";
 
 let cluster: Cluster;
+let shims: WhipClientShims | undefined;
+let whip: WhipClient | undefined;
 beforeAll(async () => {
   cluster = await startCluster({ nodes: 0, vars: { CASCADE_LINGER_MS: "1000" } });
 });
 afterEach(async () => {
+  whip?.child.kill("SIGKILL");
   await closeAllClients();
 });
 afterAll(async () => {
   await cluster?.stop();
+  shims?.remove();
 });
 
 /** The node's own view of its legs (signed GET /v1/status). */
@@ -79,3 +85,17 @@ it("places players on edge nodes that pull the stream once from its node; edge a
   for (const p of [pub, p1, p5]) expect((await p.waitForStatus("FAILED", 10_000)).info).toBe("Failed by error: media node lost");
   await waitUntil(async () => (await legsOn(b)).length === 0, 5000, "the edge's legs removed when the origin is lost");
 }, 180_000);
+
+it("cascades a stream published over WHIP", async () => {
+  for (const n of cluster.nodes) if (n.process.exitCode === null && n.process.signalCode === null) await n.kill("SIGTERM");
+  const origin = await cluster.startNode({ MEDIA_NODE_MAX_LEGS: "2" });
+  const name = `cascade-whip-${randomUUID().slice(0, 8)}`;
+  shims ??= whipClientShims();
+  whip = startWhipClient(`${cluster.httpUrl}/whip/${name}`, "unused-auth-is-off", shims);
+  await waitUntil(async () => (await legsOn(origin)).some((l) => l.role === "publisher" && l.state === "connected"), 20_000, "the WHIP publisher connected");
+  const edge = await cluster.startNode();
+  const p1 = await spawnPlayer({ url: cluster.wsUrl, name });
+  const p2 = await spawnPlayer({ url: cluster.wsUrl, name });
+  for (const p of [p1, p2]) await p.waitForStats((s) => s.framesDecoded > 10 && (s.sizes["320x240"] ?? 0) > 0, 20_000, "320x240 frames");
+  expect((await legsOn(edge)).map((l) => l.role).sort()).toEqual(["player", "publisher"]);
+}, 90_000);

@@ -7,7 +7,7 @@
  *
  * simple-whip-client runs with the shims of test/harness/whip-client.ts (Debian bookworm's build needs them here).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil } from "../clients/index.js";
@@ -15,7 +15,7 @@ import { launchBrowser, saveScreenshot, sleep, uniqueName, type BrowserHandle } 
 import { startCluster, type Cluster } from "../harness/cluster.js";
 import { HOST_CANDIDATE, expectPagePlaysCamera, findStreams, openTestPage, staticOffer, withReport } from "../harness/endpoints.js";
 import { authVars, mintToken } from "../harness/tokens.js";
-import { WHIP_AUDIO, WHIP_CLIENT, WHIP_VIDEO_VP8, whipClientShims, type WhipClientShims } from "../harness/whip-client.js";
+import { startWhipClient as startWhip, whipClientShims, type WhipClient, type WhipClientShims } from "../harness/whip-client.js";
 
 /** An access token that may publish and play every name (AUTH on). */
 let WHIP_TOKEN = "";
@@ -77,31 +77,13 @@ const fragment = (ufrag: string, candidates: string[], end = false) =>
     "\r\n",
   );
 
-interface WhipClient {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-/** Runs simple-whip-client: 320x240 30 fps VP8 "ball" pattern + an Opus sine, trickling its candidates with PATCH. */
+/** Runs simple-whip-client (test/harness/whip-client.ts), killed after each test. */
 function startWhipClient(url: string, token: string): WhipClient {
-  const which = spawnSync("sh", ["-c", `command -v ${WHIP_CLIENT}`], { encoding: "utf8" });
-  if (which.status !== 0) throw new Error(`${WHIP_CLIENT} not found: apt-get install simple-whip-client (see .ci/run)`);
   shims ??= whipClientShims();
-  const child = spawn(WHIP_CLIENT, ["-u", url, "-t", token, "-V", WHIP_VIDEO_VP8, "-A", WHIP_AUDIO, "-o", "-l", "4"], {
-    env: { ...process.env, ...shims.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  const output: string[] = [];
-  const push = (d: Buffer) => {
-    for (const line of d.toString().split("\n")) if (line.trim()) output.push(line);
-    if (output.length > 300) output.splice(0, output.length - 300);
-  };
-  child.stdout.on("data", push);
-  child.stderr.on("data", push);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
-  return { child, output, exited };
+  const client = startWhip(url, token, shims);
+  children.add(client.child);
+  void client.exited.then(() => children.delete(client.child));
+  return client;
 }
 
 // ---- protocol -------------------------------------------------------------------------------------------------------

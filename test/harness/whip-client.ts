@@ -7,7 +7,7 @@
  * loopback candidates. So {@link whipClientShims} builds two tiny shims with the C compiler: a stub libgupnp-igd (no
  * UPnP; libnice handles a NULL IGD agent) and a getifaddrs() filter that leaves only 127.0.0.1 (docs/testing.md).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,4 +90,34 @@ export function whipClientShims(): WhipClientShims {
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A running simple-whip-client: its process, its last 300 output lines, its exit code once it exits. */
+export interface WhipClient {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/**
+ * Runs simple-whip-client against `url` (…/whip/NAME) with `token`: the 320x240 30 fps VP8 "ball" pattern + an Opus
+ * sine ({@link WHIP_VIDEO_VP8}, {@link WHIP_AUDIO}), trickling its candidates with PATCH. The caller kills it.
+ * @throws Error when the binary is missing (apt-get install simple-whip-client, see .ci/run)
+ */
+export function startWhipClient(url: string, token: string, shims: WhipClientShims): WhipClient {
+  const which = spawnSync("sh", ["-c", `command -v ${WHIP_CLIENT}`], { encoding: "utf8" });
+  if (which.status !== 0) throw new Error(`${WHIP_CLIENT} not found: apt-get install simple-whip-client (see .ci/run)`);
+  const child = spawn(WHIP_CLIENT, ["-u", url, "-t", token, "-V", WHIP_VIDEO_VP8, "-A", WHIP_AUDIO, "-o", "-l", "4"], {
+    env: { ...process.env, ...shims.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const push = (d: Buffer) => {
+    for (const line of d.toString().split("\n")) if (line.trim()) output.push(line);
+    if (output.length > 300) output.splice(0, output.length - 300);
+  };
+  child.stdout?.on("data", push);
+  child.stderr?.on("data", push);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output, exited };
 }

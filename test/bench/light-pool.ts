@@ -116,6 +116,8 @@ export class LightPool {
 
   /** Starts players `ids` on stream `name` (sessions opened `concurrency` at a time); resolves once every playStream was sent. */
   add(url: string, name: string, ids: number[], concurrency = 8): Promise<{ started: number; failed: { id: number; error: string }[] }> {
+    // ids are reused round after round: a status left from an earlier round would count as this player's
+    for (const id of ids) this.statuses.delete(id);
     return this.call({ type: "add", url, name, ids, concurrency }, 30_000 + ids.length * 1_000);
   }
 

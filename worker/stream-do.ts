@@ -63,6 +63,8 @@ export type { StreamState } from "./stream-store.js";
 const MAX_PLACEMENT_ATTEMPTS = 3;
 /** Edge nodes a player tries (existing edges or new ones) after the stream's own node answered node_full. */
 const MAX_EDGE_ATTEMPTS = 3;
+/** Times an edge's node-to-node link is set up before the edge is given up. */
+const EDGE_LINK_ATTEMPTS = 3;
 /** What an edge's players get when its node-to-node link fails (the edge and its players end; others play on). */
 const CASCADE_LINK_LOST = "Failed by error: cascade link to the origin media node lost";
 
@@ -673,9 +675,10 @@ export class StreamDO extends DurableObject<Env> {
     const current = () => this.state.node === origin && this.state.edges?.[node.nodeId] === edge;
     const edgeClient = this.nodeClient(node);
     const originClient = this.nodeClient(origin);
-    // a link that fails while it is being set up is tried once more with new legs (seen rarely on loopback: both
-    // ends failed within 30 ms of the feed's answer, before the pull had it)
-    for (let attempt = 1; attempt <= 2 && current(); attempt++) {
+    // a link that fails while it is being set up is tried again with new legs (seen rarely on loopback: both ends
+    // failed within 30 ms of the feed's answer, before the pull had it)
+    for (let attempt = 1; attempt <= EDGE_LINK_ATTEMPTS && current(); attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * attempt));
       edge.pullLegId = crypto.randomUUID();
       edge.feedLegId = crypto.randomUUID();
       await this.save();

@@ -48,6 +48,9 @@ export interface StatusEntry {
 }
 
 export interface RtpCounters {
+  /** The stream's SSRC (RFC 3550) and the payload type of its codec, as the client's stats report them. */
+  ssrc?: number;
+  payloadType?: number;
   packets?: number;
   bytes?: number;
   packetsLost?: number;

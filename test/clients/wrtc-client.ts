@@ -477,6 +477,8 @@ function rtpCounters(s: Record<string, unknown>, byId: Map<string, Record<string
   const num = (k: string): number | undefined => (typeof s[k] === "number" ? (s[k] as number) : undefined);
   const codec = typeof s.codecId === "string" ? byId.get(s.codecId) : undefined;
   const out: RtpCounters = {
+    ssrc: num("ssrc"),
+    payloadType: codec && typeof codec.payloadType === "number" ? codec.payloadType : undefined,
     packets: num("packetsSent") ?? num("packetsReceived"),
     bytes: num("bytesSent") ?? num("bytesReceived"),
     packetsLost: num("packetsLost"),

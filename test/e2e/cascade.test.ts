@@ -35,7 +35,15 @@ async function legsOn(node: MediaNodeProc): Promise<NodeStatus["legs"]> {
   return NodeStatus.parse(await res.json()).legs;
 }
 
-const frames = (p: WcsClientHandle, what: string) => p.waitForStats((s) => s.framesDecoded > 10, 20_000, what);
+/** Waits for decoded frames; a failure says what the cascade did (the worker's cascade_* log lines). */
+async function frames(p: WcsClientHandle, what: string): Promise<void> {
+  try {
+    await p.waitForStats((s) => s.framesDecoded > 10, 20_000, what);
+  } catch (e) {
+    const lines = cluster.logs().split("\n").filter((l) => /cascade_|play_failed|leg failed/.test(l));
+    throw new Error(`${(e as Error).message}\n--- cascade log ---\n${lines.slice(-30).join("\n")}`);
+  }
+}
 
 it("places players on edge nodes that pull the stream once from its node; edge and origin losses fail only their players", async () => {
   const a = await cluster.startNode({ MEDIA_NODE_MAX_LEGS: "2" });
@@ -56,6 +64,17 @@ it("places players on edge nodes that pull the stream once from its node; edge a
   expect(roles(await legsOn(a))).toEqual(["player", "player", "publisher"]);
   expect(roles(await legsOn(b))).toEqual(["player", "player", "publisher"]);
   for (const p of [p1, p2, p3]) expect(p.statuses.map((s) => s.status)).toEqual(["PLAYING"]);
+  // wherever a player is placed it sees the publisher's SSRCs and the payload types it offered
+  const sent = (await pub.stats()).rtp;
+  for (const p of [p1, p2, p3]) {
+    const got = (await p.stats()).rtp;
+    expect(got.video?.ssrc).toBe(sent.video?.ssrc);
+    expect(got.audio?.ssrc).toBe(sent.audio?.ssrc);
+    expect([got.video?.payloadType, got.audio?.payloadType]).toEqual([(await p1.stats()).rtp.video?.payloadType, (await p1.stats()).rtp.audio?.payloadType]);
+  }
+  expect(sent.video?.ssrc).toBeGreaterThan(0);
+  expect(sent.audio?.ssrc).toBeGreaterThan(0);
+  expect((await p2.stats()).rtp.video?.payloadType).toBeGreaterThan(0);
 
   const c = await cluster.startNode();
   const p4 = await spawnPlayer({ url: cluster.wsUrl, name });

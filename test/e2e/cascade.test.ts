@@ -36,11 +36,11 @@ async function legsOn(node: MediaNodeProc): Promise<NodeStatus["legs"]> {
 }
 
 /** Waits for decoded frames; a failure says what the cascade did (the worker's cascade_* log lines). */
-async function frames(p: WcsClientHandle, what: string): Promise<void> {
+async function frames(p: WcsClientHandle, what: string, size?: string): Promise<void> {
   try {
-    await p.waitForStats((s) => s.framesDecoded > 10, 20_000, what);
+    await p.waitForStats((s) => s.framesDecoded > 10 && (size === undefined || (s.sizes[size] ?? 0) > 0), 20_000, what);
   } catch (e) {
-    const lines = cluster.logs().split("\n").filter((l) => /cascade_|play_failed|leg failed/.test(l));
+    const lines = cluster.logs().split("\n").filter((l) => /cascade_|play_|leg failed|media_node_|registered/.test(l));
     throw new Error(`${(e as Error).message}\n--- cascade log ---\n${lines.slice(-30).join("\n")}`);
   }
 }
@@ -115,6 +115,6 @@ it("cascades a stream published over WHIP", async () => {
   const edge = await cluster.startNode();
   const p1 = await spawnPlayer({ url: cluster.wsUrl, name });
   const p2 = await spawnPlayer({ url: cluster.wsUrl, name });
-  for (const p of [p1, p2]) await p.waitForStats((s) => s.framesDecoded > 10 && (s.sizes["320x240"] ?? 0) > 0, 20_000, "320x240 frames");
+  for (const p of [p1, p2]) await frames(p, "320x240 frames", "320x240");
   expect((await legsOn(edge)).map((l) => l.role).sort()).toEqual(["player", "publisher"]);
 }, 90_000);

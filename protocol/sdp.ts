@@ -6,7 +6,7 @@
  * (session- or media-level), and a direction that fits the role — publish offers send (sendonly/sendrecv), play
  * offers receive (recvonly/sendrecv).
  */
-import { parse, type SessionDescription } from "sdp-transform";
+import { parse, write, type SessionDescription } from "sdp-transform";
 import type { LegRole } from "./media-node.js";
 
 /** Largest SDP (offer or answer) accepted on every wire: WCS, WHIP/WHEP, the WebSocket endpoint, the media-node API. */
@@ -89,3 +89,19 @@ export function activateBundleOnly(sdp: string): string {
   return out.join(eol);
 }
 
+/**
+ * The SDP without its ICE candidates (`a=candidate`, `a=end-of-candidates`, RFC 8839 §5.1): the side that gets it
+ * cannot send connectivity checks first, it learns the other side's address from that side's checks (peer-reflexive
+ * candidates, RFC 8445 §7.3.1.3), as with WCS clients' offers. A cascade edge's pull offer goes to the origin like
+ * this, so that the edge, which starts the checks once it has the origin's answer, already knows the origin's DTLS
+ * fingerprint when the handshake arrives (libdatachannel fails a handshake whose certificate comes before the remote
+ * description: "certificate verify failed").
+ */
+export function withoutCandidates(sdp: string): string {
+  const parsed = parse(sdp);
+  for (const m of parsed.media) {
+    delete m.candidates;
+    delete m.endOfCandidates;
+  }
+  return write(parsed);
+}

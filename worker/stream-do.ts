@@ -35,6 +35,7 @@ import {
   type LegRole,
   type Result,
   type StreamStatusEvent,
+  withoutCandidates,
 } from "../protocol/index.js";
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
 import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.js";
@@ -683,7 +684,7 @@ export class StreamDO extends DurableObject<Env> {
       edge.feedLegId = crypto.randomUUID();
       await this.save();
       const pull = await edgeClient.createPullLeg({ legId: edge.pullLegId, streamName: name });
-      const feed = pull.ok && current() ? await originClient.createFeedLeg({ legId: edge.feedLegId, streamName: name, offer: pull.offer }) : null;
+      const feed = pull.ok && current() ? await originClient.createFeedLeg({ legId: edge.feedLegId, streamName: name, offer: withoutCandidates(pull.offer) }) : null;
       const applied = feed?.ok && current() ? await edgeClient.applyAnswer(edge.pullLegId, feed.answer) : null;
       if (applied?.ok && current()) {
         edge.ready = true;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { planPlayer, planPublisher, type PublisherPlan } from "../../media-node/plans.js";
 import { h264Profile, parseOffer } from "../../media-node/sdp.js";
-import { activateBundleOnly, checkOffer } from "../../protocol/sdp.js";
+import { activateBundleOnly, checkOffer, withoutCandidates } from "../../protocol/sdp.js";
 import { OFFERS, expectRefusal, offer, type OfferName } from "./helpers.js";
 
 const ALL = Object.values(OFFERS);
@@ -462,5 +462,24 @@ describe("planPlayer: every publisher × every player", () => {
     } else {
       expectRefusal(() => planPlayer(parsed, published), "invalid_sdp", "Invalid SDP: player offer has no recvonly/sendrecv audio or video m-line");
     }
+  });
+});
+
+describe("withoutCandidates (a cascade pull offer handed to the origin)", () => {
+  const withCandidates = ALL.filter((name) => offer(name).includes("a=candidate:"));
+
+  it("has offers with candidates to strip", () => {
+    expect(withCandidates.length).toBeGreaterThan(0);
+  });
+
+  it.each(withCandidates)("%s: no candidate is left, everything else plans the same", (name) => {
+    const stripped = withoutCandidates(offer(name));
+    expect(stripped).not.toMatch(/a=candidate:|a=end-of-candidates/);
+    expect(checkOffer(stripped, "player")).toMatchObject({ ok: checkOffer(offer(name), "player").ok });
+    const before = parseOffer(offer(name));
+    const after = parseOffer(stripped);
+    expect(after.media.map((m) => [m.mid, m.kind, m.direction])).toEqual(before.media.map((m) => [m.mid, m.kind, m.direction]));
+    expect(stripped).toContain(offer(name).match(/a=fingerprint:[^\r\n]+/)![0]);
+    expect(stripped).toContain(offer(name).match(/a=ice-ufrag:[^\r\n]+/)![0]);
   });
 });

@@ -231,16 +231,15 @@ export class LegManager {
     return res;
   }
 
-  /** Per-leg counters for GET /v1/status. */
+  /** Per-leg counters for GET /v1/status (`nack`: publisher legs that asked for packets again, see LegStatus). */
   status(): LegStatus[] {
-    return [...this.legs.values()].map((l) => ({
-      legId: l.legId,
-      streamName: l.streamName,
-      role: l.role,
-      state: l.state,
-      packetsIn: l.packetsIn,
-      packetsOut: l.packetsOut,
-    }));
+    return [...this.legs.values()].map((l) => {
+      const s: LegStatus = { legId: l.legId, streamName: l.streamName, role: l.role, state: l.state, packetsIn: l.packetsIn, packetsOut: l.packetsOut };
+      if (l instanceof PublisherLeg && l.nackRequested > 0) {
+        s.nack = { requested: l.nackRequested, repaired: l.nackRepaired, unrepaired: l.nackUnrepaired, lost: l.packetsLost, rttMs: Math.round(l.nackRttMs * 10) / 10 };
+      }
+      return s;
+    });
   }
 
   /**
@@ -371,9 +370,13 @@ export interface LegTotals {
   /** Keyframe requests asked for by players / sent to publishers (the difference was coalesced). */
   keyframesRequested: number;
   keyframesSent: number;
+  /** Publisher video packets asked for again with NACKs, those that then arrived, those given up (nack-requester.ts). */
+  nackRequested: number;
+  nackRepaired: number;
+  nackUnrepaired: number;
 }
 
-const emptyTotals = (): LegTotals => ({ packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, packetsLost: 0, packetsLate: 0, keyframesRequested: 0, keyframesSent: 0 });
+const emptyTotals = (): LegTotals => ({ packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, packetsLost: 0, packetsLate: 0, keyframesRequested: 0, keyframesSent: 0, nackRequested: 0, nackRepaired: 0, nackUnrepaired: 0 });
 
 function addLeg(t: LegTotals, l: Leg): void {
   t.packetsIn += l.packetsIn;
@@ -386,5 +389,8 @@ function addLeg(t: LegTotals, l: Leg): void {
     const k = l.router.keyframeCounts;
     t.keyframesRequested += k.requested;
     t.keyframesSent += k.sent;
+    t.nackRequested += l.nackRequested;
+    t.nackRepaired += l.nackRepaired;
+    t.nackUnrepaired += l.nackUnrepaired;
   }
 }

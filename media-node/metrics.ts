@@ -11,11 +11,15 @@
  * | `wcs_media_node_rtp_lost_total` | counter | | RTP lost between publishers and the node (sequence gaps, RFC 3550 §6.4.1) |
  * | `wcs_media_node_rtp_late_dropped_total` | counter | | publisher RTP dropped because it waited too long in the callback queue (MEDIA_NODE_MAX_QUEUE_DELAY_MS) |
  * | `wcs_media_node_keyframe_requests_total` | counter | `outcome` (sent, coalesced) | keyframe requests of players (PLI/FIR, new players): sent to the publisher, or coalesced by the throttle |
+ * | `wcs_media_node_nack_requested_total` | counter | | publisher video packets found missing and asked for again with generic NACKs (each packet once, retries not counted) |
+ * | `wcs_media_node_nack_repaired_total` | counter | | of those, packets that then arrived |
+ * | `wcs_media_node_nack_unrepaired_total` | counter | | of those, packets given up (requests used up, over 1 s old, or the leg ended); requested − repaired − unrepaired are still pending |
  * | `nodejs_eventloop_lag_p99_seconds` … | gauge | | prom-client default metrics: event-loop lag since the previous scrape, CPU (`process_cpu_seconds_total`), RSS (`process_resident_memory_bytes`), heap, GC |
  *
  * Values are read when scraped (no per-packet work beyond the legs' own counters); the lag histogram and the
  * utilization cover the time since the previous scrape, so scrape from one place. NACKs are answered by
- * libdatachannel's RtcpNackResponder in native code, which exposes no count.
+ * libdatachannel's RtcpNackResponder in native code, which exposes no count; the `nack_*` counters are about the NACKs
+ * the node sends to publishers (engine/nack-requester.ts).
  */
 import { performance } from "node:perf_hooks";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
@@ -103,6 +107,9 @@ export class NodeMetrics {
       [{ outcome: "sent" }, t.keyframesSent],
       [{ outcome: "coalesced" }, Math.max(0, t.keyframesRequested - t.keyframesSent)],
     ]);
+    counter("wcs_media_node_nack_requested_total", "Publisher video packets found missing and asked for again with generic NACKs (each once).", [], (t) => [[{}, t.nackRequested]]);
+    counter("wcs_media_node_nack_repaired_total", "Publisher video packets asked for with NACKs that then arrived.", [], (t) => [[{}, t.nackRepaired]]);
+    counter("wcs_media_node_nack_unrepaired_total", "Publisher video packets asked for with NACKs and given up.", [], (t) => [[{}, t.nackUnrepaired]]);
     // one totals() per scrape: the first collect reads it, render() clears it
     this.resetTotals = () => (totals = undefined);
     this.refused = new Counter({

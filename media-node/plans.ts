@@ -4,6 +4,7 @@
  * player (offer mode), and a relay pull's offer and the remote's answer. Offers are parsed by sdp.ts.
  * (SDP offer/answer: RFC 3264; payload types must be kept by the answerer, RFC 3264 §6.1.)
  */
+import { parse as parseSdp } from "sdp-transform";
 import { invalidSdp, noCommonCodecs } from "./errors.js";
 import {
   chooseAudioCodec,
@@ -230,4 +231,26 @@ export function planPulledTracks(answer: ParsedOffer, offer: PullOfferPlan): { v
   }
   if (!out.video && !out.audio) throw invalidSdp("the answer sends none of the offered m-lines");
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Feedback the remote side accepts
+
+/**
+ * Whether the remote description lets the node send generic NACKs (RFC 4585 §6.2.1) about payload type `pt` of the
+ * m-line `mid`: that m-line has `a=rtcp-fb:<pt> nack` or `a=rtcp-fb:* nack` (RFC 4585 §4.2; `nack pli` and other
+ * parameters are other messages). The remote description is a publisher's offer, or the answer to a pull leg's
+ * offer. Without it the sender will not resend: GStreamer's webrtcbin, for one, offers only `nack pli`.
+ * @param mid `a=mid`, or the m-line's index as a string when it has none (as parseOffer does)
+ * @returns false as well when the text cannot be parsed or has no such m-line
+ */
+export function nackNegotiated(sdp: string, mid: string, pt: number): boolean {
+  let media;
+  try {
+    media = parseSdp(sdp).media ?? [];
+  } catch {
+    return false;
+  }
+  const m = media.find((x, i) => String(x.mid ?? i) === mid);
+  return !!m?.rtcpFb?.some((f) => f.type === "nack" && !f.subtype && (f.payload === "*" || Number(f.payload) === pt));
 }

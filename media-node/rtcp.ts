@@ -1,12 +1,17 @@
 /**
- * RTP/RTCP byte-level helpers for forwarding (RFC 3550 RTP/RTCP, RFC 4585 feedback, RFC 5104 FIR, RFC 5761 mux).
+ * RTP/RTCP byte-level helpers for forwarding (RFC 3550 RTP/RTCP, RFC 4585 feedback: PLI and generic NACK, RFC 5104
+ * FIR, RFC 5761 mux).
  * Everything here works on Buffers in place and allocates nothing per packet.
  */
 
 /** RTCP packet types (RFC 3550 §12.1, RFC 4585 §6.1). */
 export const RTCP_SR = 200;
 export const RTCP_RR = 201;
+/** Transport-layer feedback (RFC 4585 §6.1), the packet type of a generic NACK. */
+export const RTCP_RTPFB = 205;
 export const RTCP_PSFB = 206;
+/** RTPFB FMT 1: generic NACK (RFC 4585 §6.2.1). */
+export const FMT_NACK = 1;
 /** PSFB FMT values: Picture Loss Indication (RFC 4585 §6.3.1) and Full Intra Request (RFC 5104 §4.3.1). */
 export const FMT_PLI = 1;
 export const FMT_FIR = 4;
@@ -38,12 +43,12 @@ export function rtpSeq(buf: Buffer): number {
   return (buf[2]! << 8) | buf[3]!;
 }
 
-/** RTP SSRC (RFC 3550 §5.1), bytes 8–11, as an unsigned 32-bit number. */
 /** RTP timestamp of an RTP packet (RFC 3550 §5.1), 32-bit unsigned. */
 export function rtpTimestamp(buf: Buffer): number {
   return buf.readUInt32BE(4);
 }
 
+/** RTP SSRC (RFC 3550 §5.1), bytes 8–11, as an unsigned 32-bit number. */
 export function rtpSsrc(buf: Buffer): number {
   return buf.readUInt32BE(8);
 }
@@ -56,6 +61,88 @@ export function writePli(out: Buffer, senderSsrc: number, mediaSsrc: number): Bu
   out[0] = 0x80 | FMT_PLI;
   out[1] = RTCP_PSFB;
   out.writeUInt16BE(2, 2);
+  out.writeUInt32BE(senderSsrc >>> 0, 4);
+  out.writeUInt32BE(mediaSsrc >>> 0, 8);
+  return out;
+}
+
+/** Largest number of FCI entries {@link writeNack} callers put into one NACK packet (12 + 4 × 64 = 268 bytes). */
+export const NACK_MAX_FCI = 64;
+
+/** Size in bytes of a generic NACK with `fciCount` FCI entries (RFC 4585 §6.2.1: 12-byte header + 4 per FCI). */
+export function nackSize(fciCount: number): number {
+  return 12 + 4 * fciCount;
+}
+
+/**
+ * Walks `seqs[start..end)` as {@link writeNack} packs them: an FCI entry starts at a sequence number (PID) and its
+ * bitmask (BLP) covers the 16 that follow (RFC 4585 §6.2.1), so up to 17 numbers share one entry. `seqs` are 16-bit
+ * RTP sequence numbers in ascending RTP order (wrap-aware: 65534, 65535, 0, 1 is ascending); a number equal to its
+ * entry's PID is a duplicate and takes no room. Stops before the number that would need FCI entry `maxFci + 1`.
+ * @returns the index after the last number packed; the FCI count is in {@link nackFciCount}
+ */
+export function nackPack(seqs: ArrayLike<number>, start: number, end: number, maxFci: number): number {
+  let fci = 0;
+  let pid = -1;
+  for (let i = start; i < end; i++) {
+    const s = seqs[i]! & 0xffff;
+    const off = pid < 0 ? -1 : (s - pid) & 0xffff;
+    if (off >= 0 && off <= 16) continue; // covered by the current entry (0: the PID again)
+    if (fci === maxFci) return i;
+    fci++;
+    pid = s;
+  }
+  return end;
+}
+
+/** Number of FCI entries (PID + BLP) that {@link writeNack} writes for `seqs[start..end)`; see {@link nackPack}. */
+export function nackFciCount(seqs: ArrayLike<number>, start = 0, end = seqs.length): number {
+  let fci = 0;
+  let pid = -1;
+  for (let i = start; i < end; i++) {
+    const s = seqs[i]! & 0xffff;
+    const off = pid < 0 ? -1 : (s - pid) & 0xffff;
+    if (off >= 0 && off <= 16) continue;
+    fci++;
+    pid = s;
+  }
+  return fci;
+}
+
+/**
+ * Writes a generic NACK (RFC 4585 §6.2.1: V=2, FMT=1, PT=205 RTPFB, length = 2 + FCI count; the packet sender's
+ * SSRC, the media source's SSRC, then one 32-bit FCI entry per run: 16-bit PID = a lost packet's sequence number,
+ * 16-bit BLP whose bit i (least significant = 0) marks PID + i + 1 as lost too) asking for `seqs[start..end)`, and
+ * returns `out`. Packing as in {@link nackPack}: `seqs` ascending in RTP order, at most 17 per entry.
+ * @param out exactly {@link nackSize}({@link nackFciCount}(seqs, start, end)) bytes: the whole Buffer is the packet
+ * @param senderSsrc our SSRC for RTCP; @param mediaSsrc the SSRC whose packets are asked for
+ * @throws RangeError when `out` is not exactly that size, or `seqs[start..end)` is empty
+ */
+export function writeNack(out: Buffer, senderSsrc: number, mediaSsrc: number, seqs: ArrayLike<number>, start = 0, end = seqs.length): Buffer {
+  if (end <= start) throw new RangeError("writeNack: no sequence number to ask for");
+  let off = 8; // offset of the current FCI entry; the first one is written at 12
+  let pid = -1;
+  let blp = 0;
+  for (let i = start; i < end; i++) {
+    const s = seqs[i]! & 0xffff;
+    const d = pid < 0 ? -1 : (s - pid) & 0xffff;
+    if (d === 0) continue;
+    if (d >= 1 && d <= 16) {
+      blp |= 1 << (d - 1);
+      continue;
+    }
+    if (pid >= 0) out.writeUInt16BE(blp, off + 2);
+    off += 4;
+    if (off + 4 > out.length) throw new RangeError(`writeNack: ${out.length} bytes are too few`);
+    out.writeUInt16BE(s, off);
+    pid = s;
+    blp = 0;
+  }
+  out.writeUInt16BE(blp, off + 2);
+  if (off + 4 !== out.length) throw new RangeError(`writeNack: the packet is ${off + 4} bytes, the buffer ${out.length}`);
+  out[0] = 0x80 | FMT_NACK;
+  out[1] = RTCP_RTPFB;
+  out.writeUInt16BE(out.length / 4 - 1, 2);
   out.writeUInt32BE(senderSsrc >>> 0, 4);
   out.writeUInt32BE(mediaSsrc >>> 0, 8);
   return out;
@@ -96,6 +183,9 @@ export function writeRemb(out: Buffer, senderSsrc: number, bitrateBps: number, s
 /**
  * Reception statistics of one incoming RTP stream, for RTCP receiver reports (RFC 3550 §6.4.2, appendix A.3),
  * kept with a few integer operations per packet. Interarrival jitter is not measured (reported as 0).
+ * A packet older than the highest one (reordered, or resent after a NACK: same sequence number) counts as received
+ * without moving the highest, so a repaired gap stops counting as lost. Every call counts: callers that can tell
+ * duplicates (engine/nack-requester.ts) leave them out.
  */
 export class ReceptionStats {
   private started = false;

@@ -280,6 +280,13 @@ export const LegStatus = z.object({
   state: z.enum(["new", "connected", "failed", "closed"]),
   packetsIn: z.number(),
   packetsOut: z.number(),
+  /**
+   * Upstream repair of a publisher leg's video (generic NACKs, RFC 4585 §6.2.1; media-node/engine/nack-requester.ts),
+   * present once it asked for a packet: packets asked for again (each once), those that then arrived, those given
+   * up; `lost` = RTP lost from the publisher on all its tracks after repair (RFC 3550 cumulative lost); `rttMs` =
+   * the smoothed time from a NACK to the packet it asked for.
+   */
+  nack: z.object({ requested: z.number(), repaired: z.number(), unrepaired: z.number(), lost: z.number(), rttMs: z.number() }).optional(),
 });
 export type LegStatus = z.infer<typeof LegStatus>;
 export const NodeStatus = z.object({ nodeId: z.string(), bootId: z.string(), legs: z.array(LegStatus), load: NodeLoad });

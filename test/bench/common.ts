@@ -51,9 +51,9 @@ export function sysJiffies(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-/** CPU of a process over an interval, as % of one core. */
+/** CPU of processes over an interval, as % of one core: summed over the pids, and per pid. */
 export class CpuMeter {
-  private cpu0: number;
+  private cpu0: number[];
   private t0: number;
   private sys0: { busy: number; total: number };
   constructor(readonly pids: number[]) {
@@ -61,19 +61,26 @@ export class CpuMeter {
     this.t0 = performance.now();
     this.sys0 = sysJiffies();
   }
-  private read(): number {
-    return this.pids.reduce((a, p) => a + procCpuSec(p), 0);
+  private read(): number[] {
+    return this.pids.map(procCpuSec);
   }
-  /** {percent of one core for the pids, seconds elapsed, machine busy % of all cores}. */
-  stop(): { percent: number; seconds: number; machineBusyPercent: number } {
+  /** {percent of one core for all the pids, per pid (same order), seconds elapsed, machine busy % of all cores}. */
+  stop(): { percent: number; perPid: number[]; seconds: number; machineBusyPercent: number } {
     const sec = (performance.now() - this.t0) / 1000;
     const sys = sysJiffies();
+    const perPid = this.read().map((c, i) => ((c - this.cpu0[i]!) / sec) * 100);
     return {
-      percent: ((this.read() - this.cpu0) / sec) * 100,
+      percent: perPid.reduce((a, b) => a + b, 0),
+      perPid,
       seconds: sec,
       machineBusyPercent: ((sys.busy - this.sys0.busy) / Math.max(1, sys.total - this.sys0.total)) * 100,
     };
   }
+}
+
+/** Sum of a per-process figure (procRssBytes, procThreads) over processes; NaN when one of them is gone. */
+export function sumOver(pids: number[], figure: (pid: number) => number): number {
+  return pids.reduce((a, p) => a + figure(p), 0);
 }
 
 /** Linear-interpolated percentile of unsorted numbers (p in 0..100); NaN for none. */

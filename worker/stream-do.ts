@@ -629,7 +629,9 @@ export class StreamDO extends DurableObject<Env> {
     const tried = new Set<string>();
     let last: { res: Result<R>; node: NodeRef } | null = null;
     for (let i = 0; i < MAX_EDGE_ATTEMPTS && this.state.players[leg.legId]; i++) {
+      const before = tried.size;
       const edge = await this.edgeToTry(tried);
+      if (!edge && tried.size > before) continue; // that node could not be made an edge: the next one
       if (!edge || !this.state.players[leg.legId]) return last;
       tried.add(edge.node.nodeId);
       leg.edge = edge.node.nodeId;
@@ -643,8 +645,11 @@ export class StreamDO extends DurableObject<Env> {
     return last;
   }
 
-  /** A ready edge not in `tried`, else a new one (opened one at a time); null when no node can be an edge. */
-  private async edgeToTry(tried: ReadonlySet<string>): Promise<EdgeRecord | null> {
+  /**
+   * A ready edge not in `tried`, else a new one (opened one at a time); null when no node can be an edge. A node that
+   * could not be made an edge is added to `tried`.
+   */
+  private async edgeToTry(tried: Set<string>): Promise<EdgeRecord | null> {
     for (;;) {
       const ready = Object.values(this.state.edges ?? {}).find((e) => e.ready && !tried.has(e.node.nodeId));
       if (ready) return ready;
@@ -652,7 +657,7 @@ export class StreamDO extends DurableObject<Env> {
       await this.edgeOpening; // another play is opening one: it may be for us too
     }
     const exclude = [this.state.node?.nodeId ?? "", ...Object.keys(this.state.edges ?? {}), ...tried];
-    this.edgeOpening = this.openEdge(exclude);
+    this.edgeOpening = this.openEdge(exclude, (nodeId) => tried.add(nodeId));
     try {
       return await this.edgeOpening;
     } finally {
@@ -663,9 +668,9 @@ export class StreamDO extends DurableObject<Env> {
   /**
    * Opens an edge on the least-loaded live node not in `exclude`: the edge's pull leg offers, the origin's feed leg
    * answers, the edge applies the answer. The record is stored first, so a reconcile meanwhile knows its legs.
-   * Returns null when no node is free or a step fails (what was made is undone).
+   * Returns null when no node is free or a step fails (what was made is undone; `failedOn` hears that node).
    */
-  private async openEdge(exclude: string[]): Promise<EdgeRecord | null> {
+  private async openEdge(exclude: string[], failedOn: (nodeId: string) => void): Promise<EdgeRecord | null> {
     const name = this.state.name;
     const origin = this.state.node;
     if (!origin) return null;
@@ -697,6 +702,7 @@ export class StreamDO extends DurableObject<Env> {
       if (this.state.node === origin) await Promise.allSettled([edgeClient.deleteLeg(edge.pullLegId), originClient.deleteLeg(edge.feedLegId)]);
       if (!pull.ok && pull.code !== "invalid_sdp") break; // the edge refused (full, draining, gone): no second try
     }
+    failedOn(node.nodeId);
     if (current()) await this.dropEdge(edge, null);
     return null;
   }

@@ -48,8 +48,12 @@
  * A benchmark, not a test: it prints figures and exits 0; non-zero only when the setup fails (no cluster, a
  * publisher never publishes) or a publisher was lost; 2 for bad arguments. Environment: BENCH_WINDOW_MS (10000),
  * BENCH_WARMUP_MS (3000), BENCH_DECODERS (2), BENCH_LIGHT_PER_PROC (64), BENCH_ADMISSION (on), BENCH_MAX_LEGS
- * (0 = none; per node), BENCH_VERBOSE=1 (child logs to stderr), HARNESS_VERBOSE=1 (worker/node logs).
+ * (0 = none; per node), BENCH_CLIENT_NICE (10: the players' processes run at this niceness, so that on one machine
+ * the worker and the nodes are served first, as they would be on machines of their own; 0 = same priority),
+ * BENCH_VERBOSE=1 (child logs to stderr), HARNESS_VERBOSE=1 (worker/node logs).
  */
+import { readdirSync } from "node:fs";
+import { setPriority } from "node:os";
 import { parseArgs } from "node:util";
 import { MediaNodePaths, NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, type ClientStats, type WcsClientHandle } from "../clients/index.js";
@@ -66,6 +70,32 @@ const DECODERS = Number(process.env.BENCH_DECODERS ?? 2);
 const LIGHT_PER_PROC = Number(process.env.BENCH_LIGHT_PER_PROC ?? 64);
 const ADMISSION = process.env.BENCH_ADMISSION !== "off";
 const MAX_LEGS = process.env.BENCH_MAX_LEGS ?? "0";
+/**
+ * Scheduling niceness of the players' processes (0–19): on one machine they compete with the server for the same
+ * cores, which in a deployment they would not; a positive value lets the worker and the media nodes run first.
+ */
+const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 10);
+
+/**
+ * Lowers a player process's priority to CLIENT_NICE (see there): every thread it has now (Linux nice is per thread;
+ * threads made later inherit it from their creator). A process or thread that is gone is ignored.
+ */
+function niceClient(pid: number | undefined): void {
+  if (!pid || CLIENT_NICE <= 0) return;
+  let tids: number[] = [pid];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    // not Linux, or exited
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(tid, Math.min(19, CLIENT_NICE));
+    } catch {
+      // exited already
+    }
+  }
+}
 const PLAYING_TIMEOUT_MS = 60_000;
 const STREAM = "bench-fanout";
 /** Frames a player may be short of its publisher's count and still count as "all delivered" (snapshot skew). */
@@ -411,6 +441,7 @@ async function joinPlayers(b: Bench, plan: Plan): Promise<Joined> {
   const decHandles: WcsClientHandle[] = [];
   const decP = plan.decoders.map(async (stream, i) => {
     const h = await spawnPlayer({ url, name: b.streams[stream]!.name, label: `dec${i + 1}` });
+    niceClient(h.pid);
     decHandles.push(h);
     await h.waitForStatus("PLAYING", PLAYING_TIMEOUT_MS);
     return { h, stream };
@@ -703,7 +734,11 @@ async function runRound(b: Bench, n: number): Promise<Round> {
   console.log(
     `\n== N=${n}: ${plan.decoders.length} decoding wrtc player(s) + ${plan.light.size} light player(s)${b.streams.length > 1 ? `, over ${b.streams.length} streams (${Math.floor(n / b.streams.length)}${n % b.streams.length ? `–${Math.ceil(n / b.streams.length)}` : ""} each)` : ""}`,
   );
-  while (b.pools.length < plan.idsPerPool.length) b.pools.push(await LightPool.start(`light#${b.pools.length + 1}`));
+  while (b.pools.length < plan.idsPerPool.length) {
+    const pool = await LightPool.start(`light#${b.pools.length + 1}`);
+    niceClient(pool.pid);
+    b.pools.push(pool);
+  }
 
   const rssBefore = sumOver(b.pids, procRssBytes);
   const m0 = await scrapeAll(b); // also restarts the nodes' lag histograms

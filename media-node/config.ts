@@ -20,6 +20,8 @@
  * | `MEDIA_NODE_MAX_QUEUE_DELAY_MS` | publisher RTP that waited longer than this between the network and the forwarder (node-datachannel's callback queue, while the loop is busy) is dropped instead of forwarded late (ms; 0 = never) | `500` |
 | `MEDIA_NODE_METRICS_TOKEN` | bearer token `GET /metrics` (Prometheus) requires; unset = open to anyone who reaches the control port | unset |
 | `MEDIA_NODE_PUBLISHER_MAX_KBPS` | bitrate announced to video publishers with REMB (their ceiling and start value); 0 = none | `2500` |
+ * | `MEDIA_NODE_GOP_CACHE_MS` | GOP cache (instant start): a new player is sent the stream's video packets from the last keyframe on when that keyframe arrived at most this long ago, instead of asking the publisher for a keyframe (ms, 0–10000; 0 = off) | `3000` |
+ * | `MEDIA_NODE_GOP_CACHE_BYTES` | most video bytes one stream's GOP cache holds (64 KiB–64 MiB); a larger GOP, or one of over 400 packets, is not cached | `1048576` |
  * | `MEDIA_NODE_CONNECT_TIMEOUT_MS` | a leg not connected this long after its answer fails (ms, 1000–300000) | `20000` |
  * | `MEDIA_NODE_DRAIN_TIMEOUT_MS` | on SIGTERM/SIGINT or `POST /v1/drain`: how long legs keep flowing before they end (ms, 0–3600000; 0 = at once) | `30000` |
  * | `LOG_LEVEL` | pino level: fatal, error, warn, info, debug, trace, silent | `info` |
@@ -61,6 +63,9 @@ export interface MediaNodeConfig {
   drainTimeoutMs: number;
   /** REMB bitrate for video publishers, kbit/s; 0 = no REMB. */
   publisherMaxKbps: number;
+  /** GOP cache: oldest keyframe a new player is started from, ms (0 = off); most video bytes per stream. */
+  gopCacheMs: number;
+  gopCacheBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Accepted but questionable settings (a deprecated variable, …), for the log at start. */
   warnings: string[];
@@ -143,6 +148,8 @@ const EnvSchema = z
     MEDIA_NODE_CONNECT_TIMEOUT_MS: intVar(1000, 300_000).default("20000"),
     MEDIA_NODE_DRAIN_TIMEOUT_MS: intVar(0, 3_600_000).default("30000"),
     MEDIA_NODE_PUBLISHER_MAX_KBPS: intVar(0, 100_000).default("2500"),
+    MEDIA_NODE_GOP_CACHE_MS: intVar(0, 10_000).default("3000"),
+    MEDIA_NODE_GOP_CACHE_BYTES: intVar(65_536, 67_108_864).default("1048576"),
     LOG_LEVEL: z
       .string()
       .transform((s) => s.toLowerCase())
@@ -231,6 +238,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectTimeoutMs: e.MEDIA_NODE_CONNECT_TIMEOUT_MS,
     drainTimeoutMs: e.MEDIA_NODE_DRAIN_TIMEOUT_MS,
     publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,
+    gopCacheMs: e.MEDIA_NODE_GOP_CACHE_MS,
+    gopCacheBytes: e.MEDIA_NODE_GOP_CACHE_BYTES,
     logLevel: e.LOG_LEVEL,
     warnings,
   };

@@ -179,6 +179,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
       keyframeIntervalMs: 500,
       publisherMaxBitrateBps: config.publisherMaxKbps * 1000,
       maxQueueDelayMs: config.maxQueueDelayMs,
+      gopCache: { maxAgeMs: config.gopCacheMs, maxBytes: config.gopCacheBytes },
     },
   });
 

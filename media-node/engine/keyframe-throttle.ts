@@ -1,8 +1,10 @@
 /**
- * Keyframe-request throttle: however many players ask for a keyframe (PLI/FIR, a new player's track opening), the
- * publisher gets at most one request per interval — a request inside the window is sent once when the window ends
- * (one trailing request for all of them). libwebrtc encoders answer every PLI with a full keyframe, so unthrottled
- * requests from N players would make the publisher send keyframes back to back. No WebRTC engine; timers only.
+ * Keyframe-request throttle: however many players ask for a keyframe (PLI/FIR, a new player's video track opening
+ * without a usable GOP in the stream's cache, a resync), the publisher gets at most one request per interval. The
+ * first request of a quiet period (the last one sent is at least `intervalMs` old) goes out at once; the requests that
+ * follow within the window coalesce into one trailing request sent when the window ends, which opens the next
+ * window. libwebrtc encoders answer every PLI with a full keyframe, so unthrottled requests from N players would make
+ * the publisher send keyframes back to back. No WebRTC engine; timers only.
  */
 export class KeyframeThrottle {
   /** Requests asked for, and requests sent to the publisher (the rest were coalesced into a sent one). */

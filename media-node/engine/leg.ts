@@ -10,6 +10,7 @@ import type { LegFailure, LegMedia, LegRole } from "../../protocol/media-node.js
 import { MediaNodeError, invalidSdp } from "../errors.js";
 import { announceAddresses } from "./candidates.js";
 import { noop } from "./descriptions.js";
+import type { GopCacheLimits } from "./gop-cache.js";
 
 /** Engine settings shared by every leg. */
 export interface EngineOptions {
@@ -43,6 +44,11 @@ export interface EngineOptions {
    * ms; 0 = never (see queue-delay.ts).
    */
   maxQueueDelayMs?: number;
+  /**
+   * Bounds of each stream's GOP cache (instant start, gop-cache.ts); absent = `GOP_CACHE_DEFAULTS`, `maxAgeMs: 0` =
+   * off (every new player then asks the publisher for a keyframe).
+   */
+  gopCache?: GopCacheLimits;
 }
 
 /** Transport outcome reported by a leg (see {@link Leg} for the mapping from PeerConnection states). */
@@ -168,7 +174,8 @@ export abstract class Leg {
   constructor(
     readonly legId: string,
     readonly streamName: string,
-    protected readonly opts: EngineOptions,
+    /** Engine settings (read by the stream router for its GOP cache). */
+    readonly opts: EngineOptions,
   ) {
     this.pc = new PeerConnection(legId, rtcConfig(opts));
     this.pc.onStateChange((s) => this.onPcState(s));

@@ -19,7 +19,8 @@ import type { StreamRouter, Target } from "./stream-router.js";
  * publisher's fmtp), declaring the publisher's SSRC, CNAME and a shared msid (RFC 5576, RFC 8830) so audio and video
  * form one stream. Other m-lines are answered inactive. The video track has an `RtcpNackResponder` that answers
  * NACKs (RFC 4585 §6.2.1) from a native history of sent packets; PLI/FIR from the player are passed to the
- * router's throttled {@link StreamRouter.requestKeyframe}, and so is the opening of the video track.
+ * router's throttled {@link StreamRouter.requestKeyframe}. When a track opens, {@link StreamRouter.attach} sends it
+ * the stream's cached GOP (or asks for a keyframe when there is none) and then the live packets.
  *
  * Offer mode (plan from `planOfferedPlayer`): the same tracks, with our own mids and the publisher's payload types,
  * go into an offer ({@link offer}); {@link applyAnswer} completes the negotiation. Everything else is identical.
@@ -85,8 +86,8 @@ export class PlayerLeg extends Leg {
       }
       track.onOpen(() => {
         if (this.isEnded) return;
+        // the GOP cache's burst, then live; a keyframe request only when there is no usable GOP (StreamRouter.attach)
         router.attach(kind, target);
-        if (kind === "video") router.requestKeyframe();
       });
       track.onError((err) => this.fail(err));
     }

@@ -1,10 +1,13 @@
 /**
  * The stream router (fan-out): forwards a publisher's RTP and sender reports to the player tracks of the same stream
- * without decoding, and passes the players' keyframe requests up through one throttle.
+ * without decoding, starts new players from the stream's GOP cache, and passes keyframe requests up through one
+ * throttle.
  */
 import type { Track } from "node-datachannel";
 import type { MediaKind } from "../sdp.js";
+import { GOP_CACHE_DEFAULTS, GopCache, type GopCacheLimits, type GopCacheStats } from "./gop-cache.js";
 import { KeyframeThrottle } from "./keyframe-throttle.js";
+import { videoCodecId } from "./keyframes.js";
 import type { PlayerLeg } from "./player-leg.js";
 import type { PublisherLeg } from "./publisher-leg.js";
 
@@ -35,20 +38,38 @@ interface PtGroup {
  * byte is rewritten in place (marker bit kept), sent to that group, and restored at the end. (A separate scratch
  * buffer would need one exactly-sized Buffer per packet length, since sendMessageBinary sends the whole Buffer and a
  * subarray view is itself an allocation.)
+ *
+ * Instant start: every forwarded video packet also goes into the stream's {@link GopCache} (by reference; the PT
+ * byte is restored before forwardRtp returns). A player video track that opens while the cache holds a usable GOP is
+ * sent the cached packets first, then attached, in the same synchronous call ({@link attach}): no live packet can
+ * reach it before its burst, and since the cache ends with the last packet forwarded, its sequence numbers run on
+ * without a gap or a duplicate. Only a video track that opens without a usable GOP asks the publisher for a keyframe.
  */
 export class StreamRouter {
   private readonly groups: Record<MediaKind, PtGroup[]> = { video: [], audio: [] };
   private readonly playerLegs = new Set<PlayerLeg>();
   private readonly keyframes: KeyframeThrottle;
+  private readonly gop: GopCache;
+  /** Whether the GOP cache knows the publisher's video codec (set at the first video packet). */
+  private gopReady = false;
+  /** Player video tracks started from the GOP cache, and those that had to wait for a requested keyframe. */
+  private gopStarts = 0;
+  private keyframeStarts = 0;
   private closed = false;
 
-  /** @param keyframeIntervalMs shortest time between two keyframe requests to the publisher, ms */
+  /**
+   * @param keyframeIntervalMs shortest time between two keyframe requests to the publisher, ms
+   * @param gopCache bounds of the stream's GOP cache (default: the publisher's `EngineOptions.gopCache`, else
+   *   {@link GOP_CACHE_DEFAULTS}; `maxAgeMs: 0` turns it off)
+   */
   constructor(
     readonly streamName: string,
     readonly publisher: PublisherLeg,
     keyframeIntervalMs: number,
+    gopCache: GopCacheLimits = publisher.opts.gopCache ?? GOP_CACHE_DEFAULTS,
   ) {
     this.keyframes = new KeyframeThrottle(keyframeIntervalMs, () => publisher.sendKeyframeRequest());
+    this.gop = new GopCache(gopCache);
   }
 
   /** Player legs currently registered on this stream. */
@@ -71,10 +92,23 @@ export class StreamRouter {
     }
   }
 
-  /** Starts sending `kind` to a player track. */
+  /**
+   * Starts sending `kind` to a player track (called when the track opens). A video track is first sent the cached GOP
+   * (the packets from the last keyframe on, rewritten to its payload type), then attached, in one synchronous call:
+   * its first live packet follows the last cached one. A video track that cannot start from the cache (none usable:
+   * see {@link GopCache.usable}) asks for a keyframe instead ({@link requestKeyframe}, throttled). Audio starts live.
+   */
   attach(kind: MediaKind, target: Target): void {
     if (this.closed) return;
     const groups = this.groups[kind];
+    if (groups.some((x) => x.targets.some((t) => t.track === target.track))) return;
+    if (kind === "video") {
+      if (this.gop.replay((buf) => sendRewritten(target, buf)) > 0) this.gopStarts++;
+      else {
+        this.keyframeStarts++;
+        this.requestKeyframe();
+      }
+    }
     let g = groups.find((x) => x.pt === target.pt);
     if (!g) {
       g = { pt: target.pt, targets: [] };
@@ -83,11 +117,18 @@ export class StreamRouter {
       if (target.pt === pubPt) groups.unshift(g);
       else groups.push(g);
     }
-    if (!g.targets.some((t) => t.track === target.track)) g.targets.push(target);
+    g.targets.push(target);
   }
 
-  /** Sends one RTP packet of `kind` to every attached player (PT rewritten per group; see class doc). */
+  /**
+   * Sends one RTP packet of `kind` to every attached player (PT rewritten per group; see class doc); video packets
+   * also go into the GOP cache, so a video `buf` must not change after this returns (the cache holds it).
+   */
   forwardRtp(kind: MediaKind, buf: Buffer): void {
+    if (kind === "video") {
+      if (!this.gopReady) this.setupGop();
+      this.gop.pushVideo(buf);
+    }
     const groups = this.groups[kind];
     const n = groups.length;
     if (n === 0) return;
@@ -131,9 +172,18 @@ export class StreamRouter {
     }
   }
 
-  /** Keyframe requests asked for (by players, new players, resyncs) and those sent to the publisher. */
-  get keyframeCounts(): { requested: number; sent: number } {
-    return { requested: this.keyframes.requested, sent: this.keyframes.sent };
+  /**
+   * Keyframe requests asked for (players' PLI/FIR, new players without a usable GOP, resyncs) and those sent to the
+   * publisher; player video tracks started from the GOP cache (`gopStarts`) and started by asking for a keyframe
+   * (`keyframeStarts`).
+   */
+  get keyframeCounts(): { requested: number; sent: number; gopStarts: number; keyframeStarts: number } {
+    return { requested: this.keyframes.requested, sent: this.keyframes.sent, gopStarts: this.gopStarts, keyframeStarts: this.keyframeStarts };
+  }
+
+  /** What the GOP cache holds now (see {@link GopCacheStats}). */
+  get gopCacheStats(): GopCacheStats {
+    return this.gop.stats;
   }
 
   /** Asks the publisher for a keyframe, throttled (see {@link KeyframeThrottle}). */
@@ -141,11 +191,42 @@ export class StreamRouter {
     this.keyframes.request();
   }
 
+  /**
+   * Sets the GOP cache up for the publisher's video codec: known by the first video packet, also for a pull leg
+   * (whose codec comes with the remote answer).
+   */
+  private setupGop(): void {
+    const c = this.publisher.video?.codec;
+    if (!c) return;
+    this.gopReady = true;
+    this.gop.setVideoCodec(videoCodecId(c.name), c.clockRate);
+  }
+
   /** Stops forwarding (the publisher is gone). Player legs are closed by their owner. */
   close(): void {
     this.closed = true;
     this.keyframes.close();
+    this.gop.clear();
     this.groups.video = [];
     this.groups.audio = [];
+  }
+}
+
+/**
+ * Sends one cached RTP packet to one player track under the player's payload type (marker bit kept), restoring the
+ * original byte afterwards, and counts it on the leg.
+ */
+function sendRewritten(t: Target, buf: Buffer): void {
+  const orig = buf[1]!;
+  buf[1] = (orig & 0x80) | t.pt;
+  try {
+    if (t.track.sendMessageBinary(buf)) {
+      t.leg.packetsOut++;
+      t.leg.bytesOut += buf.length;
+    } else t.leg.sendErrors++;
+  } catch {
+    t.leg.sendErrors++;
+  } finally {
+    buf[1] = orig;
   }
 }

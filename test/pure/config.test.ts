@@ -43,6 +43,8 @@ describe("loadConfig", () => {
       connectTimeoutMs: 20000,
       drainTimeoutMs: 30000,
       publisherMaxKbps: 2500,
+      gopCacheMs: 3000,
+      gopCacheBytes: 1_048_576,
       logLevel: "info",
       warnings: [],
     });
@@ -70,6 +72,8 @@ describe("loadConfig", () => {
         MEDIA_NODE_CONNECT_TIMEOUT_MS: "300000",
         MEDIA_NODE_DRAIN_TIMEOUT_MS: "0",
         MEDIA_NODE_PUBLISHER_MAX_KBPS: "0",
+        MEDIA_NODE_GOP_CACHE_MS: "0",
+        MEDIA_NODE_GOP_CACHE_BYTES: "65536",
         LOG_LEVEL: "DEBUG",
         UNRELATED: "ignored",
       }),
@@ -92,6 +96,8 @@ describe("loadConfig", () => {
       connectTimeoutMs: 300_000,
       drainTimeoutMs: 0,
       publisherMaxKbps: 0,
+      gopCacheMs: 0,
+      gopCacheBytes: 65_536,
       logLevel: "debug",
       warnings: [],
     });

@@ -8,6 +8,9 @@
  *   payload type and SSRC);
  * - stream-router.ts: the per-stream fan-out, allocation-free per packet;
  * - keyframe-throttle.ts: at most one keyframe request per interval to a publisher;
+ * - gop-cache.ts, keyframes.ts: each stream's video from its last keyframe on, replayed to a new player (instant start);
+ * - nack-requester.ts: which missing publisher packets to ask for again with generic NACKs (RFC 4585), and when;
+ * - queue-delay.ts: drops publisher RTP that waited too long in node-datachannel's callback queue;
  * - descriptions.ts: track descriptions from the SDP plans (media-node/plans.ts);
  * - candidates.ts: announced addresses (1:1 NAT): host candidates of our answers/offers replaced, pure SDP text.
  *

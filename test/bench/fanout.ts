@@ -48,9 +48,10 @@
  * A benchmark, not a test: it prints figures and exits 0; non-zero only when the setup fails (no cluster, a
  * publisher never publishes) or a publisher was lost; 2 for bad arguments. Environment: BENCH_WINDOW_MS (10000),
  * BENCH_WARMUP_MS (3000), BENCH_DECODERS (2), BENCH_LIGHT_PER_PROC (64), BENCH_ADMISSION (on), BENCH_MAX_LEGS
- * (0 = none; per node), BENCH_CLIENT_NICE (10: the players' processes run at this niceness, so that on one machine
- * the worker and the nodes are served first, as they would be on machines of their own; 0 = same priority),
- * BENCH_VERBOSE=1 (child logs to stderr), HARNESS_VERBOSE=1 (worker/node logs).
+ * (0 = none; per node), BENCH_PACE (0: light players joining per second, all at once when 0), BENCH_CLIENT_NICE
+ * (10: the players' processes run at this niceness, so that on one machine the worker and the nodes are served
+ * first, as they would be on machines of their own; 0 = same priority), BENCH_VERBOSE=1 (child logs to stderr),
+ * HARNESS_VERBOSE=1 (worker/node logs).
  */
 import { readdirSync } from "node:fs";
 import { setPriority } from "node:os";
@@ -75,6 +76,11 @@ const MAX_LEGS = process.env.BENCH_MAX_LEGS ?? "0";
  * cores, which in a deployment they would not; a positive value lets the worker and the media nodes run first.
  */
 const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 10);
+/**
+ * Light players joining per second, all pools together (0 = all at once, a burst). A paced round measures what the
+ * nodes carry once joins are not all in flight together (forwarding cost rather than the burst's handshakes).
+ */
+const PACE = Number(process.env.BENCH_PACE ?? 0);
 
 /**
  * Lowers a player process's priority to CLIENT_NICE (see there): every thread it has now (Linux nice is per thread;
@@ -455,9 +461,17 @@ async function joinPlayers(b: Bench, plan: Plan): Promise<Joined> {
     for (const [stream, s] of b.streams.entries()) {
       const mine = ids.filter((id) => plan.light.get(id) === stream);
       if (mine.length === 0) continue;
-      const add = await pool.add(url, s.name, mine);
-      for (const f of add.failed) failed.push(`light ${pool.label}/${f.id}: ${f.error}`);
-      started.push(...mine.filter((id) => !add.failed.some((f) => f.id === id)));
+      // paced: this pool's share of BENCH_PACE, in chunks of about a quarter second
+      const perPool = PACE > 0 ? PACE / b.pools.length : 0;
+      const chunk = perPool > 0 ? Math.max(1, Math.round(perPool / 4)) : mine.length;
+      for (let at = 0; at < mine.length; at += chunk) {
+        const part = mine.slice(at, at + chunk);
+        const sent = performance.now();
+        const add = await pool.add(url, s.name, part);
+        for (const f of add.failed) failed.push(`light ${pool.label}/${f.id}: ${f.error}`);
+        started.push(...part.filter((id) => !add.failed.some((f) => f.id === id)));
+        if (perPool > 0) await sleep(Math.max(0, (chunk / perPool) * 1000 - (performance.now() - sent)));
+      }
     }
     return pool.waitAll(started, "PLAYING", PLAYING_TIMEOUT_MS);
   });

@@ -90,18 +90,24 @@ export function activateBundleOnly(sdp: string): string {
 }
 
 /**
- * The SDP without its ICE candidates (`a=candidate`, `a=end-of-candidates`, RFC 8839 §5.1): the side that gets it
- * cannot send connectivity checks first, it learns the other side's address from that side's checks (peer-reflexive
- * candidates, RFC 8445 §7.3.1.3), as with WCS clients' offers. A cascade edge's pull offer goes to the origin like
- * this, so that the edge, which starts the checks once it has the origin's answer, already knows the origin's DTLS
- * fingerprint when the handshake arrives (libdatachannel fails a handshake whose certificate comes before the remote
- * description: "certificate verify failed").
+ * The SDP as a browser sends it before gathering (the Web SDK's offers): no ICE candidates (`a=candidate`,
+ * `a=end-of-candidates`, RFC 8839 §5.1) and the JSEP placeholders port 9 and `c=IN IP4 0.0.0.0` (RFC 8829 §5.2.1).
+ * The side that gets it cannot send connectivity checks first; it learns the other side's address from that side's
+ * checks (peer-reflexive candidates, RFC 8445 §7.3.1.3). Used by the light players of `wcs-edge load` and the fan-out
+ * bench (to offer as the Web SDK does), and for a cascade edge's pull offer to the origin: then the edge, which starts
+ * the checks once it has the origin's answer, already knows the origin's DTLS fingerprint when the handshake arrives
+ * (libdatachannel fails a handshake whose certificate comes before the remote description: "certificate verify
+ * failed").
  */
 export function withoutCandidates(sdp: string): string {
   const parsed = parse(sdp);
+  const placeholder = { version: 4, ip: "0.0.0.0" };
+  if (parsed.connection) parsed.connection = placeholder;
   for (const m of parsed.media) {
     delete m.candidates;
     delete m.endOfCandidates;
+    m.port = 9;
+    if (m.connection) m.connection = placeholder;
   }
   return write(parsed);
 }

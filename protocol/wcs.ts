@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { FreeForm, wellFormedName } from "./bounded.js";
 import { MAX_SDP_BYTES } from "./sdp.js";
+import { StreamStatus } from "./wcs-types.js";
 
 export * from "./wcs-types.js";
 
@@ -67,6 +68,32 @@ export const StreamRequest = z
   })
   .passthrough();
 export type StreamRequest = z.infer<typeof StreamRequest>;
+
+/**
+ * A `playStream` request as the Web SDK 2.0 sends it for a player (`src/flashphoner-core.js` Stream `play()`): not
+ * published, both kinds asked for, status PENDING, no record, size and bitrates 0, `mediaProvider` WebRTC; `over`
+ * replaces any of them (a test player's size, quality or `custom`).
+ */
+export function playStreamRequest(mediaSessionId: string, name: string, sdp: string, over: Partial<StreamRequest> = {}): StreamRequest {
+  return {
+    mediaSessionId,
+    name,
+    published: false,
+    hasVideo: true,
+    hasAudio: true,
+    status: StreamStatus.PENDING,
+    record: false,
+    width: 0,
+    height: 0,
+    mediaProvider: "WebRTC",
+    sdp,
+    bitrate: 0,
+    minBitrate: 0,
+    maxBitrate: 0,
+    quality: 0,
+    ...over,
+  };
+}
 
 /** `unPublishStream` / `stopStream`: the stream summary; only `mediaSessionId` is needed. */
 export const StreamStopRequest = z.object({ mediaSessionId, name: streamName.optional() }).passthrough();

@@ -19,11 +19,11 @@ import os from "node:os";
 import nodeDataChannel from "node-datachannel";
 import type { PeerConnection, Track } from "node-datachannel";
 import WebSocket from "ws";
-import { StreamStatus, TERMINAL_STATUSES, type ConnectionRequest, type StreamRequest, type StreamStatus as Status } from "../../protocol/index.js";
+import { playStreamRequest, StreamStatus, TERMINAL_STATUSES, withoutCandidates, type ConnectionRequest, type StreamStatus as Status } from "../../protocol/index.js";
 import { createSession, watchVideoFrames, type Logger, type Session, type Stream, type VideoFrameMonitor } from "../node.js";
 import { connectionError, CONNECT_TIMEOUT_MS, recordingWebSocket } from "./connect.js";
 import { out } from "./output.js";
-import { addChromeRecvTracks, answerVideoCodec, withoutCandidates } from "./recv-offer.js";
+import { addChromeRecvTracks, answerVideoCodec } from "./recv-offer.js";
 import { syntheticSource, type MediaSource, type SourceOptions } from "./sources.js";
 
 /** What one client did so far. Times are Date.now() values, 0 = not (yet). */
@@ -233,23 +233,7 @@ export class RtpPlayer implements LoadClient {
     pc.setLocalDescription();
     const local = pc.localDescription();
     if (!local) throw new Error("no local description");
-    const req: StreamRequest = {
-      mediaSessionId: this.mediaSessionId,
-      name: this.name,
-      published: false,
-      hasVideo: true,
-      hasAudio: true,
-      status: StreamStatus.PENDING,
-      record: false,
-      width: 0,
-      height: 0,
-      mediaProvider: "WebRTC",
-      sdp: withoutCandidates(local.sdp),
-      bitrate: 0,
-      minBitrate: 0,
-      maxBitrate: 0,
-      quality: 0,
-    };
+    const req = playStreamRequest(this.mediaSessionId, this.name, withoutCandidates(local.sdp));
     this.status = StreamStatus.PENDING;
     this.sentAt = Date.now();
     link.send("playStream", req);

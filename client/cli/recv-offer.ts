@@ -36,19 +36,6 @@ export function addChromeRecvTracks(pc: PeerConnection): { audio: Track; video: 
   return { audio: pc.addTrack(a), video: pc.addTrack(v) };
 }
 
-/** The offer as the Web SDK sends it before gathering: no candidates, port 9, `c=IN IP4 0.0.0.0`. */
-export function withoutCandidates(sdp: string): string {
-  return sdp
-    .split("\r\n")
-    .filter((l) => !l.startsWith("a=candidate:") && l !== "a=end-of-candidates")
-    .map((l) => {
-      const m = /^m=(\w+) \d+ (.*)$/.exec(l);
-      if (m) return `m=${m[1]} 9 ${m[2]}`;
-      return l.startsWith("c=IN IP4 ") ? "c=IN IP4 0.0.0.0" : l;
-    })
-    .join("\r\n");
-}
-
 /** The first payload type of the answer's video m-line and its codec name (`{pt: -1, codec: ""}` without one). */
 export function answerVideoCodec(sdp: string): { pt: number; codec: string } {
   const lines = sdp.split(/\r?\n/);

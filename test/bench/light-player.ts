@@ -18,8 +18,8 @@
 import { randomUUID } from "node:crypto";
 import nodeDataChannel from "node-datachannel";
 import type { PeerConnection, Track } from "node-datachannel";
-import { StreamStatus, TERMINAL_STATUSES, type StreamRequest, type StreamStatus as Status } from "../../protocol/index.js";
-import { addChromeRecvTracks, answerVideoCodec, withoutCandidates } from "../../client/cli/recv-offer.js";
+import { playStreamRequest, StreamStatus, TERMINAL_STATUSES, withoutCandidates, type StreamStatus as Status } from "../../protocol/index.js";
+import { addChromeRecvTracks, answerVideoCodec } from "../../client/cli/recv-offer.js";
 import { WcsSocket, type ReceivedFrame } from "../clients/wcs-socket.js";
 
 /** Counter slots of one player (indices into its Float64Array). */
@@ -137,23 +137,7 @@ class LightPlayer {
     pc.setLocalDescription();
     const local = pc.localDescription();
     if (!local) throw new Error("no local description after setLocalDescription()");
-    const req: StreamRequest = {
-      mediaSessionId: this.mediaSessionId,
-      name: this.name,
-      published: false,
-      hasVideo: true,
-      hasAudio: true,
-      status: StreamStatus.PENDING,
-      record: false,
-      width: 0,
-      height: 0,
-      mediaProvider: "WebRTC",
-      sdp: withoutCandidates(local.sdp),
-      bitrate: 0,
-      minBitrate: 0,
-      maxBitrate: 0,
-      quality: 0,
-    };
+    const req = playStreamRequest(this.mediaSessionId, this.name, withoutCandidates(local.sdp));
     this.sentAt = Date.now();
     this.socket.send("playStream", req);
   }

@@ -9,8 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import wrtc from "@roamhq/wrtc";
-import { StreamStatus, TERMINAL_STATUSES, type StreamRequest, type StreamStatus as Status } from "../../protocol/index.js";
-import { stripCandidates } from "../clients/media.js";
+import { StreamStatus, TERMINAL_STATUSES, withoutCandidates, type StreamRequest, type StreamStatus as Status } from "../../protocol/index.js";
 import { WcsSocket, type ReceivedFrame } from "../clients/wcs-socket.js";
 
 const { RTCPeerConnection, MediaStream } = wrtc;
@@ -146,7 +145,7 @@ async function startStream(role: "publisher" | "player", name: string, timeoutMs
     record: false,
     ...(role === "player" ? { width: 0, height: 0 } : {}),
     mediaProvider: "WebRTC",
-    sdp: stripCandidates(offer.sdp ?? ""),
+    sdp: withoutCandidates(offer.sdp ?? ""),
     bitrate: 0,
     minBitrate: 0,
     maxBitrate: 0,

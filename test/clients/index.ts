@@ -30,7 +30,7 @@ import type {
 
 export * from "./wcs-socket.js";
 export type { ClientOptions, ClientRole, ClientStats, RtpCounters, StartResult, StatusEntry, StopResult } from "./ipc.js";
-export { markerLatencyMs, pinVp8Bitrate, readMarker, sdpMediaSections, stripCandidates, writeMarker } from "./media.js";
+export { markerLatencyMs, pinVp8Bitrate, readMarker, sdpMediaSections, writeMarker } from "./media.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./wrtc-client.ts", import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;

@@ -136,14 +136,6 @@ export function makeToneGenerator(
   };
 }
 
-/** Removes every `a=candidate` / `a=end-of-candidates` line (the Web SDK never sends candidates). */
-export function stripCandidates(sdp: string): string {
-  return sdp
-    .split("\r\n")
-    .filter((l) => !l.startsWith("a=candidate:") && l !== "a=end-of-candidates")
-    .join("\r\n");
-}
-
 /** Media sections of an SDP: kind, mid and direction (sendrecv when absent). */
 export function sdpMediaSections(sdp: string): { kind: string; mid: string | null; direction: string }[] {
   const out: { kind: string; mid: string | null; direction: string }[] = [];

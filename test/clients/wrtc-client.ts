@@ -13,7 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import wrtc from "@roamhq/wrtc";
-import { StreamStatus, TERMINAL_STATUSES, type StreamRequest, type StreamStopRequest } from "../../protocol/index.js";
+import { playStreamRequest, StreamStatus, TERMINAL_STATUSES, withoutCandidates, type StreamRequest, type StreamStopRequest } from "../../protocol/index.js";
 import type {
   ChildToParent,
   ClientOptions,
@@ -32,7 +32,6 @@ import {
   pinVp8Bitrate,
   readMarker,
   sdpMediaSections,
-  stripCandidates,
 } from "./media.js";
 import { WcsSocket, type ReceivedFrame } from "./wcs-socket.js";
 
@@ -160,7 +159,7 @@ class WcsClient {
       offer = await pc.createOffer();
     }
     await pc.setLocalDescription(offer);
-    const sdp = stripCandidates(offer.sdp ?? "");
+    const sdp = withoutCandidates(offer.sdp ?? "");
     const expected = this.role === "publisher" ? "sendonly" : "recvonly";
     for (const m of sdpMediaSections(sdp))
       if (m.direction !== expected) this.errors.push(`offer m=${m.kind} is ${m.direction}, expected ${expected}`);
@@ -182,24 +181,12 @@ class WcsClient {
             minBitrate: 0,
             maxBitrate: 0,
           }
-        : {
-            mediaSessionId: this.mediaSessionId,
-            name: this.name,
-            published: false,
-            hasVideo: true,
-            hasAudio: true,
-            status: StreamStatus.PENDING,
-            record: false,
+        : playStreamRequest(this.mediaSessionId, this.name, sdp, {
             width: o.width ?? 0,
             height: o.height ?? 0,
-            mediaProvider: "WebRTC",
-            sdp,
             custom: o.streamCustom ?? (o.room ? { name: o.room } : undefined),
-            bitrate: 0,
-            minBitrate: 0,
-            maxBitrate: 0,
             quality: o.quality ?? 0,
-          };
+          });
     this.request = req;
     this.startedAt = Date.now();
     this.socket.send(this.role === "publisher" ? "publishStream" : "playStream", req);

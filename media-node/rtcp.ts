@@ -82,31 +82,33 @@ export function nackSize(fciCount: number): number {
  * @returns the index after the last number packed; the FCI count is in {@link nackFciCount}
  */
 export function nackPack(seqs: ArrayLike<number>, start: number, end: number, maxFci: number): number {
-  let fci = 0;
-  let pid = -1;
-  for (let i = start; i < end; i++) {
-    const s = seqs[i]! & 0xffff;
-    const off = pid < 0 ? -1 : (s - pid) & 0xffff;
-    if (off >= 0 && off <= 16) continue; // covered by the current entry (0: the PID again)
-    if (fci === maxFci) return i;
-    fci++;
-    pid = s;
-  }
-  return end;
+  return nackWalk(seqs, start, end, maxFci);
 }
 
 /** Number of FCI entries (PID + BLP) that {@link writeNack} writes for `seqs[start..end)`; see {@link nackPack}. */
 export function nackFciCount(seqs: ArrayLike<number>, start = 0, end = seqs.length): number {
+  nackWalk(seqs, start, end, Infinity);
+  return walkedFci;
+}
+
+/** FCI entries the last {@link nackWalk} used (a module variable: the walk allocates nothing). */
+let walkedFci = 0;
+
+/** The packing of {@link nackPack}: returns the index it stopped at and leaves the entries used in `walkedFci`. */
+function nackWalk(seqs: ArrayLike<number>, start: number, end: number, maxFci: number): number {
   let fci = 0;
   let pid = -1;
-  for (let i = start; i < end; i++) {
+  let i = start;
+  for (; i < end; i++) {
     const s = seqs[i]! & 0xffff;
     const off = pid < 0 ? -1 : (s - pid) & 0xffff;
-    if (off >= 0 && off <= 16) continue;
+    if (off >= 0 && off <= 16) continue; // covered by the current entry (0: the PID again)
+    if (fci === maxFci) break;
     fci++;
     pid = s;
   }
-  return fci;
+  walkedFci = fci;
+  return i;
 }
 
 /**

@@ -4,6 +4,7 @@
  * cached: a burst of old audio fills the player's audio jitter buffer with seconds of audio that it only slowly plays
  * down (measured with Chromium, docs/media-engine.md "GOP cache (instant start)"), while audio needs no keyframe.
  */
+import { rtpSeq, rtpTimestamp } from "../rtcp.js";
 import { CODEC_OTHER, isKeyframeStart, type VideoCodecId } from "./keyframes.js";
 
 /** Bounds of a {@link GopCache}. */
@@ -186,8 +187,8 @@ export class GopCache {
   pushVideo(buf: Buffer): void {
     if (this.codec === CODEC_OTHER || !this.on || buf.length < 12) return;
     const v = this.video;
-    const seq = (buf[2]! << 8) | buf[3]!;
-    const ts = ((buf[4]! << 24) | (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!) >>> 0;
+    const seq = rtpSeq(buf);
+    const ts = rtpTimestamp(buf);
     const next = this.nextSeq;
     let ahead = next < 0 ? 0 : (seq - next) & 0xffff;
     if (ahead >= 0x8000) {

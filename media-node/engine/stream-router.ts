@@ -138,17 +138,7 @@ export class StreamRouter {
       const group = groups[g]!;
       buf[1] = marker | group.pt;
       const targets = group.targets;
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i]!;
-        try {
-          if (t.track.sendMessageBinary(buf)) {
-            t.leg.packetsOut++;
-            t.leg.bytesOut += buf.length;
-          } else t.leg.sendErrors++;
-        } catch {
-          t.leg.sendErrors++;
-        }
-      }
+      for (let i = 0; i < targets.length; i++) sendCounted(targets[i]!, targets[i]!.track, buf);
     }
     buf[1] = orig;
   }
@@ -158,17 +148,7 @@ export class StreamRouter {
     const groups = this.groups[kind];
     for (let g = 0; g < groups.length; g++) {
       const targets = groups[g]!.targets;
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i]!;
-        try {
-          if (t.rtcpTrack.sendMessageBinary(buf)) {
-            t.leg.packetsOut++;
-            t.leg.bytesOut += buf.length;
-          } else t.leg.sendErrors++;
-        } catch {
-          t.leg.sendErrors++;
-        }
-      }
+      for (let i = 0; i < targets.length; i++) sendCounted(targets[i]!, targets[i]!.rtcpTrack, buf);
     }
   }
 
@@ -219,14 +199,18 @@ export class StreamRouter {
 function sendRewritten(t: Target, buf: Buffer): void {
   const orig = buf[1]!;
   buf[1] = (orig & 0x80) | t.pt;
+  sendCounted(t, t.track, buf);
+  buf[1] = orig;
+}
+
+/** Sends `buf` on `track` (one of `t`'s) and counts it on `t`'s leg: sent packets and bytes, or a send error. */
+function sendCounted(t: Target, track: Track, buf: Buffer): void {
   try {
-    if (t.track.sendMessageBinary(buf)) {
+    if (track.sendMessageBinary(buf)) {
       t.leg.packetsOut++;
       t.leg.bytesOut += buf.length;
     } else t.leg.sendErrors++;
   } catch {
     t.leg.sendErrors++;
-  } finally {
-    buf[1] = orig;
   }
 }

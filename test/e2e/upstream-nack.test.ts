@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, summarizeStats, waitUntil, type ClientStats, type WcsClientHandle } from "../clients/index.js";
 import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
-import { natLabUnavailable } from "../harness/netns.js";
+import { ip, natLabUnavailable, pickSubnet, removeStaleNamespaces } from "../harness/netns.js";
 import { scrapeMetrics } from "../harness/prometheus.js";
 
 const run = promisify(execFile);
@@ -47,32 +47,9 @@ interface LossLab {
   destroy(): Promise<void>;
 }
 
-const ip = async (...args: string[]) => (await run("ip", args)).stdout;
-
-async function removeStale(): Promise<void> {
-  for (const name of (await ip("netns", "list")).split("\n").map((l) => l.split(" ")[0]!)) {
-    if (!name.startsWith(PREFIX)) continue;
-    const pid = Number(/^wcsnack-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === "EPERM";
-    }
-    if (!alive) await ip("netns", "del", name).catch(() => undefined);
-  }
-}
-
 async function createLossLab(): Promise<LossLab> {
-  await removeStale();
-  const used = (await ip("-o", "addr")) + (await ip("route"));
-  let k = -1;
-  for (let i = 0; i < 100 && k < 0; i++) {
-    const c = 16 + Math.floor(Math.random() * 224);
-    if (!used.includes(`198.18.${c}.`)) k = c;
-  }
-  if (k < 0) throw new Error("no free 198.18.K.0/24");
+  await removeStaleNamespaces(PREFIX);
+  const k = await pickSubnet();
   const id = randomBytes(2).toString("hex");
   const ns = `${PREFIX}${process.pid}-${id}`;
   const rootIf = `wk${id}`;

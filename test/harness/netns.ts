@@ -68,15 +68,19 @@ export async function natLabUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-async function ip(...args: string[]): Promise<string> {
+/** Runs `ip ARGS…`; its stdout. @throws the command's error */
+export async function ip(...args: string[]): Promise<string> {
   return (await run("ip", args)).stdout;
 }
 
-/** Removes labs of runs that are gone (their pid is in the namespace name). */
-async function removeStaleLabs(): Promise<void> {
-  const names = (await ip("netns", "list")).split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(PREFIX));
+/**
+ * Removes the namespaces named `<prefix><pid>-…` of test runs that are gone (a killed run leaves its lab behind):
+ * each lab puts its process id after the prefix.
+ */
+export async function removeStaleNamespaces(prefix: string): Promise<void> {
+  const names = (await ip("netns", "list")).split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(prefix));
   for (const name of names) {
-    const pid = Number(/^wcsnat-(\d+)-/.exec(name)?.[1]);
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
     if (!pid || pid === process.pid) continue;
     let alive = true;
     try {
@@ -88,19 +92,19 @@ async function removeStaleLabs(): Promise<void> {
   }
 }
 
-/** A K whose /24s in 198.18/198.19 nothing in the root namespace uses. */
-async function pickSubnet(): Promise<number> {
+/** A K whose /24s in 198.18/198.19 nothing in the root namespace uses. @throws Error when none is found */
+export async function pickSubnet(): Promise<number> {
   const used = (await ip("-o", "addr")) + (await ip("route")) + (await ip("-6", "route").catch(() => ""));
   for (let i = 0; i < 100; i++) {
     const k = 16 + Math.floor(Math.random() * 224);
     if (!used.includes(`198.18.${k}.`) && !used.includes(`198.19.${k}.`)) return k;
   }
-  throw new Error("no free 198.18.K.0/24 for a NAT lab");
+  throw new Error("no free 198.18.K.0/24 for a test lab");
 }
 
 /** Builds the lab (see the file header). On failure everything made so far is removed. */
 export async function createNatLab(): Promise<NatLab> {
-  await removeStaleLabs();
+  await removeStaleNamespaces(PREFIX);
   const id = randomBytes(2).toString("hex");
   const k = await pickSubnet();
   const base = `${PREFIX}${process.pid}-${id}`;

@@ -12,8 +12,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { closeAllClients, spawnPlayer, spawnPublisher } from "../clients/index.js";
 import { sleep } from "../harness/browser.js";
-import { freePort, startCluster, type Cluster } from "../harness/cluster.js";
-import { testProxy } from "../harness/proxy.js";
+import { startCluster, type Cluster } from "../harness/cluster.js";
+import { onlyNodeBehindProxy } from "../harness/proxy.js";
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -55,11 +55,8 @@ it("refuses a player past the node's capacity with 'Media node is full', keeps t
 });
 
 it("refuses a player at once while MAX_JOINS_IN_FLIGHT others wait for the stream's node; the waiting ones play", async () => {
-  const port = await freePort();
-  const proxy = await testProxy(new URL(`http://127.0.0.1:${port}`));
+  const { node, proxy } = await onlyNodeBehindProxy(cluster);
   try {
-    const node = await cluster.startNode({ MEDIA_NODE_PORT: String(port), MEDIA_NODE_PUBLIC_URL: proxy.url });
-    for (const other of cluster.nodes.filter((n) => n !== node)) await other.kill("SIGTERM");
     const name = `inflight-${randomUUID().slice(0, 8)}`;
     const pub = await spawnPublisher({ url: cluster.wsUrl, name });
     await pub.waitForStatus("PUBLISHING");

@@ -17,8 +17,8 @@ import { availableParallelism } from "node:os";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { NodeStatus, signedFetch } from "../../protocol/index.js";
 import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil } from "../clients/index.js";
-import { freePort, startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
-import { testProxy } from "../harness/proxy.js";
+import { startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+import { onlyNodeBehindProxy, testProxy } from "../harness/proxy.js";
 
 const HOG_MS = 60_000;
 
@@ -153,11 +153,8 @@ it("probes a node whose heartbeats stop reaching the worker instead of declaring
 }, 90_000);
 
 it("retries a control call whose connection drops once: players of a healthy node are not failed", async () => {
-  const port = await freePort();
-  const proxy = await testProxy(new URL(`http://127.0.0.1:${port}`));
+  const { node, proxy } = await onlyNodeBehindProxy(cluster);
   try {
-    const node = await cluster.startNode({ MEDIA_NODE_PORT: String(port), MEDIA_NODE_PUBLIC_URL: proxy.url });
-    for (const other of cluster.nodes.filter((n) => n !== node)) await other.kill("SIGTERM");
     const name = `drop-${randomUUID().slice(0, 8)}`;
     const pub = await spawnPublisher({ url: cluster.wsUrl, name });
     await pub.waitForStatus("PUBLISHING");

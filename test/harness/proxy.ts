@@ -3,6 +3,7 @@
  * hold every new connection (paused), or reset chosen ones before or after the target saw the request.
  */
 import { createConnection, createServer, type Socket } from "node:net";
+import { freePort, type Cluster, type MediaNodeProc } from "./cluster.js";
 
 export interface TestProxy {
   url: string;
@@ -78,4 +79,22 @@ export async function testProxy(target: URL): Promise<TestProxy> {
         dropAll(); // kept-alive connections would hold close() open
       }),
   };
+}
+
+/**
+ * Starts a media node whose control API the worker reaches only through a {@link testProxy} (the node announces the
+ * proxy's URL) and stops the cluster's other nodes (SIGTERM: they deregister), so new streams land on it. The caller
+ * closes the proxy.
+ */
+export async function onlyNodeBehindProxy(cluster: Cluster): Promise<{ node: MediaNodeProc; proxy: TestProxy }> {
+  const port = await freePort();
+  const proxy = await testProxy(new URL(`http://127.0.0.1:${port}`));
+  try {
+    const node = await cluster.startNode({ MEDIA_NODE_PORT: String(port), MEDIA_NODE_PUBLIC_URL: proxy.url });
+    for (const other of cluster.nodes.filter((n) => n !== node)) await other.kill("SIGTERM");
+    return { node, proxy };
+  } catch (e) {
+    await proxy.close();
+    throw e;
+  }
 }

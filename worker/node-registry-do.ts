@@ -26,8 +26,8 @@ export const MISSED_HEARTBEATS = 3;
 
 /**
  * Before a node whose heartbeats stopped is declared lost, its control API is asked (`GET /v1/status`, signed) for at
- * most this long, ms (a node busy tearing down hundreds of legs answered in over 1.5 s): heartbeats can be late while the node is fine — the worker or the network between them is
- * overloaded (measured with `bench:fanout` at 512 players on one 2-core machine: heartbeats timed out in wrangler dev
+ * most this long, ms (a node busy tearing down hundreds of legs answered in over 1.5 s): heartbeats can be late while
+ * the node is fine — the worker or the network between them is overloaded (measured with `bench:fanout` at 512 players on one 2-core machine: heartbeats timed out in wrangler dev
  * while the node served). A node whose same incarnation answers stays live; a dead one refuses the connection at
  * once and is lost; a probe that times out is given one more (next alarm): a node whose main loop was blocked over 3 s
  * tearing down 50 legs while wrangler dev answered its heartbeats 503 was otherwise declared lost (`bench:fanout`,

@@ -22,7 +22,7 @@ export { announceAddresses, hostCandidates, type AnnounceResult, type HostCandid
 export { Leg, probeGathering, type EngineOptions, type GatheringProbe, type LegOutcome, type LegStateName } from "./leg.js";
 export { PlayerLeg } from "./player-leg.js";
 export { PublisherLeg } from "./publisher-leg.js";
-export { StreamRouter } from "./stream-router.js";
+export { StreamRouter, type RtpTap } from "./stream-router.js";
 
 /** Routes libdatachannel's log lines (warnings and worse) to `sink`. Call once at start. */
 export function initEngineLogging(sink: (level: string, message: string) => void): void {

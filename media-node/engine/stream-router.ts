@@ -22,6 +22,20 @@ export interface Target {
   pt: number;
 }
 
+/**
+ * A consumer of a stream's RTP inside the node that is not a player leg (a recorder, a snapshot): it sees every
+ * packet the publisher sends, under the publisher's own payload types, after the players were served.
+ */
+export interface RtpTap {
+  /**
+   * One RTP packet of `kind`, synchronously. `buf` is the router's (also held by the GOP cache): the tap may read it,
+   * and may keep a reference while it waits to be sent (it is not changed for good), but must never write to it.
+   */
+  rtp(kind: MediaKind, buf: Buffer): void;
+  /** One RTCP packet (the publisher's sender reports) about `kind`'s SSRC, same rules as {@link rtp}. */
+  rtcp?(kind: MediaKind, buf: Buffer): void;
+}
+
 /** Players that negotiated the same payload type for a kind. */
 interface PtGroup {
   pt: number;
@@ -48,6 +62,8 @@ interface PtGroup {
 export class StreamRouter {
   private readonly groups: Record<MediaKind, PtGroup[]> = { video: [], audio: [] };
   private readonly playerLegs = new Set<PlayerLeg>();
+  /** Taps (recorders, snapshots): an array, so that forwarding walks it without allocating. */
+  private taps: RtpTap[] = [];
   private readonly keyframes: KeyframeThrottle;
   private readonly gop: GopCache;
   /** Whether the GOP cache knows the publisher's video codec (set at the first video packet). */
@@ -121,6 +137,28 @@ export class StreamRouter {
   }
 
   /**
+   * Starts feeding a tap: at once the cached GOP (the video packets from the last keyframe on), else a keyframe
+   * request to the publisher; then every live packet. Returns whether it started from the GOP cache.
+   */
+  addTap(tap: RtpTap): boolean {
+    if (this.closed || this.taps.includes(tap)) return false;
+    const fromCache = this.gop.replay((buf) => tap.rtp("video", buf)) > 0;
+    if (!fromCache) this.requestKeyframe();
+    this.taps = [...this.taps, tap];
+    return fromCache;
+  }
+
+  /** Stops feeding a tap. */
+  removeTap(tap: RtpTap): void {
+    this.taps = this.taps.filter((t) => t !== tap);
+  }
+
+  /** Taps being fed now. */
+  get tapCount(): number {
+    return this.taps.length;
+  }
+
+  /**
    * Sends one RTP packet of `kind` to every attached player (PT rewritten per group; see class doc); video packets
    * also go into the GOP cache, so a video `buf` must not change after this returns (the cache holds it).
    */
@@ -131,16 +169,20 @@ export class StreamRouter {
     }
     const groups = this.groups[kind];
     const n = groups.length;
-    if (n === 0) return;
-    const orig = buf[1]!;
-    const marker = orig & 0x80;
-    for (let g = 0; g < n; g++) {
-      const group = groups[g]!;
-      buf[1] = marker | group.pt;
-      const targets = group.targets;
-      for (let i = 0; i < targets.length; i++) sendCounted(targets[i]!, targets[i]!.track, buf);
+    if (n > 0) {
+      const orig = buf[1]!;
+      const marker = orig & 0x80;
+      for (let g = 0; g < n; g++) {
+        const group = groups[g]!;
+        buf[1] = marker | group.pt;
+        const targets = group.targets;
+        for (let i = 0; i < targets.length; i++) sendCounted(targets[i]!, targets[i]!.track, buf);
+      }
+      buf[1] = orig;
     }
-    buf[1] = orig;
+    // after the players, with the publisher's payload type back in place
+    const taps = this.taps;
+    for (let i = 0; i < taps.length; i++) taps[i]!.rtp(kind, buf);
   }
 
   /** Sends an RTCP packet (sender report) about the publisher's `kind` SSRC to every attached player, unchanged. */
@@ -150,6 +192,8 @@ export class StreamRouter {
       const targets = groups[g]!.targets;
       for (let i = 0; i < targets.length; i++) sendCounted(targets[i]!, targets[i]!.rtcpTrack, buf);
     }
+    const taps = this.taps;
+    for (let i = 0; i < taps.length; i++) taps[i]!.rtcp?.(kind, buf);
   }
 
   /**
@@ -189,6 +233,7 @@ export class StreamRouter {
     this.gop.clear();
     this.groups.video = [];
     this.groups.audio = [];
+    this.taps = [];
   }
 }
 

@@ -10,8 +10,9 @@
 # set MEDIA_NODE_ANNOUNCED_ADDRESSES to the host's address. The drain on SIGTERM lasts up to
 # MEDIA_NODE_DRAIN_TIMEOUT_MS (30 s): give the stop a longer timeout (--stop-timeout / podman stop -t) than that.
 #
-# BASE_IMAGE must be a Debian-based Node >= 20.18 image with npm in PATH and useradd (the official node:20 slim image
-# is); test/e2e/container.test.ts builds with a locally made one (Debian bookworm minbase + the test host's node).
+# BASE_IMAGE must be a Debian-based Node >= 20.18 image with npm in PATH, useradd and apt-get with a reachable Debian
+# mirror (for ffmpeg; the official node:20 slim image is all of that); test/e2e/container.test.ts builds with a locally
+# made one (Debian bookworm minbase + the test host's node).
 ARG BASE_IMAGE=docker.io/library/node:20-bookworm-slim
 
 # --- runtime dependencies (node-datachannel and @roamhq/wrtc come as prebuilt npm packages: no compiler needed)
@@ -22,6 +23,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- the image that runs
 FROM ${BASE_IMAGE}
+# Debian's ffmpeg: the media node decodes snapshots and records streams with it (media-node/snapshot.ts, recorder.ts;
+# FFMPEG_PATH overrides the path). Recordings are spooled in MEDIA_NODE_RECORD_DIR (default /tmp/wcs-edge-records).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 wcs \
  && useradd --uid 10001 --gid wcs --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin wcs
 WORKDIR /app

@@ -4,6 +4,7 @@
  * so that code written against the official SDK reads the same; the server-side values come from `protocol/`.
  */
 import { RoomEvent } from "../protocol/room-types.js";
+import { StreamEventType } from "../protocol/stream-events-types.js";
 import { Info, StreamStatus } from "../protocol/wcs-types.js";
 
 /**
@@ -43,6 +44,23 @@ export type SessionStatus = "PENDING" | "CONNECTED" | "ESTABLISHED" | "DISCONNEC
  */
 export const STREAM_STATUS = StreamStatus;
 export type { StreamStatus } from "../protocol/wcs-types.js";
+
+/**
+ * The stream event (`stream.on(STREAM_EVENT, (event, stream) => …)`): an event of a played stream, typed
+ * {@link StreamEvent} (Web SDK `src/constants.js` STREAM_EVENT).
+ */
+export const STREAM_EVENT = "STREAM_EVENT" as const;
+
+/**
+ * Stream event types (`event.type` of a {@link STREAM_EVENT}; `src/constants.js` STREAM_EVENT_TYPE), the values of
+ * `protocol/stream-events-types.ts`.
+ *
+ * - `AUDIO_MUTED` / `AUDIO_UNMUTED`, `VIDEO_MUTED` / `VIDEO_UNMUTED`: the publisher called muteAudio() … (payload
+ *   `{streamName}`); the player's getAudioState() / getVideoState() follow them.
+ * - `DATA`: the publisher called sendData(payload), or the REST API sent `/stream/event/send`.
+ */
+export const STREAM_EVENT_TYPE = StreamEventType;
+export type { StreamEventType } from "../protocol/stream-events-types.js";
 
 /** `info` strings the server puts on FAILED/STOPPED statuses (`stream.getInfo()`), verbatim WCS wording. */
 export const STREAM_STATUS_INFO = Info;

@@ -20,15 +20,15 @@
 export { createSession, Session } from "./session.js";
 export type { AppData, FailEvent, SessionEvents, SessionOptions, UserData } from "./session-types.js";
 export { Stream, STOP_RETRY_MS } from "./stream.js";
-export type { MuteState, StreamConstraints, StreamEvents, StreamOptions, VideoConstraints } from "./stream-types.js";
+export type { MuteState, StreamConstraints, StreamEvent, StreamEvents, StreamOptions, VideoConstraints } from "./stream-types.js";
 export { roomApi, RoomSession } from "./room-session.js";
 export type { RoomApiOptions, RoomSessionEvents } from "./room-session.js";
 export { Room } from "./room.js";
 export type { JoinOptions, RoomEvents, RoomMessage, RoomPublishOptions } from "./room.js";
 export { Participant, ParticipantStream } from "./participant.js";
 export type { RoomPlayOptions } from "./participant.js";
-export { ERROR_INFO, ROOM_EVENT, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO } from "./constants.js";
-export type { SessionStatus, StreamStatus } from "./constants.js";
+export { ERROR_INFO, ROOM_EVENT, SESSION_STATUS, STREAM_EVENT, STREAM_EVENT_TYPE, STREAM_STATUS, STREAM_STATUS_INFO } from "./constants.js";
+export type { SessionStatus, StreamEventType, StreamStatus } from "./constants.js";
 export { WcsError } from "./events.js";
 export type { Logger } from "./events.js";
 export { resolvePlatform } from "./platform.js";

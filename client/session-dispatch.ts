@@ -1,9 +1,9 @@
 /**
  * What a session does with each server frame (flashphoner-core.js onmessage; docs/protocols.md "WCS WebSocket
- * protocol"): `ping` is answered with `pong`; `getUserData` makes the session ESTABLISHED; `setRemoteSDP` and stream
- * statuses go to the stream whose id they name; `DataStatusEvent` settles a sendData; `OnDataEvent` is the APP_DATA
- * event; `fail` is the WARN event (and a stream status when apiMethod is StreamStatusEvent). Malformed arguments are
- * ignored; other messages are logged at debug level.
+ * protocol"): `ping` is answered with `pong`; `getUserData` makes the session ESTABLISHED; `setRemoteSDP`, stream
+ * statuses and stream events (`notifyStreamEvent`) go to the stream whose id they name; `DataStatusEvent` settles a
+ * sendData; `OnDataEvent` is the APP_DATA event; `fail` is the WARN event (and a stream status when apiMethod is
+ * StreamStatusEvent). Malformed arguments are ignored; other messages are logged at debug level.
  */
 import type { StreamStatusEvent } from "../protocol/wcs-types.js";
 import type { Logger } from "./events.js";
@@ -49,6 +49,11 @@ export function dispatchFrame({ message, data }: Frame, to: FrameHandlers): void
         to.stream(obj.mediaSessionId)?._serverStatus(obj as Partial<StreamStatusEvent> & { status: string });
       }
       return;
+    case "notifyStreamEvent":
+      if (isObject(obj) && typeof obj.mediaSessionId === "string" && typeof obj.type === "string") {
+        to.stream(obj.mediaSessionId)?._streamEvent({ mediaSessionId: obj.mediaSessionId, type: obj.type, payload: obj.payload });
+      }
+      return;
     case "DataStatusEvent":
       if (!isObject(obj) || typeof obj.operationId !== "string") return;
       to.dataStatus(obj.operationId, obj.status, typeof obj.info === "string" ? obj.info : undefined);
@@ -66,7 +71,7 @@ export function dispatchFrame({ message, data }: Frame, to: FrameHandlers): void
       return;
     }
     default:
-      // getVersion, notifyStreamEvent, rate reports, …: nothing the SDK acts on
+      // getVersion, rate reports, …: nothing the SDK acts on
       to.logger.debug(`server message ${message} ignored`);
   }
 }

@@ -3,6 +3,7 @@
  * session, internal) and the client → server messages it sends through it, built here from the stream's options
  * (Web SDK 2.0 flashphoner-core.js publish()/play()/stop(); docs/protocols.md "WCS WebSocket protocol").
  */
+import type { SendStreamEventRequest } from "../protocol/stream-events.js";
 import type { StreamRequest, StreamStopRequest } from "../protocol/wcs.js";
 import { StreamStatus } from "../protocol/wcs-types.js";
 import type { SessionStatus } from "./constants.js";
@@ -18,6 +19,7 @@ export interface StreamMessages {
   playStream: StreamRequest;
   unPublishStream: StreamStopRequest;
   stopStream: StreamStopRequest;
+  sendStreamEvent: SendStreamEventRequest;
 }
 
 /**

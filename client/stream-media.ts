@@ -28,6 +28,8 @@ export class StreamMedia {
   #captured: MediaStream | undefined;
   #remote: MediaStream | undefined;
   #video: HTMLVideoElement | undefined;
+  /** Publishers: the kinds muted by the app (their local tracks are kept disabled, across restarts). */
+  readonly #muted = { audio: false, video: false };
 
   constructor(platform: Platform, opts: StreamOptions, rtcConfiguration: () => RTCConfiguration | Promise<RTCConfiguration>) {
     this.#platform = platform;
@@ -51,6 +53,21 @@ export class StreamMedia {
   get video(): HTMLVideoElement | undefined {
     return this.#video;
   }
+  /** Publishers: whether the app muted `kind` ({@link StreamMedia.setMuted}). */
+  isMuted(kind: "audio" | "video"): boolean {
+    return this.#muted[kind];
+  }
+
+  /**
+   * Publishers: mutes or unmutes the outgoing `kind`: the published tracks of that kind are disabled
+   * (`track.enabled = false`: the encoder sends black frames / silence, the connection and its SSRCs stay) or enabled
+   * again, now and in later offers (auto-restore). As Web SDK webrtc-media-provider.js muteAudio() / muteVideo().
+   */
+  setMuted(kind: "audio" | "video", muted: boolean): void {
+    this.#muted[kind] = muted;
+    for (const t of this.#tracks(kind)) t.enabled = !muted;
+  }
+
   /** The peer connection's signaling state (undefined when there is none). */
   signalingState(): RTCSignalingState | undefined {
     return this.#pc?.signalingState;
@@ -68,6 +85,7 @@ export class StreamMedia {
       media = await this.#localMedia();
       if (!current()) return undefined; // failed (e.g. session lost) while waiting for the camera
       this.#local = media;
+      for (const kind of ["audio", "video"] as const) if (this.#muted[kind]) for (const t of this.#tracks(kind)) t.enabled = false;
     }
     // the session's ICE servers: known (at once), or being asked from the server (wait: TURN may be the only way)
     const pending = this.#rtcConfiguration();
@@ -138,6 +156,13 @@ export class StreamMedia {
     const stream = await gum({ audio: c?.audio ?? true, video });
     this.#captured = stream;
     return stream;
+  }
+
+  /** The published tracks of `kind` (none before the first publish offer). */
+  #tracks(kind: "audio" | "video"): MediaStreamTrack[] {
+    const local = this.#local;
+    if (!local) return [];
+    return kind === "audio" ? local.getAudioTracks() : local.getVideoTracks();
   }
 
   #showVideo(id: string, media: MediaStream, local: boolean): void {

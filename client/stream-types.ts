@@ -1,7 +1,8 @@
 /**
  * The public types of a stream: what the app passes to `session.createStream()` (media constraints, display,
- * playback and restore options) and the status events it gets back.
+ * playback and restore options) and the status and stream events it gets back.
  */
+import type { MuteState, StreamEvent } from "../protocol/stream-events-types.js";
 import type { StreamStatus } from "../protocol/wcs-types.js";
 import type { Stream } from "./stream.js";
 
@@ -38,7 +39,10 @@ export interface StreamOptions {
   stream?: MediaStream;
   /** Any JSON, sent as the stream's `custom` (room streams: `{name: room}`). */
   custom?: unknown;
-  /** Ask the server to record (sent as `record`; our server does not record). */
+  /**
+   * Ask the server to record (sent as `record`): the recording's name is then `Stream.getRecordInfo()` (README
+   * "Recording").
+   */
   record?: boolean;
   /** Players: receive audio (default true). */
   receiveAudio?: boolean;
@@ -50,10 +54,22 @@ export interface StreamOptions {
   autoRestore?: boolean;
 }
 
-/** Stream event callbacks: one per status except NEW, each called with the stream. */
-export type StreamEvents = { [S in Exclude<StreamStatus, "NEW">]: (stream: Stream) => void };
+/**
+ * Stream event callbacks: one per status except NEW, each called with the stream; and `STREAM_EVENT` (players), called
+ * with each event of the played stream (`notifyStreamEvent`) and the stream — the Web SDK's
+ * `stream.on(STREAM_EVENT, (streamEvent) => …)` (`src/flashphoner-core.js` streamEventRefreshHandlers).
+ */
+export type StreamEvents = { [S in Exclude<StreamStatus, "NEW">]: (stream: Stream) => void } & {
+  /**
+   * An event of the played stream, with this player's mediaSessionId: its publisher muted or unmuted audio/video
+   * (`type` audioMuted | audioUnmuted | videoMuted | videoUnmuted, `payload.streamName` the stream's name), or sent
+   * data (`type` "data", `payload` the JSON it sent; also REST `/stream/event/send`).
+   */
+  STREAM_EVENT: (event: StreamEvent, stream: Stream) => void;
+};
 
-/** Mute state the server reports (`audioState` / `videoState` of notifyStreamStatusEvent). */
-export interface MuteState {
-  muted: boolean;
-}
+/**
+ * Mute state the server reports (`audioState` / `videoState` of notifyStreamStatusEvent, and for players the mute
+ * events of their publisher).
+ */
+export type { MuteState, StreamEvent };

@@ -11,11 +11,15 @@
  *   and every later message for that id is ignored;
  * - `stop()`: NEW → FAILED locally; PENDING → retried every 200 ms until the server moves the stream out of PENDING;
  *   FAILED → nothing; otherwise `unPublishStream`/`stopStream` is sent and the peer connection closed at once, the
- *   final UNPUBLISHED/STOPPED coming from the server.
- * See docs/protocols.md "WCS WebSocket protocol" (messages, statuses) and "SDP offers".
+ *   final UNPUBLISHED/STOPPED coming from the server;
+ * - stream events: a publisher's muteAudio() / unmuteAudio() / muteVideo() / unmuteVideo() / sendData() send
+ *   `sendStreamEvent {mediaSessionId, type, payload}`; a player gets the events of its stream in `notifyStreamEvent`
+ *   (its own mediaSessionId) as STREAM_EVENT.
+ * See docs/protocols.md "WCS WebSocket protocol" (messages, statuses), "Stream events" and "SDP offers".
  */
+import { isMuteEvent, MUTE_EVENTS, muteEventPayload, StreamEventType, STREAM_EVENT_TYPES, type MuteEventType, type StreamEvent } from "../protocol/stream-events-types.js";
 import { StreamStatus, TERMINAL_STATUSES, type StreamStatusEvent } from "../protocol/wcs-types.js";
-import { ERROR_INFO } from "./constants.js";
+import { ERROR_INFO, STREAM_EVENT } from "./constants.js";
 import { Emitter, WcsError, Waiters } from "./events.js";
 import { playRequest, publishRequest, stopMessage, type SessionLink, type StreamExtras } from "./stream-link.js";
 import { StreamMedia } from "./stream-media.js";
@@ -23,6 +27,7 @@ import { StreamRestore } from "./stream-restore.js";
 import type { MuteState, StreamEvents, StreamOptions } from "./stream-types.js";
 
 const ACTIVE: ReadonlySet<StreamStatus> = new Set([StreamStatus.PUBLISHING, StreamStatus.PLAYING]);
+const EVENT_TYPES: ReadonlySet<string> = new Set(STREAM_EVENT_TYPES);
 const SERVER_STATUSES: ReadonlySet<string> = new Set([
   StreamStatus.PENDING,
   StreamStatus.PUBLISHING,
@@ -53,6 +58,7 @@ export class Stream {
   #info: string | undefined;
   #errorInfo: string | undefined;
   #audioState: MuteState | undefined;
+  #recordName: string | undefined;
   #videoState: MuteState | undefined;
   #stopTimer: ReturnType<typeof setTimeout> | undefined;
   #wasActive = false;
@@ -108,13 +114,34 @@ export class Stream {
   published(): boolean {
     return this.#kind === "publish";
   }
-  /** The mute state the server last reported for audio, if any. */
+  /**
+   * The mute state of the stream's audio as the server last said it: the `audioState` of its last status
+   * (`notifyStreamStatusEvent`; a new player's PLAYING shows whether its publisher had muted) and, for a player, its
+   * publisher's later audioMuted / audioUnmuted events. Undefined before the server said anything. As the Web SDK's
+   * getAudioState(). A publisher's own mute calls are in {@link Stream.isAudioMuted}.
+   */
   getAudioState(): MuteState | undefined {
     return this.#audioState;
   }
-  /** The mute state the server last reported for video, if any. */
+  /**
+   * A recorded publisher's recording name (`recordName` of its statuses; the file is served at
+   * `/client/records/<recordName>`), as the Web SDK's getRecordInfo(). Undefined when the stream is not recorded
+   * (published without `record: true`, or the media node could not record it: its statuses then say `record: false`).
+   */
+  getRecordInfo(): string | undefined {
+    return this.#recordName;
+  }
+  /** The mute state of the stream's video as the server last said it; see {@link Stream.getAudioState}. */
   getVideoState(): MuteState | undefined {
     return this.#videoState;
+  }
+  /** Publishers: true after muteAudio() (until unmuteAudio()): the outgoing audio tracks are disabled. */
+  isAudioMuted(): boolean {
+    return this.#media.isMuted("audio");
+  }
+  /** Publishers: true after muteVideo() (until unmuteVideo()): the outgoing video tracks are disabled. */
+  isVideoMuted(): boolean {
+    return this.#media.isMuted("video");
   }
   /** Publishers: the published MediaStream (the app's `stream` or the captured one). */
   getLocalMediaStream(): MediaStream | undefined {
@@ -205,6 +232,50 @@ export class Stream {
   }
 
   /**
+   * Publishers: mutes the outgoing audio. The local audio tracks are disabled (`track.enabled = false`: silence goes
+   * out, the connection stays) and the server is told (`sendStreamEvent` audioMuted): every player gets STREAM_EVENT
+   * `{type: "audioMuted", payload: {streamName}}`, and new players and REST `/stream/find` see `audioState: {muted:
+   * true}`. Called before PUBLISHING, or while auto-restore republishes, the event goes out once the stream is
+   * PUBLISHING. Web SDK: `src/flashphoner-core.js` Stream muteAudio() (mediaConnection.muteAudio() + sendStreamEvent).
+   * @throws Error if this is not a published stream (a player, or publish() not called yet)
+   */
+  muteAudio(): void {
+    this.#mute("muteAudio", StreamEventType.AUDIO_MUTED);
+  }
+  /** Publishers: undoes {@link Stream.muteAudio} (players get `audioUnmuted`). @throws Error unless published. */
+  unmuteAudio(): void {
+    this.#mute("unmuteAudio", StreamEventType.AUDIO_UNMUTED);
+  }
+  /**
+   * Publishers: mutes the outgoing video (the local video tracks are disabled: black frames go out) and tells the
+   * server (`videoMuted`), as {@link Stream.muteAudio} does for audio.
+   * @throws Error if this is not a published stream
+   */
+  muteVideo(): void {
+    this.#mute("muteVideo", StreamEventType.VIDEO_MUTED);
+  }
+  /** Publishers: undoes {@link Stream.muteVideo} (players get `videoUnmuted`). @throws Error unless published. */
+  unmuteVideo(): void {
+    this.#mute("unmuteVideo", StreamEventType.VIDEO_UNMUTED);
+  }
+
+  /**
+   * Publishers: sends `payload` (any JSON value) to every player of the stream (`sendStreamEvent` type "data"; they
+   * get STREAM_EVENT `{type: "data", payload}`). The server takes at most 32 levels of nesting and 16 KiB of JSON
+   * (protocol/bounded.ts); a larger payload is refused with the session's WARN event (`fail`, its `info` says why) and
+   * reaches nobody. Nothing confirms delivery (WCS sends no answer). Web SDK: Stream sendData().
+   * @throws Error if the stream is not PUBLISHING; TypeError if `payload` is undefined or not JSON (a cycle, a BigInt)
+   */
+  sendData(payload: unknown): void {
+    if (this.#kind !== "publish" || this.#status !== StreamStatus.PUBLISHING) {
+      throw new Error(`Invalid stream state ${this.#status}: sendData needs a PUBLISHING stream`);
+    }
+    if (payload === undefined) throw new TypeError("sendData: payload must be given");
+    JSON.stringify(payload); // throws TypeError for what JSON cannot carry, before anything is sent
+    this.#link.send("sendStreamEvent", { mediaSessionId: this.#id, type: StreamEventType.DATA, payload });
+  }
+
+  /**
    * Resolves when the stream is PUBLISHING or PLAYING. Rejects with a {@link WcsError} (`info` = getInfo()) when it
    * ends first (with auto-restore, only once no restart is scheduled), or after `timeoutMs`.
    */
@@ -242,8 +313,31 @@ export class Stream {
     if (!SERVER_STATUSES.has(event.status)) return; // RESIZE, SNAPSHOT_COMPLETE, …: deprecated, no status change
     if (typeof event.info === "string" && event.info) this.#info = event.info;
     if (event.audioState) this.#audioState = event.audioState;
+    if (typeof event.recordName === "string" && event.recordName) this.#recordName = event.recordName;
     if (event.videoState) this.#videoState = event.videoState;
     this.#setStatus(event.status as StreamStatus);
+  }
+
+  /**
+   * @internal `notifyStreamEvent` for the current id: an event of the played stream. Mute events update
+   * getAudioState() / getVideoState(); every known type is emitted as STREAM_EVENT (a mute event's payload always has
+   * `streamName`). Types this SDK does not know (a WCS server's snapshotCompleted, resize, …) are logged and dropped.
+   */
+  _streamEvent(event: { mediaSessionId: string; type: string; payload?: unknown }): void {
+    if (!EVENT_TYPES.has(event.type)) {
+      this.#link.logger.debug(`stream ${this.name()}: stream event ${event.type} ignored`);
+      return;
+    }
+    let typed: StreamEvent;
+    if (isMuteEvent(event.type)) {
+      typed = { mediaSessionId: event.mediaSessionId, type: event.type, payload: muteEventPayload(event.payload, this.name()) };
+      const { kind, muted } = MUTE_EVENTS[event.type];
+      if (kind === "audio") this.#audioState = { muted };
+      else this.#videoState = { muted };
+    } else {
+      typed = { mediaSessionId: event.mediaSessionId, type: StreamEventType.DATA, payload: event.payload };
+    }
+    this.#events.emit(STREAM_EVENT, typed, this);
   }
 
   /**
@@ -269,6 +363,24 @@ export class Stream {
   /** @internal The session gave up restoring (or was disconnected by the app). */
   _giveUp(): void {
     this.#restore.giveUp();
+  }
+
+  // ---------- internal: stream events ----------
+
+  /** muteAudio() … unmuteVideo(): the local tracks now, the event now if PUBLISHING (else once it is). */
+  #mute(method: string, type: MuteEventType): void {
+    if (this.#kind !== "publish") {
+      throw new Error(`${method}(): only a published stream can be muted (${this.#kind === "play" ? "this one is played" : "publish() it first"})`);
+    }
+    const { kind, muted } = MUTE_EVENTS[type];
+    this.#media.setMuted(kind, muted);
+    if (this.#status === StreamStatus.PUBLISHING) this.#link.send("sendStreamEvent", { mediaSessionId: this.#id, type });
+  }
+
+  /** PUBLISHING (first time or restored): the server starts unmuted, so tell it what the app muted meanwhile. */
+  #announceMuted(): void {
+    if (this.#media.isMuted("audio")) this.#link.send("sendStreamEvent", { mediaSessionId: this.#id, type: StreamEventType.AUDIO_MUTED });
+    if (this.#media.isMuted("video")) this.#link.send("sendStreamEvent", { mediaSessionId: this.#id, type: StreamEventType.VIDEO_MUTED });
   }
 
   // ---------- internal: negotiation ----------
@@ -357,6 +469,7 @@ export class Stream {
     if (ACTIVE.has(status)) {
       this.#wasActive = true;
       this.#restore.succeeded();
+      if (status === StreamStatus.PUBLISHING) this.#announceMuted();
     }
     let restoring = false;
     if (TERMINAL_STATUSES.has(status)) {

@@ -23,13 +23,24 @@
  * | `MEDIA_NODE_GOP_CACHE_MS` | GOP cache (instant start): a new player is sent the stream's video packets from the last keyframe on when that keyframe arrived at most this long ago, instead of asking the publisher for a keyframe (ms, 0–10000; 0 = off) | `3000` |
  * | `MEDIA_NODE_GOP_CACHE_BYTES` | most video bytes one stream's GOP cache holds (64 KiB–64 MiB); a larger GOP, or one of over 400 packets, is not cached | `1048576` |
  * | `MEDIA_NODE_CONNECT_TIMEOUT_MS` | a leg not connected this long after its answer fails (ms, 1000–300000) | `20000` |
+ * | `MEDIA_NODE_SNAPSHOT_TIMEOUT_MS` | time bound of one snapshot (WCS `snapshot`, REST `/stream/snapshot`), from the request to the PNG; its ffmpeg is killed then (ms, 1000–20000) | `5000` |
+ * | `MEDIA_NODE_MAX_SNAPSHOTS` | most snapshot ffmpeg processes at once on the node (concurrent snapshots of one stream share one); one more is refused `node_full` (1–64) | `4` |
+ * | `FFMPEG_PATH` | the ffmpeg executable (media-node/ffmpeg-rtp.ts: snapshots, recordings); read at start, not validated here | `ffmpeg` (PATH) |
+ * | `MEDIA_NODE_MAX_RECORDINGS` | most streams recorded at once on the node (WCS `record: true`, media-node/recordings.ts); one more is published unrecorded (`record: false` in its statuses); 0 = record nothing (0–256) | `16` |
+ * | `MEDIA_NODE_RECORD_DIR` | where recordings are spooled while they are made and uploaded (a subdirectory per node id; each file is deleted once uploaded) | `<os.tmpdir()>/wcs-edge-records` |
+ * | `MEDIA_NODE_RECORD_MIN_FREE_MB` | a new recording needs this much free space in MEDIA_NODE_RECORD_DIR; under half of it every recording is finished early (MiB, 0–1048576) | `1024` |
+ * | `MEDIA_NODE_RECORD_PART_BYTES` | size of the parts a recording is uploaded in while it grows (R2: at least 5 MiB; the node holds one part per recording in memory while it sends it), bytes (5242880–67108864) | `5242880` |
  * | `MEDIA_NODE_DRAIN_TIMEOUT_MS` | on SIGTERM/SIGINT or `POST /v1/drain`: how long legs keep flowing before they end (ms, 0–3600000; 0 = at once) | `30000` |
  * | `LOG_LEVEL` | pino level: fatal, error, warn, info, debug, trace, silent | `info` |
  *
  * Empty values count as unset.
  */
 import { BlockList, isIP } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { z } from "zod";
+import { MAX_SNAPSHOT_RUNS, MAX_SNAPSHOT_TIMEOUT_MS, SNAPSHOT_TIMEOUT_MS } from "../protocol/snapshot.js";
+import { MAX_PART_BYTES, MIN_PART_BYTES } from "../protocol/recording.js";
 
 export interface MediaNodeConfig {
   /** Node id; undefined = derived from the hostname and the bound control port at start. */
@@ -66,6 +77,14 @@ export interface MediaNodeConfig {
   /** GOP cache: oldest keyframe a new player is started from, ms (0 = off); most video bytes per stream. */
   gopCacheMs: number;
   gopCacheBytes: number;
+  /** Time bound of one snapshot, ms; most snapshot ffmpeg processes at once (media-node/snapshot.ts). */
+  snapshotTimeoutMs: number;
+  maxSnapshots: number;
+  /** Recordings (media-node/recordings.ts): most at once (0 = none), spool directory, free space needed, part size. */
+  maxRecordings: number;
+  recordDir: string;
+  recordMinFreeBytes: number;
+  recordPartBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Accepted but questionable settings (a deprecated variable, …), for the log at start. */
   warnings: string[];
@@ -150,6 +169,12 @@ const EnvSchema = z
     MEDIA_NODE_PUBLISHER_MAX_KBPS: intVar(0, 100_000).default("2500"),
     MEDIA_NODE_GOP_CACHE_MS: intVar(0, 10_000).default("3000"),
     MEDIA_NODE_GOP_CACHE_BYTES: intVar(65_536, 67_108_864).default("1048576"),
+    MEDIA_NODE_SNAPSHOT_TIMEOUT_MS: intVar(1000, MAX_SNAPSHOT_TIMEOUT_MS).default(String(SNAPSHOT_TIMEOUT_MS)),
+    MEDIA_NODE_MAX_SNAPSHOTS: intVar(1, 64).default(String(MAX_SNAPSHOT_RUNS)),
+    MEDIA_NODE_MAX_RECORDINGS: intVar(0, 256).default("16"),
+    MEDIA_NODE_RECORD_DIR: z.string().optional(),
+    MEDIA_NODE_RECORD_MIN_FREE_MB: intVar(0, 1_048_576).default("1024"),
+    MEDIA_NODE_RECORD_PART_BYTES: intVar(MIN_PART_BYTES, MAX_PART_BYTES).default(String(MIN_PART_BYTES)),
     LOG_LEVEL: z
       .string()
       .transform((s) => s.toLowerCase())
@@ -240,6 +265,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publisherMaxKbps: e.MEDIA_NODE_PUBLISHER_MAX_KBPS,
     gopCacheMs: e.MEDIA_NODE_GOP_CACHE_MS,
     gopCacheBytes: e.MEDIA_NODE_GOP_CACHE_BYTES,
+    snapshotTimeoutMs: e.MEDIA_NODE_SNAPSHOT_TIMEOUT_MS,
+    maxSnapshots: e.MEDIA_NODE_MAX_SNAPSHOTS,
+    maxRecordings: e.MEDIA_NODE_MAX_RECORDINGS,
+    recordDir: e.MEDIA_NODE_RECORD_DIR ?? join(tmpdir(), "wcs-edge-records"),
+    recordMinFreeBytes: e.MEDIA_NODE_RECORD_MIN_FREE_MB * 2 ** 20,
+    recordPartBytes: e.MEDIA_NODE_RECORD_PART_BYTES,
     logLevel: e.LOG_LEVEL,
     warnings,
   };

@@ -8,6 +8,13 @@
  * packets it already has, unchanged, from one UDP socket of its own ({@link FfmpegRtpInput} is a
  * {@link RtpTap}). Nothing leaves 127.0.0.1.
  *
+ * Ending: {@link FfmpegRtpInput.finish} sends each input an RTCP BYE (RFC 3550 §6.6). ffmpeg's SDP/RTP demuxer ends its
+ * input once every stream got one (libavformat rtsp.c `ff_rtsp_fetch_packet`: `nb_byes == nb_rtsp_streams` → EOF), then
+ * flushes and writes its outputs' trailers, also when the publisher has stopped sending. SIGINT alone does not do that
+ * then: ffmpeg notices the signal only between packets, and a blocked read is interrupted only by a second signal
+ * (fftools `decode_interrupt_cb`), which aborts the trailer's writes too. (A BYE shorter than 12 bytes is ignored by
+ * libavformat's `rtp_parse_one_packet`, so it carries a reason.)
+ *
  * Ports: an even port and the one above it that are free now are chosen ({@link reservePortPair}); ffmpeg binds
  * them itself, and the input counts as ready once they are taken (a test bind fails with EADDRINUSE). If another
  * process took them first, ffmpeg exits at once and {@link FfmpegRtpInput.start} tries another pair.
@@ -118,6 +125,8 @@ export class FfmpegRtpInput implements RtpTap {
   private constructor(
     private readonly proc: ChildProcessByStdio<Writable, Readable, Readable>,
     private readonly ports: Partial<Record<MediaKind, number>>,
+    /** The SSRC of each input's track (the BYE names it). */
+    private readonly ssrcs: Partial<Record<MediaKind, number>>,
   ) {
     this.stdout = proc.stdout;
     proc.stderr.setEncoding("utf8");
@@ -155,7 +164,7 @@ export class FfmpegRtpInput implements RtpTap {
       if (tracks.audio) ports.audio = await reservePortPair();
       const args = ["-hide_banner", "-nostdin", "-loglevel", "warning", "-protocol_whitelist", "pipe,udp,rtp", ...inputArgs, "-f", "sdp", "-i", "pipe:0", ...outputArgs];
       const proc = spawn(FFMPEG, args, { stdio: ["pipe", "pipe", "pipe"] });
-      const input = new FfmpegRtpInput(proc, ports);
+      const input = new FfmpegRtpInput(proc, ports, { video: tracks.video?.ssrc, audio: tracks.audio?.ssrc });
       proc.stdin.on("error", () => undefined);
       // the SDP only: closing stdin is what makes ffmpeg read it and open the ports
       proc.stdin.end(rtpInputSdp(tracks, ports));
@@ -192,15 +201,23 @@ export class FfmpegRtpInput implements RtpTap {
   }
 
   /**
-   * Asks ffmpeg to finish (SIGINT: it stops reading, flushes and closes its outputs, as on Ctrl-C) and waits for
-   * it; kills it after `timeoutMs`.
+   * Asks ffmpeg to finish — an RTCP BYE to each input (ffmpeg then ends its input, flushes and closes its outputs; see
+   * the file header), SIGINT after half of `timeoutMs` if it is still running (as on Ctrl-C) — and waits for it; kills
+   * it after `timeoutMs`.
    */
   async finish(timeoutMs = 5000): Promise<FfmpegExit> {
-    if (!this.done) this.proc.kill("SIGINT");
+    for (const kind of ["video", "audio"] as const) {
+      const port = this.ports[kind];
+      if (port !== undefined && !this.done) this.socket.send(rtcpBye(this.ssrcs[kind] ?? 0), port + 1, HOST);
+    }
+    const interrupt = setTimeout(() => {
+      if (!this.done) this.proc.kill("SIGINT");
+    }, timeoutMs / 2);
     const timer = setTimeout(() => this.kill(), timeoutMs);
     try {
       return await this.exited;
     } finally {
+      clearTimeout(interrupt);
       clearTimeout(timer);
     }
   }
@@ -223,4 +240,18 @@ export class FfmpegRtpInput implements RtpTap {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/**
+ * An RTCP BYE packet (RFC 3550 §6.6) for `ssrc` with the reason "end": V=2, SC=1, PT=203, length 2 (12 bytes).
+ */
+function rtcpBye(ssrc: number): Buffer {
+  const b = Buffer.alloc(12);
+  b[0] = 0x81;
+  b[1] = 203;
+  b.writeUInt16BE(2, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  b[8] = 3;
+  b.write("end", 9, "latin1");
+  return b;
 }

@@ -55,6 +55,11 @@ export interface LegManagerOptions {
   onNotice: (n: LegNotice) => void;
   /** Why the node takes no new leg now (measured load, media-node/admission.ts), or undefined. */
   overloaded?: () => string | undefined;
+  /**
+   * Takes (or declines: undefined) the recording a publisher leg's request asks for (CreateLegRequest `record`), once
+   * the leg has answered; its record name goes into the answer (media-node/recordings.ts).
+   */
+  record?: (leg: PublisherLeg, name: string) => { recordName: string } | undefined;
 }
 
 /**
@@ -133,7 +138,9 @@ export class LegManager {
       ...this.describe(leg),
       answerMs: Math.round(performance.now() - started),
     });
-    return offer === undefined ? { offer: sdp, media } : { answer: sdp, media };
+    if (offer === undefined) return { offer: sdp, media };
+    const record = req.record && leg instanceof PublisherLeg ? this.opts.record?.(leg, req.record.name) : undefined;
+    return record ? { answer: sdp, media, record } : { answer: sdp, media };
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * Media node entry point: `tsx media-node/main.ts` (npm run media-node), configured by the environment (config.ts).
  *
- * Wires the leg registry (legs.ts, engine/), the relays (relay.ts), the signed HTTP control API (server.ts) and the
- * worker link (worker-link.ts); logs JSON lines with pino.
+ * Wires the leg registry (legs.ts, engine/), the relays (relay.ts), snapshots (snapshot.ts), the signed HTTP control
+ * API (server.ts) and the worker link (worker-link.ts); logs JSON lines with pino.
  *
  * Graceful drain: SIGTERM / SIGINT (or a signed `POST /v1/drain`, `wcs-edge drain`) puts the node in draining — its
  * heartbeats say so and the registry places no new stream here; new publisher legs are refused (node_full); the legs
@@ -17,14 +17,18 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { type DrainResponse, MAX_HEARTBEAT_LEGS } from "../protocol/media-node.js";
+import { MAX_SNAPSHOT_BYTES } from "../protocol/snapshot.js";
 import { Info } from "../protocol/wcs-types.js";
 import { ConfigError, type MediaNodeConfig, loadConfig } from "./config.js";
 import { announceAddresses, initEngineLogging, probeGathering, shutdownEngine } from "./engine/index.js";
 import { type LegNotice, LegManager } from "./legs.js";
 import { LoadGate } from "./admission.js";
 import { NodeMetrics } from "./metrics.js";
+import { RecordingLink } from "./recording-link.js";
+import { ffmpegAvailable, Recordings } from "./recordings.js";
 import { RelayManager } from "./relay.js";
 import { createControlApp, listenControlApi } from "./server.js";
+import { Snapshotter } from "./snapshot.js";
 import { WorkerLink } from "./worker-link.js";
 
 interface MediaNodeHandle {
@@ -98,6 +102,8 @@ async function checkIceSettings(config: MediaNodeConfig): Promise<{ gathered: st
 
 /** How long the deregistration call at the end of a drain may take, ms. */
 const DEREGISTER_TIMEOUT_MS = 2000;
+/** How long a stopping node waits for its recordings to finish (ffmpeg closing, last parts uploaded), ms. */
+const RECORDINGS_FINISH_MS = 7000;
 
 let engineLoggingReady = false;
 
@@ -132,6 +138,9 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
   let drainState: { timeoutMs: number; deadline: number } | undefined;
   let link: WorkerLink | undefined;
   let relays: RelayManager | undefined;
+  /** The node's recordings, made once its id is known (media-node/recordings.ts). */
+  let recordings: Recordings | undefined;
+  const ffmpegCheck = config.maxRecordings > 0 ? ffmpegAvailable() : Promise.resolve(false);
 
   const onNotice = (n: LegNotice) => {
     const { kind, ...rest } = n;
@@ -163,12 +172,14 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
         break;
     }
     relays?.onLegNotice(n);
+    recordings?.onLegNotice(n);
   };
 
   const gate = new LoadGate({ maxUtilization: config.maxLoopUtilization, maxLagMs: config.maxLoopLagMs });
   const manager = new LegManager({
     maxLegs: config.maxLegs,
     overloaded: () => gate.refusal(),
+    record: (leg, name) => recordings?.accept(leg, name),
     onNotice,
     engine: {
       bindAddress: config.bindAddress,
@@ -189,6 +200,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     draining: () => drainState !== undefined,
     totals: () => manager.totals(),
   });
+  const snapshots = new Snapshotter({ timeoutMs: config.snapshotTimeoutMs, maxRuns: config.maxSnapshots, maxBytes: MAX_SNAPSHOT_BYTES }, log);
   const app = createControlApp({
     secret: config.secret,
     manager,
@@ -201,6 +213,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     draining: () => drainState !== undefined,
     metrics,
     metricsToken: config.metricsToken,
+    snapshots,
   });
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;
@@ -210,6 +223,18 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
   }
   if (config.secret.length < 16) log.warn("MEDIA_NODE_SECRET is shorter than 16 characters");
 
+  recordings = new Recordings(
+    {
+      dir: config.recordDir,
+      nodeId,
+      maxRecordings: config.maxRecordings,
+      minFreeBytes: config.recordMinFreeBytes,
+      partBytes: config.recordPartBytes,
+      link: new RecordingLink({ workerUrl: config.workerUrl, secret: config.secret, nodeId: () => nodeId, bootId, log }),
+      log,
+    },
+    await ffmpegCheck,
+  );
   link = new WorkerLink({
     workerUrl: config.workerUrl,
     secret: config.secret,
@@ -265,7 +290,10 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
           }
         }
       }
+      snapshots.stopAll();
       manager.closeAll();
+      // the legs' recordings finish: ffmpeg closes each file, the rest is uploaded (what is not is completed by the worker)
+      await recordings?.finishAll("media node stopping", RECORDINGS_FINISH_MS);
       await server.close();
       await link.flush(1500);
       log.info({ nodeId, bootId }, "media node stopped");

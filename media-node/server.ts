@@ -9,6 +9,8 @@
  *   POST   /v1/drain          DrainRequest      → 200 DrainResponse (starts or reports the drain; media-node/main.ts)
  *   POST   /v1/relays         StartRelayRequest → 200 StartRelayResponse (protocol/relay.ts; media-node/relay.ts)
  *   DELETE /v1/relays/:relayId                → 200 {ok:true}
+ *   POST   /v1/legs/:legId/snapshot {}        → 200 SnapshotResponse (protocol/snapshot.ts; media-node/snapshot.ts): a PNG
+ *                                               of the stream of that publisher leg | 404 | 409 no video | 503 | 504
  *
  *   GET    /healthz                           → 200 {status:"ok"|"draining", nodeId} (unsigned: for load balancers and probes)
  *   GET    /metrics                           → 200 Prometheus text (media-node/metrics.ts); unsigned, Bearer
@@ -52,6 +54,8 @@ import type { LegManager } from "./legs.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { RelayManager } from "./relay.js";
 import { RelayPaths, StartRelayRequest, type StartRelayResponse } from "../protocol/relay.js";
+import { SnapshotRequest, type SnapshotResponse } from "../protocol/snapshot.js";
+import type { Snapshotter } from "./snapshot.js";
 
 /** Largest accepted request body, bytes (an offer may be up to 64 KiB, plus JSON overhead). */
 const MAX_BODY_BYTES = 128 * 1024;
@@ -73,6 +77,8 @@ export interface ControlApiDeps {
   metrics?: NodeMetrics;
   /** Bearer token `GET /metrics` requires; undefined = open. */
   metricsToken?: string;
+  /** Takes the snapshots of `POST /v1/legs/:legId/snapshot`; without it that route is not_found. */
+  snapshots?: Snapshotter;
 }
 
 /** The refusal of a new placement on a draining node. */
@@ -179,6 +185,16 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
 
   app.post(RelayPaths.relays, async (c) => {
     const res: StartRelayResponse = await deps.relays.start(body(c, StartRelayRequest));
+    return c.json(res, 200);
+  });
+
+  app.post("/v1/legs/:legId/snapshot", async (c) => {
+    body(c, SnapshotRequest);
+    const legId = c.req.param("legId");
+    const leg = deps.manager.publisherLegs().find((l) => l.legId === legId && !l.isEnded);
+    if (!deps.snapshots || !leg) throw new MediaNodeError("not_found", "Stream not found");
+    const s = await deps.snapshots.take(leg);
+    const res: SnapshotResponse = { data: s.png.toString("base64"), width: s.width, height: s.height, tookMs: s.tookMs };
     return c.json(res, 200);
   });
 

@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { MAX_CANDIDATES } from "./ice.js";
+import { RecordBaseName, RecordName } from "./recording.js";
 import { REFUSAL_CODES, type RefusalCode } from "./refusal.js";
 import { MAX_SDP_BYTES } from "./sdp.js";
 import { Info } from "./wcs-types.js";
@@ -48,9 +49,16 @@ export const CreateLegRequest = z
     role: LegRole,
     offer: z.string().min(1).max(MAX_SDP_BYTES).optional(),
     cascade: z.enum(["pull", "feed"]).optional(),
+    /**
+     * Record this publisher leg (WCS `record: true`; protocol/recording.ts): from its connect to its end the node
+     * writes the stream to a file named `<name>.<webm|mp4>` and uploads it to the worker. The node may decline (too
+     * many recordings, no disk space, codecs it cannot record): its answer then has no `record`.
+     */
+    record: z.object({ name: RecordBaseName }).optional(),
   })
   .refine((r) => r.cascade !== "pull" || (r.role === "publisher" && r.offer === undefined), "a cascade pull is a publisher leg without an offer")
-  .refine((r) => r.cascade !== "feed" || (r.role === "player" && r.offer !== undefined), "a cascade feed is a player leg with the pull's offer");
+  .refine((r) => r.cascade !== "feed" || (r.role === "player" && r.offer !== undefined), "a cascade feed is a player leg with the pull's offer")
+  .refine((r) => r.record === undefined || (r.role === "publisher" && r.offer !== undefined && r.cascade === undefined), "only a publisher leg answering an offer is recorded");
 export type CreateLegRequest = z.infer<typeof CreateLegRequest>;
 
 /**
@@ -89,8 +97,11 @@ export const LegMedia = z.object({
 });
 export type LegMedia = z.infer<typeof LegMedia>;
 
-/** A leg created from the client's offer: the node's answer (every local candidate) and the negotiated codecs. */
-export const LegAnswerResponse = z.object({ answer: z.string(), media: LegMedia });
+/**
+ * A leg created from the client's offer: the node's answer (every local candidate) and the negotiated codecs; `record`
+ * the file the node records the leg to, when it was asked to ({@link CreateLegRequest} `record`) and took it.
+ */
+export const LegAnswerResponse = z.object({ answer: z.string(), media: LegMedia, record: z.object({ recordName: RecordName }).optional() });
 /** An offer-mode leg: the node's offer (every local candidate) and the offered codecs. */
 export const LegOfferResponse = z.object({ offer: z.string(), media: LegMedia });
 /** `{answer}` for a leg created from an offer, `{offer}` for an offer-mode leg (see {@link CreateLegRequest}). */

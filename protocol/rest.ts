@@ -22,6 +22,13 @@ export const StreamFilter = z
   .passthrough();
 export type StreamFilter = z.infer<typeof StreamFilter>;
 
+/**
+ * `/stream/snapshot {streamName}` (WCS docs "Taking a PNG snapshot of the stream"): 200 `{data: <base64 PNG>}`
+ * (protocol/snapshot.ts), 404 "Stream not found" unless the stream is publishing. Other fields are ignored.
+ */
+export const StreamSnapshotBody = z.object({ streamName: z.string().min(1).max(256) }).passthrough();
+export type StreamSnapshotBody = z.infer<typeof StreamSnapshotBody>;
+
 /** Error body of a refused REST call: HTTP status + a human-readable reason. */
 export interface RestError {
   error: string;

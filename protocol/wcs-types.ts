@@ -9,6 +9,8 @@
  * sends a `data` array (the SDK reads `data[0]` unconditionally).
  */
 
+import type { StreamEvent } from "./stream-events-types.js";
+
 /** Largest text frame the signaling accepts, in bytes (UTF-16 code units as received). Larger frames get `fail`. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -83,6 +85,7 @@ export const ClientMessage = {
   stopStream: "stopStream",
   sendData: "sendData",
   sendStreamEvent: "sendStreamEvent",
+  snapshot: "snapshot",
   pushLogs: "pushLogs",
   sessionDebug: "sessionDebug",
   submitBugReport: "submitBugReport",
@@ -105,7 +108,13 @@ export interface StreamStatusEvent {
   nodeId?: string;
   mediaProvider: "WebRTC";
   mediaType: "publish" | "play";
-  record: false;
+  /**
+   * The stream is being recorded (a publisher that asked `record: true` and whose media node took the recording);
+   * `recordName` is then its file name (WCS "Stream recording"; the Web SDK's `stream.getRecordInfo()` returns it, and
+   * `/client/records/<recordName>` serves the file once it is finished). Players show false.
+   */
+  record: boolean;
+  recordName?: string;
   audioState: { muted: boolean };
   videoState: { muted: boolean };
   createDate?: number;
@@ -127,6 +136,8 @@ export interface ServerMessages {
   getUserData: [Record<string, unknown>];
   setRemoteSDP: [mediaSessionId: string, sdp: string, isInitiator: boolean];
   notifyStreamStatusEvent: [StreamStatusEvent];
+  /** A stream event of the stream a player plays (protocol/stream-events-types.ts). */
+  notifyStreamEvent: [StreamEvent];
   DataStatusEvent: [{ operationId: string; status: "ACCEPTED" | "FAILED"; info?: string }];
   OnDataEvent: [{ operationId?: string; payload: unknown }];
   fail: [FailEvent];

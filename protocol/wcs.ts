@@ -40,8 +40,12 @@ export const ConnectionRequest = z
   .passthrough();
 export type ConnectionRequest = z.infer<typeof ConnectionRequest>;
 
-const mediaSessionId = wellFormedName(1, 128);
-const streamName = wellFormedName(1, 256);
+/** A mediaSessionId: 1–128 characters of well-formed text (protocol/bounded.ts). */
+export const MediaSessionId = wellFormedName(1, 128);
+/** A stream name: 1–256 characters of well-formed text (protocol/bounded.ts). */
+export const StreamName = wellFormedName(1, 256);
+const mediaSessionId = MediaSessionId;
+const streamName = StreamName;
 
 /**
  * `publishStream` / `playStream` (Web SDK core.js stream.publish()/play()): the stream object plus the client's SDP

@@ -71,6 +71,12 @@ export interface WebhookEventData {
     /** Failed attempts since the last success (relays with retry). */
     attempts: number;
   };
+  /**
+   * A recording's file is in object storage (protocol/recording.ts): its name, the stream and publisher it recorded,
+   * its size in bytes and MIME type. `partial`: completed from the parts uploaded before its media node was lost or
+   * went silent (playable up to there), not by the node at the stream's end.
+   */
+  "recording.finished": { recordName: string; streamName: string; mediaSessionId: string; size: number; contentType: string; partial: boolean };
 }
 
 export type WebhookType = keyof WebhookEventData;
@@ -86,6 +92,7 @@ export const WEBHOOK_TYPES: readonly WebhookType[] = [
   "room.left",
   "room.message",
   "relay.status",
+  "recording.finished",
 ];
 
 /** The body of a webhook request: `{"id", "type", "createdAt", "data"}`. */

@@ -3,7 +3,7 @@
 // (/sdk/wcs-sdk.mjs, built from client/); this file only adds page-level things: readable error texts, status
 // outputs, the debug log behind `window.<page>.state()`, video statistics.
 
-import { ERROR_INFO, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO, Session } from "/sdk/wcs-sdk.mjs";
+import { ERROR_INFO, SESSION_STATUS, STREAM_EVENT, STREAM_STATUS, STREAM_STATUS_INFO, Session } from "/sdk/wcs-sdk.mjs";
 
 /** @import { Platform, RoomSession, SessionStatus, Stream, StreamStatus } from "/sdk/wcs-sdk.mjs" */
 /** @typedef {ReturnType<typeof createLog>} Log */
@@ -334,7 +334,8 @@ export function el(tag, props = {}, ...children) {
 }
 
 /**
- * Logs every status of `stream` and calls `onChange(stream)`.
+ * Logs every status of `stream` and, for a player, every stream event (its publisher muted or unmuted, or sent data),
+ * and calls `onChange(stream)` after each.
  * @param {Stream} stream
  * @param {Log} log
  * @param {(stream: Stream) => void} onChange
@@ -347,7 +348,82 @@ export function watchStream(stream, log, onChange) {
       onChange(s);
     });
   }
+  stream.on(STREAM_EVENT, (e, s) => {
+    log.record(`play ${s.name()} event ${e.type} ${JSON.stringify(e.payload)}`);
+    onChange(s);
+  });
   return stream;
+}
+
+// ---- mute --------------------------------------------------------------------------------------------------------
+
+/**
+ * What the publisher of a played stream has muted, as the server said (the stream object's audioState / videoState,
+ * then its publisher's mute events): "audio muted", "video muted", "audio and video muted", or "" for nothing.
+ * @param {Stream | null} stream
+ */
+export function mutedText(stream) {
+  const audio = stream?.getAudioState()?.muted === true;
+  const video = stream?.getVideoState()?.muted === true;
+  return audio && video ? "audio and video muted" : audio ? "audio muted" : video ? "video muted" : "";
+}
+
+/** A "muted" badge for a played stream; {@link showMuteBadge} fills it. */
+export function createMuteBadge() {
+  return el("span", { className: "mute-badge", hidden: true });
+}
+
+/**
+ * Shows in `badge` what the publisher of `stream` muted ({@link mutedText}); hidden when nothing (or no stream).
+ * @param {HTMLElement} badge
+ * @param {Stream | null} stream a played stream, null when there is none
+ */
+export function showMuteBadge(badge, stream) {
+  const text = mutedText(stream);
+  badge.textContent = text;
+  badge.hidden = !text;
+}
+
+/**
+ * Mic and camera mute toggles of the page's publishing stream (`stream()`): muteAudio() / unmuteAudio() and
+ * muteVideo() / unmuteVideo() of our SDK, which disable the local track and tell the stream's players. `render()`
+ * updates them (enabled while the stream is live); `onChange()` runs after a click.
+ * @param {() => Stream | null} stream
+ * @param {Log} log
+ * @param {() => void} onChange
+ */
+export function createMuteToggles(stream, log, onChange) {
+  const mic = el("button", { type: "button", className: "mute-toggle" });
+  const camera = el("button", { type: "button", className: "mute-toggle" });
+  mic.dataset.kind = "audio";
+  camera.dataset.kind = "video";
+  const render = () => {
+    const s = stream();
+    const live = s !== null && s.published() && isLive(s);
+    const audio = live && s.isAudioMuted();
+    const video = live && s.isVideoMuted();
+    mic.disabled = !live;
+    camera.disabled = !live;
+    mic.textContent = audio ? "Unmute mic" : "Mute mic";
+    camera.textContent = video ? "Unmute video" : "Mute video";
+    mic.setAttribute("aria-pressed", String(audio));
+    camera.setAttribute("aria-pressed", String(video));
+  };
+  /** @param {"audio" | "video"} kind */
+  const toggle = (kind) => {
+    const s = stream();
+    if (!s || !isLive(s)) return;
+    const muted = kind === "audio" ? s.isAudioMuted() : s.isVideoMuted();
+    if (kind === "audio") muted ? s.unmuteAudio() : s.muteAudio();
+    else muted ? s.unmuteVideo() : s.muteVideo();
+    log.record(`publish ${s.name()} ${muted ? "unmute" : "mute"} ${kind}`);
+    render();
+    onChange();
+  };
+  mic.addEventListener("click", () => toggle("audio"));
+  camera.addEventListener("click", () => toggle("video"));
+  render();
+  return { element: el("span", { className: "buttons mute-toggles" }, mic, camera), render };
 }
 
 /**

@@ -9,6 +9,7 @@ import { closeQuietly, describeSessionLoss, iceOptions, pagePlatform, sessionDow
 import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
+import { createMuteBadge, createMuteToggles, mutedText, showMuteBadge } from "/common.js";
 
 /** @import { ParticipantStream, Room, RoomSession, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -61,10 +62,14 @@ let publisher = null;
  * @property {HTMLElement} tile
  * @property {HTMLElement} display
  * @property {HTMLOutputElement} status
+ * @property {HTMLElement} badge what its publisher muted
  * @property {HTMLButtonElement} retry
  */
 /** Remote streams by stream name. @type {Map<string, Remote>} */
 const remotes = new Map();
+/** Mic / camera mute of our camera, in the local tile. */
+const muteToggles = createMuteToggles(() => publisher, log, () => render());
+ui.localCaption.after(muteToggles.element);
 /** Chat messages received. @type {{from: string, text: string, t: number}[]} */
 const messages = [];
 /**
@@ -114,6 +119,7 @@ function render() {
   else showStatus(ui.roomStatus, "—");
   showStreamStatus(ui.publishStatus, publisher);
   ui.localCaption.textContent = current ? `You (${current.login})` : "You";
+  muteToggles.render();
   ui.invite.value = inviteLink();
   renderParticipants();
 }
@@ -336,8 +342,9 @@ function playRemote(login, source) {
     display.dataset.empty = "Not playing";
     const status = el("output", { textContent: "—" });
     const retry = el("button", { type: "button", textContent: "Play again", hidden: true });
+    const badge = createMuteBadge();
     const tile = el("figure", { className: "tile remote" }, display,
-      el("figcaption", {}, el("span", { className: "who", textContent: login }), status, retry));
+      el("figcaption", {}, el("span", { className: "who", textContent: login }), badge, status, retry));
     tile.dataset.login = login;
     tile.dataset.stream = name;
     // autoplay with sound may be refused (the SDK then plays muted): a click toggles the sound
@@ -348,7 +355,7 @@ function playRemote(login, source) {
       video.play().catch(() => undefined);
     });
     ui.grid.append(tile);
-    r = { login, name, source, stream: null, tile, display, status, retry };
+    r = { login, name, source, stream: null, tile, display, status, badge, retry };
     const entry = r;
     retry.addEventListener("click", () => playRemote(entry.login, entry.source));
     remotes.set(name, r);
@@ -367,6 +374,7 @@ function playRemote(login, source) {
 function onRemoteStatus(r, stream) {
   if (r.stream !== stream) return;
   showStreamStatus(r.status, stream);
+  showMuteBadge(r.badge, isLive(stream) ? stream : null);
   if (!isLive(stream) && remotes.get(r.name) === r) r.retry.hidden = false;
 }
 
@@ -480,6 +488,7 @@ async function remoteState(r) {
     name: r.name,
     status: r.stream?.status() ?? "NEW",
     info: r.stream?.getInfo() ?? "",
+    muted: mutedText(r.stream),
     videoWidth: v.videoWidth,
     videoHeight: v.videoHeight,
     framesDecoded: v.frames,
@@ -494,6 +503,7 @@ window.conference = {
       room: current?.joined ? current.room : null,
       participants: participantLogins(),
       publish: streamState(publisher),
+      publishMuted: { audio: publisher?.isAudioMuted() ?? false, video: publisher?.isVideoMuted() ?? false },
       local: await videoState(publisher),
       remote: await Promise.all([...remotes.values()].map(remoteState)),
       messages: [...messages],

@@ -9,6 +9,7 @@ import { closeQuietly, iceOptions, pagePlatform, sessionDown, sessionStatus, tok
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, routeState, streamState, videoState } from "/common.js";
+import { createMuteBadge, mutedText, showMuteBadge } from "/common.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -29,6 +30,10 @@ const ui = {
   unmute: /** @type {HTMLButtonElement} */ ($("unmute")),
   fullscreen: /** @type {HTMLButtonElement} */ ($("fullscreen")),
 };
+
+/** What the stream's publisher muted (its mute events), next to the stream's name. */
+const muteBadge = createMuteBadge();
+ui.caption.after(muteBadge);
 
 const log = createLog("player");
 const errors = createErrorBox(ui.error, log);
@@ -100,6 +105,7 @@ function render() {
   const resolution = resolutionText(video);
   showStatus(ui.resolution, resolution || "—");
   ui.caption.textContent = player && playing ? player.name() : "";
+  showMuteBadge(muteBadge, playing ? player : null);
   ui.unmute.hidden = !(video && video.muted);
   ui.fullscreen.disabled = !video;
 }
@@ -140,6 +146,7 @@ window.player = {
       error: errors.text(),
       resolution: ui.resolution.textContent,
       muted: video?.muted ?? null,
+      publisherMuted: mutedText(player),
       video: await videoState(player, frameMemo(player)),
       route: await routeState(player),
       history: [...log.lines],

@@ -9,6 +9,7 @@ import { closeQuietly, iceOptions, pagePlatform, sessionStatus, tokenOptions, wa
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
+import { createMuteBadge, createMuteToggles, mutedText, showMuteBadge } from "/common.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -42,6 +43,12 @@ let session = null;
 let publisher = null;
 /** @type {Stream | null} */
 let player = null;
+/** Mic / camera mute of our publisher, under the local video. */
+const muteToggles = createMuteToggles(() => publisher, log, () => render());
+ui.local.after(muteToggles.element);
+/** What the played stream's publisher muted, next to the player's resolution. */
+const muteBadge = createMuteBadge();
+ui.resolution.after(muteBadge);
 
 const defaultName = `stream-${random4()}`;
 prefillServer(ui.url);
@@ -123,6 +130,8 @@ function render() {
   ui.play.disabled = !established() && !playing;
   ui.playName.disabled = playing || !established();
   ui.resolution.textContent = player && playing ? resolutionText(player.getVideoElement()) : "";
+  showMuteBadge(muteBadge, playing ? player : null);
+  muteToggles.render();
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
@@ -161,6 +170,8 @@ window.twoWay = {
       local: await videoState(publisher, frameMemo(publisher)),
       remote: await videoState(player, frameMemo(player)),
       resolution: ui.resolution.textContent,
+      publishMuted: { audio: publisher?.isAudioMuted() ?? false, video: publisher?.isVideoMuted() ?? false },
+      playMuted: mutedText(player),
       history: [...log.lines],
     };
   },

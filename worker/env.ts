@@ -3,6 +3,7 @@ import type { NonceDO } from "./nonce-do.js";
 import type { RelayDO } from "./relay-do.js";
 import type { RoomDO } from "./room-do.js";
 import type { SessionDO } from "./session-do.js";
+import type { RecordingDO } from "./recording-do.js";
 import type { StatsDO } from "./stats-do.js";
 import type { StreamDO } from "./stream-do.js";
 import type { WebhookOutboxDO } from "./webhook-outbox-do.js";
@@ -24,6 +25,10 @@ export interface Env {
   WEBHOOKS: DurableObjectNamespace<WebhookOutboxDO>;
   /** Open sessions, rooms and participants for `/metrics` (worker/stats-do.ts). */
   STATS: DurableObjectNamespace<StatsDO>;
+  /** One per recording: the R2 multipart upload of its file (worker/recording-do.ts). */
+  RECORDING: DurableObjectNamespace<RecordingDO>;
+  /** The recordings' files, `records/<recordName>` (protocol/recording.ts); unbound = streams are not recorded. */
+  RECORDINGS?: R2Bucket;
   ASSETS?: Fetcher;
   /** Rate limits per client address (wrangler.toml `[[ratelimits]]`; worker/rate-limit.ts): WebSocket upgrades… */
   RATE_LIMIT_CONNECT?: RateLimit;

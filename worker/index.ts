@@ -7,6 +7,8 @@
  * - `POST /internal/nodes/deregister`: a draining node's goodbye (signed alike; NodeRegistryDO.deregister).
  * - `GET /internal/nodes`: live media nodes (signed too; for operators).
  * - `/rest-api/*`: the WCS REST API (worker/rest.ts).
+ * - `/internal/recordings/*`: the media nodes' recording uploads (signed); `GET|HEAD /client/records/<recordName>`:
+ *   a recording's file, byte ranges included (worker/recordings.ts).
  * - `GET /healthz`, `GET /readyz`, `GET /metrics` (admin token): probes and Prometheus metrics (worker/metrics.ts).
  * - `/whip/:name`, `/whep/:name` and their resources: WHIP / WHEP over HTTP (worker/whip.ts).
  * - `GET /ice-servers`: STUN / TURN servers with short-lived TURN credentials for clients (worker/turn.ts).
@@ -20,18 +22,20 @@
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { API_HTTP_STATUS, type DeregisterResponse, LegEvent, NodeDeregister, RATE_LIMIT_RETRY_AFTER_S, NodeHeartbeat, parseJsonBody, refusal, RelayEvent, verifyRequest, type Refusal } from "../protocol/index.js";
+import { type DeregisterResponse, LegEvent, NodeDeregister, RATE_LIMIT_RETRY_AFTER_S, NodeHeartbeat, refusal, RelayEvent } from "../protocol/index.js";
 import { registryOf, relaysOf, streamOf, type Env } from "./env.js";
-import { noncesOf } from "./nonce-do.js";
 import { configureLog, log } from "./log.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
 import { ops } from "./metrics.js";
+import { nodeCall, nodeRefused as refused } from "./node-calls.js";
+import { clientRecords, nodeUploads } from "./recordings.js";
 import { rest } from "./rest.js";
 import { iceServers } from "./turn.js";
 import { whipWhep } from "./whip.js";
 
 export { NodeRegistryDO } from "./node-registry-do.js";
 export { NonceDO } from "./nonce-do.js";
+export { RecordingDO } from "./recording-do.js";
 export { RelayDO } from "./relay-do.js";
 export { RoomDO } from "./room-do.js";
 export { SessionDO } from "./session-do.js";
@@ -47,32 +51,6 @@ app.use("*", async (c, next) => {
   await next();
 });
 
-/** A refused media-node call: the ApiError body `{code, info}` with the status of its code. */
-function refused(c: Context<App>, r: Refusal): Response {
-  return c.json({ code: r.code, info: r.info }, API_HTTP_STATUS[r.code]);
-}
-
-/** Verifies the signature of a media node's call and parses its JSON body; returns a Response on refusal. */
-async function nodeCall<S extends z.ZodTypeAny>(c: Context<App>, schema: S): Promise<z.infer<S> | Response> {
-  const secret = c.env.MEDIA_NODE_SECRET;
-  if (!secret) {
-    log("error", "media_node_secret_missing", { path: c.req.path });
-    return refused(c, refusal("error", "MEDIA_NODE_SECRET is not configured on the worker"));
-  }
-  const body = await c.req.text();
-  const url = new URL(c.req.url);
-  const signed = await verifyRequest(secret, c.req.method, url.pathname + url.search, body, c.req.raw.headers);
-  if (!signed.ok) {
-    log("warn", "media_node_call_rejected", { path: url.pathname, why: signed.reason });
-    return refused(c, refusal("unauthorized", "Bad or missing request signature"));
-  }
-  if (!(await noncesOf(c.env, signed.nonce).claim(signed.nonce, signed.expiresAt))) {
-    log("warn", "media_node_call_rejected", { path: url.pathname, why: "replayed request" });
-    return refused(c, refusal("unauthorized", "Replayed request"));
-  }
-  const parsed = parseJsonBody(body, schema);
-  return parsed.ok ? parsed.value : refused(c, parsed);
-}
 
 app.post("/internal/nodes/heartbeat", async (c) => {
   const hb = await nodeCall(c, NodeHeartbeat);
@@ -107,6 +85,8 @@ app.get("/internal/nodes", async (c) => {
   return c.json(await registryOf(c.env).list());
 });
 
+app.route("/", nodeUploads);
+app.route("/", clientRecords);
 app.route("/rest-api", rest);
 app.route("/", ops);
 app.route("/", whipWhep);

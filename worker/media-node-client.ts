@@ -26,6 +26,8 @@ import {
   RelayPaths,
   refusal,
   signedFetch,
+  SnapshotPaths,
+  SnapshotResponse,
   StartRelayResponse,
   type AddCandidatesRequest,
   type CreateLegRequest,
@@ -118,6 +120,16 @@ export class MediaNodeClient {
    */
   async status(timeoutMs?: number): Promise<Result<NodeStatus>> {
     const res = await this.call("GET", MediaNodePaths.status, undefined, NodeStatus, timeoutMs);
+    return res.ok ? { ok: true, ...res.value } : res;
+  }
+
+  /**
+   * A PNG of the stream of the publisher leg `legId` (protocol/snapshot.ts; the node decodes it with ffmpeg), or the
+   * node's refusal: not_found, conflict (no video), node_full (too many snapshots running), timeout, error.
+   * `timeoutMs` overrides the client's timeout (the node's own bound, up to MAX_SNAPSHOT_TIMEOUT_MS, comes on top).
+   */
+  async snapshot(legId: string, timeoutMs: number): Promise<Result<SnapshotResponse>> {
+    const res = await this.call("POST", SnapshotPaths.snapshot(legId), {}, SnapshotResponse, timeoutMs);
     return res.ok ? { ok: true, ...res.value } : res;
   }
 

@@ -3,7 +3,7 @@
  * (https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/; `wrangler dev` runs it locally):
  *
  *   connect  RATE_LIMIT_CONNECT  WebSocket upgrades: WCS sessions and the Flussonic-style sockets  → HTTP 429
- *   media    RATE_LIMIT_MEDIA    publishStream / playStream, WHIP / WHEP POST                      → FAILED / 429
+ *   media    RATE_LIMIT_MEDIA    publishStream / playStream, snapshot, WHIP / WHEP POST            → FAILED / 429
  *   rest     RATE_LIMIT_REST     /rest-api/* calls (before authentication, so tokens cannot be brute-forced fast) → 429
  *
  * The limits (`limit` requests per `period` of 10 or 60 s, per address) are the `[[ratelimits]]` blocks of

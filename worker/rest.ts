@@ -8,6 +8,12 @@
  *   /stream/find_all   (GET or POST)  → every stream object (publishers and players), 404 when there is none
  *   /stream/find       (POST filter)  → the matching stream objects, 404 when none match
  *   /stream/terminate  (POST filter)  → ends the matching legs ("Stopped by rest /terminate"), 404 when none match
+ *   /stream/event/send (POST {streamName, payload}) → a `data` stream event to every player of the stream
+ *                      (worker/stream-events.ts): 200 with an empty body, 404 "Stream not found" unless it is
+ *                      PUBLISHING, 400 a bad body (payload bounded as protocol/bounded.ts says)
+ *   /stream/snapshot   (POST {streamName}) → 200 {data: <base64 PNG>} of the stream's current video (protocol/snapshot.ts,
+ *                      taken by its origin node with ffmpeg); 404 "Stream not found" unless it is PUBLISHING; 409 "Stream
+ *                      has no video"; 503 the node runs too many snapshots; 500 no picture in time / ffmpeg failed
  *   /pull/push, /pull/pull  (POST RelayRequest) → server-to-server relays (worker/relay-do.ts): 200 with the relay
  *                      record, else the status of the refusal code (REST_HTTP_STATUS, protocol/rest.ts): 403 a URI
  *                      outside RELAY_ALLOWED_URIS (refused before any connection), 404 local
@@ -17,6 +23,8 @@
  *   /pull/terminate    (POST RelayFilter) → stops the matching relays, 404 when none match
  *   /nodes/find_all    (GET or POST)  → every registered media node with its load, draining state, version and
  *                      heartbeat age (protocol/rest.ts RestNode; `wcs-edge nodes`), 404 when there is none
+ *   /recorder/find_all (GET or POST)  → the recordings being made now, WCS `[{fileName, mediaSessionId}]`, 404 none
+ *   /recordings/*      finished recordings in object storage: find_all, delete, the file (worker/recordings.ts)
  */
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
@@ -30,8 +38,11 @@ import {
   RelayRequest,
   relayUriAllowed,
   REST_HTTP_STATUS,
+  StreamEventSendBody,
   StreamFilter,
+  StreamSnapshotBody,
   RATE_LIMIT_RETRY_AFTER_S,
+  type ActiveRecorder,
   type Refusal,
   type RestNode,
   type StreamStatusEvent,
@@ -41,6 +52,7 @@ import { bearerAccess, forbidden, type AuthedApp } from "./auth.js";
 import { config, registryOf, relaysOf, streamOf, type Env } from "./env.js";
 import { log } from "./log.js";
 import type { NodeEntry } from "./node-registry-do.js";
+import { recordingsRest } from "./recordings.js";
 import { clientAddress, rateLimit } from "./rate-limit.js";
 
 type App = AuthedApp;
@@ -95,7 +107,10 @@ function restNode(n: NodeEntry & { live: boolean }, now: number): RestNode {
 }
 
 export const rest = new Hono<App>();
-rest.use("*", cors({ origin: "*", allowHeaders: ["Content-Type", "Authorization"], allowMethods: ["GET", "POST", "OPTIONS"] }));
+rest.use(
+  "*",
+  cors({ origin: "*", allowHeaders: ["Content-Type", "Authorization", "Range"], allowMethods: ["GET", "POST", "OPTIONS"], exposeHeaders: ["Content-Range", "Accept-Ranges", "X-Next-Cursor"] }),
+);
 rest.use("*", async (c, next) => {
   const limited = c.req.method === "OPTIONS" ? undefined : await rateLimit(c.env, "rest", clientAddress(c.req.raw.headers));
   return limited ? c.json({ error: limited.info }, 429, { "Retry-After": String(RATE_LIMIT_RETRY_AFTER_S) }) : next();
@@ -118,6 +133,15 @@ rest.post("/stream/find", async (c) => {
   return streams.length ? c.json(streams) : c.json({ error: "Stream not found" }, 404);
 });
 
+rest.post("/stream/event/send", async (c) => {
+  const body = await jsonBody(c, StreamEventSendBody);
+  if (body instanceof Response) return body;
+  const res = await streamOf(c.env, body.streamName).dataEvent(body.payload);
+  if (!res.ok) return refused(c, res);
+  log("info", "rest_stream_event", { stream: body.streamName, players: res.players });
+  return c.body(null, 200);
+});
+
 rest.post("/stream/terminate", async (c) => {
   const filter = await jsonBody(c, StreamFilter);
   if (filter instanceof Response) return filter;
@@ -130,6 +154,15 @@ rest.post("/stream/terminate", async (c) => {
   const terminated = counts.reduce((a, b) => a + b, 0);
   log("info", "rest_terminate", { filter, streams: byName.size, terminated });
   return c.json({ terminated });
+});
+
+rest.post("/stream/snapshot", async (c) => {
+  const body = await jsonBody(c, StreamSnapshotBody);
+  if (body instanceof Response) return body;
+  const res = await streamOf(c.env, body.streamName).snapshot();
+  if (!res.ok) return refused(c, res);
+  log("info", "rest_snapshot", { stream: body.streamName, width: res.width, height: res.height, tookMs: res.tookMs });
+  return c.json({ data: res.data });
 });
 
 for (const direction of ["push", "pull"] as const) {
@@ -164,5 +197,12 @@ rest.on(["GET", "POST"], "/nodes/find_all", async (c) => {
   const nodes = (await registryOf(c.env).list(now)).map((n) => restNode(n, now));
   return nodes.length ? c.json(nodes) : c.json({ error: "Node not found" }, 404);
 });
+
+rest.on(["GET", "POST"], "/recorder/find_all", async (c) => {
+  const recorders: ActiveRecorder[] = (await allStreams(c.env)).flatMap((s) => (s.published && s.recordName ? [{ fileName: s.recordName, mediaSessionId: s.mediaSessionId }] : []));
+  return recorders.length ? c.json(recorders) : c.json({ error: "Recorder not found" }, 404);
+});
+
+rest.route("/recordings", recordingsRest);
 
 rest.all("*", (c) => c.json({ error: `No such REST method: ${c.req.method} ${c.req.path}` }, 404));

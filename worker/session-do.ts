@@ -8,8 +8,9 @@
  * (protocol/access.ts); we send `ping` every PING_INTERVAL_MS (alarm) and close
  * the socket after MISSED_PONGS_LIMIT pings without a `pong`. publishStream / playStream go to the StreamDO of the
  * name (owner `{kind: "session"}`); its answer returns here as `setRemoteSDP`, its later statuses arrive through
- * {@link SessionDO.deliver}. Room commands (`sendData`) are in worker/session-rooms.ts. A closed socket ends every
- * stream of the session and leaves its rooms.
+ * {@link SessionDO.deliver}. Room commands (`sendData`) are in worker/session-rooms.ts, stream events
+ * (`sendStreamEvent` from its publishers, `notifyStreamEvent` to its players) in worker/session-stream-events.ts. A
+ * closed socket ends every stream of the session and leaves its rooms.
  *
  * Bad input never closes the socket: malformed JSON, unknown messages, wrong types and oversized frames get a `fail`
  * message (or a FAILED stream status when the frame names a mediaSessionId), and the session keeps working.
@@ -39,6 +40,7 @@ import {
   streamAllowed,
   type Access,
   type Refusal,
+  type StreamEvent,
   type StreamStatusEvent,
 } from "../protocol/index.js";
 import { closeReason, WS_CLOSE_CODE } from "../protocol/ws-endpoint.js";
@@ -49,6 +51,9 @@ import { config, streamOf, type Config, type Env } from "./env.js";
 import { configureLog, log } from "./log.js";
 import { reportStats } from "./stats-do.js";
 import { joinedAs, leaveAllRooms, onSendData } from "./session-rooms.js";
+import { onSendStreamEvent, type StreamEventHost } from "./session-stream-events.js";
+import { onSnapshot, type SnapshotHost } from "./session-snapshot.js";
+import { InOrder } from "./stream-events.js";
 import { statusEvent, type LegOwner, type OfferLegRequest } from "./stream-types.js";
 
 /** Per-socket state, kept in the socket's attachment so it survives hibernation (≤ 2 KiB). */
@@ -87,6 +92,8 @@ const COUNTED_KEY = "counted";
 export class SessionDO extends DurableObject<Env> {
   /** Tunables from the env (validated once: env does not change for an object\'s lifetime). */
   private readonly cfg: Config;
+  /** `sendStreamEvent`s are relayed one at a time, in arrival order (worker/session-stream-events.ts). */
+  private readonly streamEvents = new InOrder();
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.cfg = config(env);
@@ -176,6 +183,10 @@ export class SessionDO extends DurableObject<Env> {
         return this.onStopRequest(ws, att, name, arg);
       case "sendData":
         return onSendData(await this.roomsHost(ws, att), arg);
+      case "sendStreamEvent":
+        return this.streamEvents.run(() => onSendStreamEvent(this.streamEventHost(ws, att), arg));
+      case "snapshot":
+        return onSnapshot(this.snapshotHost(ws, att), arg);
       default:
         this.fail(ws, name, `${Info.UNKNOWN_MESSAGE}: ${name}`);
     }
@@ -248,6 +259,17 @@ export class SessionDO extends DurableObject<Env> {
     const ws = this.ctx.getWebSockets()[0];
     if (!ws) return false;
     this.send(ws, "notifyStreamStatusEvent", event);
+    return true;
+  }
+
+  /**
+   * Pushes a stream event of a stream this session plays (`notifyStreamEvent`, called by the StreamDO through the
+   * owner table, worker/leg-owners.ts). Returns false when the session has no socket any more.
+   */
+  async deliverStreamEvent(event: StreamEvent): Promise<boolean> {
+    const ws = this.ctx.getWebSockets()[0];
+    if (!ws) return false;
+    this.send(ws, "notifyStreamEvent", event);
     return true;
   }
 
@@ -376,6 +398,7 @@ export class SessionDO extends DurableObject<Env> {
       hasAudio: req.data.hasAudio ?? true,
       hasVideo: req.data.hasVideo ?? true,
       custom: hook.custom ?? req.data.custom,
+      ...(role === "publisher" && req.data.record === true ? { record: true } : {}),
     };
     const stream = streamOf(this.env, req.data.name);
     let result;
@@ -406,6 +429,29 @@ export class SessionDO extends DurableObject<Env> {
       // the leg ended concurrently (its status is on its way or already sent); nothing else to do
       log("info", "stop_of_ended_stream", { sessionId: att.sessionId, mediaSessionId: req.data.mediaSessionId, stream: rec.name });
     }
+  }
+
+  /** The stream events' view of this session (worker/session-stream-events.ts). */
+  private streamEventHost(ws: WebSocket, att: Attachment): StreamEventHost {
+    return {
+      env: this.env,
+      sessionId: att.sessionId,
+      established: att.established,
+      sessionStream: (mediaSessionId) => this.ctx.storage.get<SessionStream>(STREAM_PREFIX + mediaSessionId),
+      fail: (info) => this.fail(ws, "sendStreamEvent", info),
+    };
+  }
+
+  /** The snapshots' view of this session (worker/session-snapshot.ts). */
+  private snapshotHost(ws: WebSocket, att: Attachment): SnapshotHost {
+    return {
+      env: this.env,
+      sessionId: att.sessionId,
+      established: att.established,
+      address: att.address ?? "unknown",
+      access: () => this.ctx.storage.get<Access>(ACCESS_KEY),
+      send: (message, ...data) => this.send(ws, message, ...data),
+    };
   }
 
   /** The room commands' view of this session (worker/session-rooms.ts). */

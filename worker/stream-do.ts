@@ -4,7 +4,8 @@
  *
  *   publish: name free? (else name_in_use "Stream name is already in use") → registry places it on a node → the node
  *            answers the offer → the answer goes back to the entry point → the node reports the leg connected →
- *            PUBLISHING.
+ *            PUBLISHING. A publisher that asks `record: true` is recorded by its node (worker/stream-recording.ts): its
+ *            statuses carry `recordName` once the node took the recording.
  *   play:    publisher PUBLISHING? (else not_found "Stream not found"; a play allowed only by a room grant needs
  *            the stream published in that room, else forbidden) → the stream's node answers (or offers) →
  *            PLAYING on connect.
@@ -35,7 +36,12 @@ import {
   type LegRole,
   type Result,
   type StreamStatusEvent,
+  StreamEventInfo,
+  StreamEventType,
   withoutCandidates,
+  MAX_SNAPSHOT_TIMEOUT_MS,
+  SnapshotInfo,
+  type SnapshotResponse,
 } from "../protocol/index.js";
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
 import { endReason, ownStatus, playersStatus, type EndReason } from "./leg-ends.js";
@@ -43,7 +49,9 @@ import { ownerRules } from "./leg-owners.js";
 import { MISSING_LEG_INFO, reconcileStream } from "./leg-reconcile.js";
 import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
+import { applyMuteEvent, InOrder, relayToPlayers, withPublisherMute } from "./stream-events.js";
 import { StreamStore, type StreamState } from "./stream-store.js";
+import { keepRecording, recordingNodeLost, recordRequest } from "./stream-recording.js";
 import { emitWebhooks, legEndedWebhook, legStartedWebhook } from "./webhooks.js";
 import {
   statusEvent,
@@ -76,6 +84,8 @@ export class StreamDO extends DurableObject<Env> {
   private joining = 0;
   /** The edge being opened now, if any: edges are opened one at a time, so two plays never pull to the same node. */
   private edgeOpening: Promise<EdgeRecord | null> | null = null;
+  /** Stream events are relayed one at a time, in arrival order (worker/stream-events.ts). */
+  private readonly streamEvents = new InOrder();
   private state: StreamState = { name: "", node: null, publisher: null, players: {} };
   /** Where the state is persisted: one record per player (worker/stream-store.ts). */
   private readonly store: StreamStore;
@@ -97,6 +107,7 @@ export class StreamDO extends DurableObject<Env> {
     if (this.state.publisher) return refusal("name_in_use", Info.STREAM_NAME_ALREADY_IN_USE);
     // a node that is full (MEDIA_NODE_MAX_LEGS, or its measured load) refuses: try the next least-loaded one
     const tried: string[] = [];
+    const record = recordRequest(this.env, name, req);
     for (;;) {
       const leg = this.newLeg("publisher", req, req);
       const placed = await this.placePublisher(name, leg, tried);
@@ -105,7 +116,7 @@ export class StreamDO extends DurableObject<Env> {
         return placed;
       }
       const client = this.nodeClient(placed.node);
-      const res = await client.createLeg({ legId: leg.legId, streamName: name, role: "publisher", offer: req.sdp });
+      const res = await client.createLeg({ legId: leg.legId, streamName: name, role: "publisher", offer: req.sdp, ...(record ? { record } : {}) });
       if (!this.isPublisher(leg)) {
         // ended while the node was answering (its owner went away): undo on the node.
         if (res.ok) await client.deleteLeg(leg.legId);
@@ -123,13 +134,22 @@ export class StreamDO extends DurableObject<Env> {
         }
         return res;
       }
-      return this.publishAnswered(name, req, leg, placed.node, res);
+      return this.publishAnswered(name, req, leg, placed.node, res, record);
     }
   }
 
-  /** The node answered the publisher's offer: the stream's codecs, the ICE deadline. */
-  private async publishAnswered(name: string, req: OfferLegRequest, leg: LegRecord, node: NodeRef, res: { answer: string; media: LegMedia }): Promise<AnswerResult> {
+  /** The node answered the publisher's offer: the stream's codecs, its recording (`record`: asked), the ICE deadline. */
+  private async publishAnswered(
+    name: string,
+    req: OfferLegRequest,
+    leg: LegRecord,
+    node: NodeRef,
+    res: { answer: string; media: LegMedia; record?: { recordName: string } },
+    record?: { name: string },
+  ): Promise<AnswerResult> {
     this.state.media = res.media;
+    const recordName = await keepRecording(this.env, name, leg, node, res.media, record, res.record?.recordName);
+    if (recordName) leg.recordName = recordName;
     leg.deadline = Date.now() + this.cfg.ICE_TIMEOUT_MS;
     await this.save(leg);
     await this.scheduleDeadline();
@@ -274,7 +294,7 @@ export class StreamDO extends DurableObject<Env> {
       leg.status = leg.role === "publisher" ? StreamStatus.PUBLISHING : StreamStatus.PLAYING;
       await this.save(leg);
       const hook = emitWebhooks(this.env, this.state.name, [legStartedWebhook(this.state.name, leg)]);
-      await this.deliver(leg, statusEvent(this.state.name, leg, leg.status, undefined, node.nodeId));
+      await this.deliver(leg, statusEvent(this.state.name, withPublisherMute(leg, this.state.publisher), leg.status, undefined, node.nodeId));
       if (leg.role === "publisher") await this.tellRoom(leg, "PUBLISHED");
       await hook;
       return;
@@ -351,10 +371,38 @@ export class StreamDO extends DurableObject<Env> {
   async streamObjects(): Promise<StreamStatusEvent[]> {
     const media = this.state.media;
     return this.allLegs().map((leg) => ({
-      ...statusEvent(this.state.name, leg, leg.status, undefined, this.nodeOf(leg)?.nodeId),
+      ...statusEvent(this.state.name, withPublisherMute(leg, this.state.publisher), leg.status, undefined, this.nodeOf(leg)?.nodeId),
       ...(leg.role === "publisher" && media?.videoCodec ? { videoCodec: media.videoCodec } : {}),
       ...(leg.role === "publisher" && media?.audioCodec ? { audioCodec: media.audioCodec } : {}),
     }));
+  }
+
+  /**
+   * `sendStreamEvent` of the publisher leg `legId` (docs/protocols.md "Stream events"): relayed to every player of
+   * the stream as `notifyStreamEvent` (worker/stream-events.ts); a mute event first sets the stream's audioState /
+   * videoState, which new players and REST then see. Events are relayed in the order they arrive here.
+   * Refusals (nothing relayed, nothing changed): not_found "Stream not found" (no such leg here), invalid_request
+   * (the leg is a player: StreamEventInfo.NOT_PUBLISHER; the publisher is not PUBLISHING).
+   * @param payload validated by protocol/stream-events.ts SendStreamEventRequest (bounded JSON)
+   * @returns how many players were told
+   */
+  async publisherEvent(legId: string, type: StreamEventType, payload: unknown): Promise<Result<{ players: number }>> {
+    const leg = this.findLeg(legId);
+    if (!leg) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    if (leg.role !== "publisher") return refusal("invalid_request", StreamEventInfo.NOT_PUBLISHER);
+    if (leg.status !== StreamStatus.PUBLISHING) return refusal("invalid_request", StreamEventInfo.notPublishing(this.state.name, leg.status));
+    return { ok: true, players: await this.relayEvent(leg, type, payload) };
+  }
+
+  /**
+   * REST `/stream/event/send`: a `data` event with `payload` to every player of the stream, as a publisher's
+   * {@link publisherEvent}. not_found "Stream not found" unless the stream is PUBLISHING.
+   * @param payload validated by protocol/stream-events.ts StreamEventSendBody (bounded JSON)
+   */
+  async dataEvent(payload: unknown): Promise<Result<{ players: number }>> {
+    const pub = this.state.publisher;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    return { ok: true, players: await this.relayEvent(pub, StreamEventType.DATA, payload) };
   }
 
   /**
@@ -379,6 +427,27 @@ export class StreamDO extends DurableObject<Env> {
     const pub = this.state.publisher;
     if (!pub || pub.status !== StreamStatus.PUBLISHING || !this.state.node) return refusal("not_found", Info.STREAM_NOT_FOUND);
     return { ok: true, node: this.state.node, mediaSessionId: pub.mediaSessionId };
+  }
+
+  /**
+   * A PNG of the stream's current video (WCS `snapshot`, REST `/stream/snapshot`; protocol/snapshot.ts), taken by the
+   * node that holds the publisher leg: the origin (an edge of the cascade only pulls the stream from it). Refusals:
+   * not_found "Stream not found" unless PUBLISHING; conflict "Stream has no video" (known from the publisher's codecs,
+   * or the node's); the node's node_full, timeout, error; node_lost (the registry is told).
+   */
+  async snapshot(): Promise<Result<SnapshotResponse>> {
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    if (this.state.media && !this.state.media.videoCodec) return refusal("conflict", SnapshotInfo.NO_VIDEO);
+    const res = await this.nodeClient(node).snapshot(pub.legId, this.cfg.MEDIA_NODE_TIMEOUT_MS + MAX_SNAPSHOT_TIMEOUT_MS);
+    if (!res.ok) {
+      log("warn", "snapshot_failed", { stream: this.state.name, nodeId: node.nodeId, code: res.code, info: res.info });
+      if (res.code === "node_lost") await registryOf(this.env).reportUnreachable(node.nodeId, node.bootId);
+      return res.code === "not_found" ? refusal("not_found", Info.STREAM_NOT_FOUND) : res;
+    }
+    log("info", "snapshot_taken", { stream: this.state.name, nodeId: node.nodeId, width: res.width, height: res.height, tookMs: res.tookMs, base64Chars: res.data.length });
+    return res;
   }
 
   /** A snapshot for tests and operators. */
@@ -509,7 +578,7 @@ export class StreamDO extends DurableObject<Env> {
     const node = this.nodeOf(leg);
     const own = ownStatus(leg, reason);
     log("info", "leg_ended", { stream: name, legId: leg.legId, role: leg.role, owner: leg.owner.kind, mediaSessionId: leg.mediaSessionId, reason: reason.kind, status: own.status, info: own.info });
-    const event = statusEvent(name, leg, own.status, own.info, node?.nodeId);
+    const event = statusEvent(name, withPublisherMute(leg, this.state.publisher), own.status, own.info, node?.nodeId);
     const tasks: Promise<unknown>[] = [];
     const hooks = [legEndedWebhook(name, leg, own)];
 
@@ -532,6 +601,8 @@ export class StreamDO extends DurableObject<Env> {
       if (node) {
         // deleting the publisher leg closes its player legs on the node too
         if (reason.kind !== "node-lost" && reason.kind !== "node-shutdown") tasks.push(this.nodeClient(node).deleteLeg(leg.legId));
+        // a lost node cannot finish its recording: what it uploaded becomes the file (a draining node finishes its own)
+        if (reason.kind === "node-lost") tasks.push(recordingNodeLost(this.env, leg, node));
         tasks.push(this.releaseNode(node, false));
       }
     }
@@ -539,6 +610,16 @@ export class StreamDO extends DurableObject<Env> {
     if (tellOwner) tasks.push(this.deliver(leg, event));
     await Promise.allSettled(tasks);
     return event;
+  }
+
+  /**
+   * Applies a stream event of the publisher `pub` (a mute state, saved) and relays it to the players it has now, after
+   * the events relayed before it. Returns how many players were told.
+   */
+  private async relayEvent(pub: LegRecord, type: StreamEventType, payload: unknown): Promise<number> {
+    if (applyMuteEvent(pub, type)) await this.save();
+    const players = Object.values(this.state.players);
+    return this.streamEvents.run(() => relayToPlayers(this.env, this.state.name, players, type, payload));
   }
 
   /** Forgets this stream's placement on `node`; `unreachable`: the node refused a connection, declare it lost. */

@@ -6,6 +6,7 @@
 import {
   StreamStatus,
   type LegRole,
+  type MuteState,
   type Result,
   type StreamStatusEvent,
 } from "../protocol/index.js";
@@ -48,6 +49,8 @@ export interface LegRequest {
    * `streamAllowed`): refused as `forbidden` unless the stream is published in that room.
    */
   requireRoom?: string;
+  /** A publisher that asked to be recorded (WCS `record: true`; session owners only): the StreamDO asks its node to. */
+  record?: boolean;
 }
 
 /** A leg request with the client's checked SDP offer (publish, or play in answer mode). */
@@ -102,6 +105,14 @@ export interface LegRecord {
   deadline: number;
   /** A player placed on an edge node of the cascade (its `nodeId`); absent = on the stream's own (origin) node. */
   edge?: string;
+  /**
+   * Publishers: the mute states the publisher announced (`sendStreamEvent` audioMuted / audioUnmuted, videoMuted /
+   * videoUnmuted; worker/stream-events.ts); absent = never announced, not muted. Players show their publisher's.
+   */
+  audioState?: MuteState;
+  videoState?: MuteState;
+  /** A publisher being recorded: its file's name (protocol/recording.ts; the RecordingDO of that name holds the upload). */
+  recordName?: string;
 }
 
 /**
@@ -142,7 +153,8 @@ function ownerSessionId(leg: Pick<LegRecord, "owner" | "mediaSessionId" | "role"
 /** Builds the WCS stream object of a `notifyStreamStatusEvent` (see protocol/wcs-types.ts StreamStatusEvent). */
 export function statusEvent(
   name: string,
-  leg: Pick<LegRecord, "role" | "owner" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt">,
+  leg: Pick<LegRecord, "role" | "owner" | "mediaSessionId" | "appKey" | "hasAudio" | "hasVideo" | "custom" | "createdAt"> &
+    Partial<Pick<LegRecord, "audioState" | "videoState" | "recordName">>,
   status: StreamStatus,
   info?: string,
   nodeId?: string,
@@ -161,9 +173,10 @@ export function statusEvent(
     ...(nodeId === undefined ? {} : { nodeId }),
     mediaProvider: "WebRTC",
     mediaType: published ? "publish" : "play",
-    record: false,
-    audioState: { muted: false },
-    videoState: { muted: false },
+    record: leg.recordName !== undefined,
+    ...(leg.recordName === undefined ? {} : { recordName: leg.recordName }),
+    audioState: { muted: leg.audioState?.muted ?? false },
+    videoState: { muted: leg.videoState?.muted ?? false },
     createDate: leg.createdAt,
     ...(leg.custom === undefined ? {} : { custom: leg.custom }),
   };

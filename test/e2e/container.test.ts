@@ -4,8 +4,9 @@
  * - the image builds from this repository (multi-stage, `npm ci --omit=dev`) and its config says what the Dockerfile
  *   promises: a non-root user, the control port and the UDP range exposed, a HEALTHCHECK, STOPSIGNAL SIGTERM;
  * - a container (`--network host`) registers with a real `wrangler dev` worker, a publisher and a player stream
- *   through it (frames decoded; ICE on the configured UDP port range), `podman healthcheck run` reports it healthy
- *   from `GET /healthz`, and the node process runs as that user;
+ *   through it (frames decoded; ICE on the configured UDP port range), a REST snapshot of the stream is decoded by the
+ *   image's ffmpeg (the publisher's frame marker reads back), `podman healthcheck run` reports it healthy from
+ *   `GET /healthz`, and the node process runs as that user;
  * - `podman stop` (SIGTERM) drains it: the stream flows on during the drain, then its clients get FAILED "media node
  *   shutting down", it deregisters (gone from the registry at once) and the container exits 0. (`GET /healthz`
  *   answers "draining" meanwhile; podman itself runs no health check on a container it is stopping.)
@@ -34,8 +35,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeAllClients, spawnPlayer, spawnPublisher, waitUntil, type WcsClientHandle } from "../clients/index.js";
+import { closeAllClients, readMarker, spawnPlayer, spawnPublisher, waitUntil, type WcsClientHandle } from "../clients/index.js";
 import { freePort, ROOT, startCluster, type Cluster } from "../harness/cluster.js";
+import { decodePngGray } from "../harness/png.js";
 
 const CI = !!process.env.CI;
 const onPath = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -164,10 +166,11 @@ describe.skipIf(SKIP)(`media node container image (podman)${SKIP ? ` — ${SKIP_
     expect(HAVE_PODMAN, "CI must have podman (.ci/run installs it)").toBe(true);
     const base = await baseImage();
     const previous = (await podman(["image", "inspect", "--format", "{{.Id}}", IMAGE])).stdout.trim();
-    // docker format: OCI image configs have no HEALTHCHECK; host network: the build needs only the npm registry
+    // docker format: OCI image configs have no HEALTHCHECK; host network: the build needs the npm registry and the
+    // Debian mirror (ffmpeg, for snapshots)
     const build = await mustPodman(
       ["build", "--format", "docker", "--network", "host", ...ULIMITS, "--build-arg", `BASE_IMAGE=${base}`, "-t", IMAGE, "-f", join(ROOT, "Dockerfile"), ROOT],
-      240_000,
+      480_000,
     );
     console.log(`container.test: podman build took ${build.ms} ms`);
     // the image this tag pointed at before (a run with other sources) is ours and now unused
@@ -176,7 +179,7 @@ describe.skipIf(SKIP)(`media node container image (podman)${SKIP ? ` — ${SKIP_
 
     cluster = await startCluster({ nodes: 0 });
     controlPort = await freePort();
-  }, 420_000);
+  }, 660_000);
 
   afterAll(async () => {
     await closeAllClients();
@@ -253,6 +256,12 @@ describe.skipIf(SKIP)(`media node container image (podman)${SKIP ? ` — ${SKIP_
       throw new Error(`${(err as Error).message}\n${[...(pub?.output ?? []), ...(player?.output ?? [])].slice(-40).join("\n")}\n${await logs()}`);
     }
     expect((await listed(nodeId))?.streams).toContain(stream);
+    // a snapshot through the container: the image's Debian ffmpeg, run by the node's user, decodes the publisher's frame
+    const snap = await fetch(`${cluster.httpUrl}/rest-api/stream/snapshot`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ streamName: stream }) });
+    const snapBody = (await snap.json()) as { data?: string; error?: string };
+    expect(snap.status, `${JSON.stringify(snapBody.error)}\n${await logs()}`).toBe(200);
+    const pic = await decodePngGray(Buffer.from(snapBody.data!, "base64"));
+    expect(readMarker(pic.gray, pic.width, pic.height), "the publisher's frame marker in the snapshot").not.toBeNull();
     for (const sdp of [pub.answerSdp, player.answerSdp]) {
       const ports = (sdp ?? "").split(/\r?\n/).filter((l) => l.startsWith("a=candidate:")).map((l) => Number(l.split(" ")[5]));
       expect(ports.length, sdp).toBeGreaterThan(0);

@@ -47,7 +47,7 @@ interface ScenarioResult {
 }
 
 /** Runs one scenario in a child process; resolves with its RESULT line. `onStep` gets its `STEP x` lines. */
-function runScenario(scenario: "stream" | "room" | "restore", onStep?: (step: string) => void): Promise<ScenarioResult> {
+function runScenario(scenario: "stream" | "room" | "restore" | "events", onStep?: (step: string) => void): Promise<ScenarioResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", TSX_LOADER, SCRIPT, scenario, cluster.wsUrl], {
       cwd: ROOT,
@@ -129,6 +129,37 @@ describe("SDK in Node", () => {
     expect(r.pubStatuses).toEqual(["PENDING", "PUBLISHING", "UNPUBLISHED"]);
     expect(r.playStatuses).toEqual(["PENDING", "PLAYING", "STOPPED"]);
     expectLiveVideo(r, 2000);
+  });
+});
+
+describe("SDK stream events in Node", () => {
+  it("mute calls disable the published tracks and reach the player as typed STREAM_EVENTs; sendData; states; refusals", async () => {
+    const r = await runScenario("events");
+    const muted = { streamName: r.name };
+    expect(r.events).toEqual([
+      { type: "audioMuted", mediaSessionId: r.playerId, payload: muted, same: true },
+      { type: "videoMuted", mediaSessionId: r.playerId, payload: muted, same: true },
+      { type: "data", mediaSessionId: r.playerId, payload: { hello: "node", list: [1, 2, 3] }, same: true },
+      { type: "audioUnmuted", mediaSessionId: r.playerId, payload: muted, same: true },
+      { type: "data", mediaSessionId: r.playerId, payload: "after the big one", same: true },
+    ]);
+    expect(r.stateAtPlay).toEqual({ audio: { muted: false }, video: { muted: false } });
+    expect(r.afterMuteAudio).toEqual({ enabled: [false], muted: true });
+    expect(r.afterMuteVideo).toEqual({ enabled: [false], muted: true });
+    expect(r.stateAfter).toEqual({ audio: { muted: false }, video: { muted: true } });
+    expect(r.lateState).toEqual({ audio: { muted: false }, video: { muted: true } });
+    expect(r.playerBState).toEqual({ audio: { muted: false }, video: { muted: true } });
+    const big = JSON.stringify({ big: "x".repeat(20_000) }).length;
+    expect(r.pubWarnings).toEqual([`sendStreamEvent: Invalid request: payload is ${big} bytes of JSON, the limit is 16384`]);
+    expect(r.playWarnings).toEqual([]);
+    expect(r.refusals).toEqual({
+      beforePublish: "Error: muteAudio(): only a published stream can be muted (publish() it first)",
+      pendingSendData: "Error: Invalid stream state PENDING: sendData needs a PUBLISHING stream",
+      playerMute: "Error: muteVideo(): only a published stream can be muted (this one is played)",
+      playerSendData: "Error: Invalid stream state PLAYING: sendData needs a PUBLISHING stream",
+      undefinedData: "TypeError: sendData: payload must be given",
+      cyclicData: expect.stringMatching(/^TypeError: .*circular/i),
+    });
   });
 });
 

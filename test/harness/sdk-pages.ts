@@ -48,8 +48,8 @@ export function openWebSdkPage(
 
 /**
  * Stream test page of the official Web SDK (flashphoner-webrtc-only.js): `connect(urlServer, custom?)` resolves with
- * the session's first ESTABLISHED / FAILED / DISCONNECTED; `startStream(key, name, "publish" | "play")` and
- * `stopStream(key)`. Every session status (with the `info` of a WARN, the server's `fail`) and stream status is
+ * the session's first ESTABLISHED / FAILED / DISCONNECTED; `startStream(key, name, "publish" | "play", options?)`
+ * (`options`: more createStream options, e.g. `stripCodecs`) and `stopStream(key)`. Every session status (with the `info` of a WARN, the server's `fail`) and stream status is
  * recorded in `window.events` ({@link StreamPageEvent}). Each stream plays/publishes into its own div.
  */
 export const WEBSDK_STREAM_PAGE_HTML = `<!doctype html>
@@ -75,12 +75,12 @@ export const WEBSDK_STREAM_PAGE_HTML = `<!doctype html>
       });
     });
   };
-  window.startStream = function (key, name, mode) {
+  window.startStream = function (key, name, mode, options) {
     const display = document.createElement("div");
     display.id = "d-" + key;
     display.style.cssText = "width:320px;height:240px;display:inline-block";
     document.getElementById("displays").appendChild(display);
-    const stream = session.createStream({ name: name, display: display });
+    const stream = session.createStream(Object.assign({ name: name, display: display }, options || {}));
     Object.values(STREAM_STATUS).forEach(function (s) {
       stream.on(s, function (st) {
         record({ kind: "stream", key: key, name: name, status: st.status(), info: st.getInfo() });

@@ -2,6 +2,8 @@
  * media-node/config.ts loadConfig: defaults, every variable, and the error that lists each bad variable with the value
  * it had (the secret never shown).
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, type MediaNodeConfig } from "../../media-node/config.js";
 
@@ -45,6 +47,12 @@ describe("loadConfig", () => {
       publisherMaxKbps: 2500,
       gopCacheMs: 3000,
       gopCacheBytes: 1_048_576,
+      snapshotTimeoutMs: 5000,
+      maxSnapshots: 4,
+      maxRecordings: 16,
+      recordDir: join(tmpdir(), "wcs-edge-records"),
+      recordMinFreeBytes: 1024 * 2 ** 20,
+      recordPartBytes: 5 * 2 ** 20,
       logLevel: "info",
       warnings: [],
     });
@@ -74,6 +82,12 @@ describe("loadConfig", () => {
         MEDIA_NODE_PUBLISHER_MAX_KBPS: "0",
         MEDIA_NODE_GOP_CACHE_MS: "0",
         MEDIA_NODE_GOP_CACHE_BYTES: "65536",
+        MEDIA_NODE_SNAPSHOT_TIMEOUT_MS: "20000",
+        MEDIA_NODE_MAX_SNAPSHOTS: "64",
+        MEDIA_NODE_MAX_RECORDINGS: "0",
+        MEDIA_NODE_RECORD_DIR: "/var/spool/wcs",
+        MEDIA_NODE_RECORD_MIN_FREE_MB: "0",
+        MEDIA_NODE_RECORD_PART_BYTES: "67108864",
         LOG_LEVEL: "DEBUG",
         UNRELATED: "ignored",
       }),
@@ -98,6 +112,12 @@ describe("loadConfig", () => {
       publisherMaxKbps: 0,
       gopCacheMs: 0,
       gopCacheBytes: 65_536,
+      snapshotTimeoutMs: 20_000,
+      maxSnapshots: 64,
+      maxRecordings: 0,
+      recordDir: "/var/spool/wcs",
+      recordMinFreeBytes: 0,
+      recordPartBytes: 64 * 2 ** 20,
       logLevel: "debug",
       warnings: [],
     });
@@ -174,6 +194,20 @@ describe("loadConfig", () => {
     [{ MEDIA_NODE_RTC_PORT_MIN: "0", MEDIA_NODE_RTC_PORT_MAX: "70000" }, ['  MEDIA_NODE_RTC_PORT_MIN: expected an integer 1..65535 (got "0")', '  MEDIA_NODE_RTC_PORT_MAX: expected an integer 1..65535 (got "70000")']],
   ])("RTC port range %o", (env, want) => {
     expect(problems({ ...REQUIRED, ...env })).toEqual(want);
+  });
+
+  it("snapshot bounds out of range are refused with the range", () => {
+    expect(problems({ ...REQUIRED, MEDIA_NODE_SNAPSHOT_TIMEOUT_MS: "500", MEDIA_NODE_MAX_SNAPSHOTS: "0" })).toEqual([
+      '  MEDIA_NODE_SNAPSHOT_TIMEOUT_MS: expected an integer 1000..20000 (got "500")',
+      '  MEDIA_NODE_MAX_SNAPSHOTS: expected an integer 1..64 (got "0")',
+    ]);
+  });
+
+  it("recording parts below R2's 5 MiB minimum are refused with the range", () => {
+    expect(problems({ ...REQUIRED, MEDIA_NODE_RECORD_PART_BYTES: "1048576", MEDIA_NODE_MAX_RECORDINGS: "-1" })).toEqual([
+      '  MEDIA_NODE_MAX_RECORDINGS: expected an integer 0..256 (got "-1")',
+      '  MEDIA_NODE_RECORD_PART_BYTES: expected an integer 5242880..67108864 (got "1048576")',
+    ]);
   });
 });
 

@@ -7,12 +7,14 @@
  * declared below; worker/tsconfig.json checks the module itself.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { StreamEvent } from "../../protocol/stream-events-types.js";
 import { StreamStatus, type StreamStatusEvent } from "../../protocol/wcs-types.js";
 import { statusEvent, type LegOwner, type LegRecord } from "../../worker/stream-types.js";
 
 type Kind = LegOwner["kind"];
 interface Rules {
   notify(env: unknown, owner: unknown, leg: unknown, stream: string, event: StreamStatusEvent): Promise<void>;
+  notifyEvent: ((env: unknown, owner: unknown, leg: unknown, stream: string, event: StreamEvent) => Promise<void>) | null;
   trickles: boolean;
   serverOffer: boolean;
   ends: ReadonlySet<string>;
@@ -115,6 +117,33 @@ describe("OWNER_RULES", () => {
       role: "publisher",
       mediaSessionId: "ms-1",
       status: "PUBLISHING",
+    });
+  });
+
+  it("stream events (players): a session's go to its SessionDO; http, ws and relay owners have no channel for them", async () => {
+    expect(Object.fromEntries(Object.entries(OWNER_RULES).map(([k, r]) => [k, r.notifyEvent !== null]))).toEqual({
+      session: true,
+      http: false,
+      ws: false,
+      relay: false,
+    });
+    const s = namespace("deliverStreamEvent");
+    const owner: LegOwner = { kind: "session", sessionId: "abc" };
+    const ev: StreamEvent = { mediaSessionId: "ms-1", type: "audioMuted", payload: { streamName: "cam" } };
+    await OWNER_RULES.session.notifyEvent!({ SESSION: s.ns }, owner, leg(owner), "cam", ev);
+    expect(s.calls).toEqual([["string:abc", ev]]);
+
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const down = namespace("deliverStreamEvent", true);
+    await expect(OWNER_RULES.session.notifyEvent!({ SESSION: down.ns }, owner, leg(owner), "cam", ev)).resolves.toBeUndefined();
+    expect(JSON.parse(String(warn.mock.calls[0]![0]))).toMatchObject({
+      level: "warn",
+      event: "stream_event_delivery_failed",
+      stream: "cam",
+      owner: "session",
+      mediaSessionId: "ms-1",
+      type: "audioMuted",
+      error: "Error: stub unreachable",
     });
   });
 

@@ -6,6 +6,7 @@
  *   node --import tsx test/sdk/node-scenarios.ts stream ws://127.0.0.1:8787
  *   node --import tsx test/sdk/node-scenarios.ts room ws://127.0.0.1:8787
  *   node --import tsx test/sdk/node-scenarios.ts restore ws://127.0.0.1:8787   (prints `STEP active` for the parent)
+ *   node --import tsx test/sdk/node-scenarios.ts events ws://127.0.0.1:8787
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -13,7 +14,11 @@ import {
   createSyntheticStream,
   ROOM_EVENT,
   roomApi,
+  STREAM_EVENT,
   STREAM_STATUS,
+  type FailEvent,
+  type Session,
+  type StreamEvent,
   watchVideoFrames,
   type Participant,
   type RoomMessage,
@@ -220,15 +225,145 @@ async function restoreScenario(): Promise<Record<string, unknown>> {
   return { ...result, playerEnd: player.status(), pubEnd: pub.status() };
 }
 
+/** Every STREAM_EVENT of `stream`, as `{type, mediaSessionId, payload, same}` (`same`: the callback got this stream). */
+function recordEvents(stream: Stream): Array<{ type: string; mediaSessionId: string; payload: unknown; same: boolean }> {
+  const out: Array<{ type: string; mediaSessionId: string; payload: unknown; same: boolean }> = [];
+  stream.on(STREAM_EVENT, (e: StreamEvent, s) => out.push({ type: e.type, mediaSessionId: e.mediaSessionId, payload: e.payload, same: s === stream }));
+  return out;
+}
+
+/** The `info` of every WARN (the server's `fail`) of `session`. */
+function recordWarnings(session: Session): string[] {
+  const out: string[] = [];
+  session.on("WARN", (f: FailEvent) => out.push(`${f.apiMethod}: ${f.info}`));
+  return out;
+}
+
+/** Polls until `done()` or `ms` passed. */
+async function until(done: () => boolean, ms = 10_000): Promise<void> {
+  for (let t = 0; t < ms && !done(); t += 25) await sleep(25);
+}
+
+/** The message of what `f` throws ("" when it does not). */
+function thrown(f: () => void): string {
+  try {
+    f();
+    return "";
+  } catch (e) {
+    return `${e instanceof Error ? e.name : "?"}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/**
+ * Stream events with our SDK on both sides: mute calls disable the published tracks and reach a player as typed
+ * STREAM_EVENTs (getAudioState / getVideoState follow), sendData, a player joining while video is muted, a mute made
+ * before PUBLISHING announced once PUBLISHING, the calls a player or a non-PUBLISHING stream may not make, and an
+ * oversized payload refused with WARN.
+ */
+async function eventsScenario(): Promise<Record<string, unknown>> {
+  const name = `sdk-events-${randomUUID().slice(0, 8)}`;
+  const pubSession = await createSession({ urlServer: url! }).established(10_000);
+  const playSession = await createSession({ urlServer: url! }).established(10_000);
+  const pubWarnings = recordWarnings(pubSession);
+  const playWarnings = recordWarnings(playSession);
+  const media = createSyntheticStream({ video: { width: 320, height: 240, fps: 15 } });
+  const pub = pubSession.createStream({ name, stream: media.stream });
+  const beforePublish = thrown(() => pub.muteAudio());
+  pub.publish();
+  await pub.active(20_000);
+  const player = playSession.createStream({ name });
+  const events = recordEvents(player);
+  player.play();
+  await player.active(20_000);
+  const stateAtPlay = { audio: player.getAudioState(), video: player.getVideoState() };
+
+  pub.muteAudio();
+  const afterMuteAudio = { enabled: media.stream.getAudioTracks().map((t) => t.enabled), muted: pub.isAudioMuted() };
+  pub.muteVideo();
+  const afterMuteVideo = { enabled: media.stream.getVideoTracks().map((t) => t.enabled), muted: pub.isVideoMuted() };
+  pub.sendData({ hello: "node", list: [1, 2, 3] });
+  pub.unmuteAudio();
+  await until(() => events.length >= 4);
+  const stateAfter = { audio: player.getAudioState(), video: player.getVideoState() };
+
+  // a player that joins while video is muted
+  const late = playSession.createStream({ name });
+  late.play();
+  await late.active(20_000);
+  const lateState = { audio: late.getAudioState(), video: late.getVideoState() };
+
+  // an oversized payload: WARN on the publisher's session, nothing reaches the player (the next data does)
+  pub.sendData({ big: "x".repeat(20_000) });
+  pub.sendData("after the big one");
+  await until(() => events.length >= 5 && pubWarnings.length >= 1);
+
+  // a mute before PUBLISHING goes out once PUBLISHING
+  const nameB = `${name}-b`;
+  const mediaB = createSyntheticStream({ video: { width: 320, height: 240, fps: 15 } });
+  const pubB = pubSession.createStream({ name: nameB, stream: mediaB.stream }).publish();
+  pubB.muteVideo();
+  const pendingSendData = thrown(() => pubB.sendData({ early: true }));
+  await pubB.active(20_000);
+  await sleep(300);
+  const playerB = playSession.createStream({ name: nameB }).play();
+  await playerB.active(20_000);
+  const playerBState = { audio: playerB.getAudioState(), video: playerB.getVideoState() };
+
+  const refusals = {
+    beforePublish,
+    pendingSendData,
+    playerMute: thrown(() => player.muteVideo()),
+    playerSendData: thrown(() => player.sendData({ x: 1 })),
+    undefinedData: thrown(() => pub.sendData(undefined)),
+    cyclicData: thrown(() => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      pub.sendData(cyclic);
+    }),
+  };
+  // what the sessions were told before the teardown (a stop() can race its own transport's close, which also ends
+  // the leg: its stopStream then gets `fail` "Stream not found")
+  const warnings = { pub: [...pubWarnings], play: [...playWarnings] };
+  // players first: a publisher's stop ends its players on the server, and their own stop would then find nothing
+  for (const s of [playerB, late, player]) s.stop();
+  await Promise.all([playerB, late, player].map((s) => s.ended(10_000)));
+  for (const s of [pubB, pub]) s.stop();
+  await Promise.all([pubB, pub].map((s) => s.ended(10_000)));
+  media.stop();
+  mediaB.stop();
+  pubSession.disconnect();
+  playSession.disconnect();
+  return {
+    name,
+    playerId: player.id(),
+    events,
+    stateAtPlay,
+    afterMuteAudio,
+    afterMuteVideo,
+    stateAfter,
+    lateState,
+    playerBState,
+    refusals,
+    pubWarnings: warnings.pub,
+    playWarnings: warnings.play,
+  };
+}
+
 const watchdog = setTimeout(() => {
   console.log(`RESULT ${JSON.stringify({ ok: false, error: "scenario timed out" })}`);
   process.exit(2);
 }, 110_000);
 
 try {
-  if (!url) throw new Error("usage: node-scenarios.ts stream|room|restore WS_URL");
+  if (!url) throw new Error("usage: node-scenarios.ts stream|room|restore|events WS_URL");
   const result =
-    scenario === "room" ? await roomScenario() : scenario === "restore" ? await restoreScenario() : await streamScenario();
+    scenario === "room"
+      ? await roomScenario()
+      : scenario === "restore"
+        ? await restoreScenario()
+        : scenario === "events"
+          ? await eventsScenario()
+          : await streamScenario();
   console.log(`RESULT ${JSON.stringify({ ok: true, ...result })}`);
   clearTimeout(watchdog);
   await sleep(200); // let the last frames (stop messages, socket closes) go out

@@ -267,3 +267,26 @@ describe("rooms", () => {
     rs = undefined;
   });
 });
+
+describe("stream events across a restart", () => {
+  it("a publisher muted before its stream failed announces the mute again once restarted and PUBLISHING", async () => {
+    const { s } = restoring({ autoRestore: { initialDelayMs: 20, maxAttempts: 2 } });
+    await s.established();
+    const c = server.connections[0]!;
+    const media = fakeStream();
+    const { pub } = await published(s, "muted-restart", media);
+    pub.muteAudio();
+    await server.waitFor("sendStreamEvent", (f) => f.arg.mediaSessionId === pub.id() && f.arg.type === "audioMuted");
+    const firstId = pub.id();
+    c.status(firstId, "FAILED", "Failed by error: media node lost");
+    const again = await server.waitFor("publishStream", (f) => f.arg.mediaSessionId !== firstId);
+    expect(media.getAudioTracks().map((t) => t.enabled)).toEqual([false]); // still muted while restarting
+    c.answer(pub.id());
+    c.status(pub.id(), "PUBLISHING");
+    await server.waitFor("sendStreamEvent", (f) => f.arg.mediaSessionId === again.arg.mediaSessionId);
+    expect(server.received("sendStreamEvent").map((f) => [f.arg.mediaSessionId, f.arg.type])).toEqual([
+      [firstId, "audioMuted"],
+      [again.arg.mediaSessionId, "audioMuted"],
+    ]);
+  });
+});

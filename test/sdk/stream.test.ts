@@ -1,9 +1,10 @@
 /**
  * SDK stream state machine against the fake WCS server and a fake RTCPeerConnection: the wire shape of
- * publishStream/playStream, answer handling, statuses keyed by mediaSessionId, stop() retries, late and unknown events.
+ * publishStream/playStream, answer handling, statuses keyed by mediaSessionId, stop() retries, late and unknown events,
+ * stream events (notifyStreamEvent to STREAM_EVENT; mute calls and sendData as sendStreamEvent).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ERROR_INFO, SESSION_STATUS, STOP_RETRY_MS, STREAM_STATUS, WcsError, type FailEvent, type Session } from "../../client/index.js";
+import { ERROR_INFO, SESSION_STATUS, STOP_RETRY_MS, STREAM_EVENT, STREAM_EVENT_TYPE, STREAM_STATUS, WcsError, type FailEvent, type Session, type StreamEvent } from "../../client/index.js";
 import { fakeMedia, FakePeerConnection, fakeStream, resetFakes } from "./fake-rtc.js";
 import { FakeWcsServer, type FakeConnection } from "./fake-server.js";
 import { session, sleep, statuses, until } from "./helpers.js";
@@ -119,6 +120,29 @@ describe("publish", () => {
     await until(() => pc.remoteDescription !== null);
     expect(pc.remoteDescription?.sdp).toMatch(/a=hooked/);
     expect(pc.configuration).toEqual({ iceServers: [{ urls: "stun:example.org" }], bundlePolicy: "max-compat" });
+  });
+
+  it("record: true is sent with the publish; getRecordInfo() is the recordName of its statuses", async () => {
+    const pub = s.createStream({ name: "cam", stream: fakeStream(), record: true }).publish();
+    const req = await server.waitFor("publishStream");
+    expect(req.arg.record).toBe(true);
+    expect(pub.getRecordInfo()).toBeUndefined();
+    conn.send("notifyStreamStatusEvent", {
+      mediaSessionId: pub.id(),
+      name: "cam",
+      status: "PUBLISHING",
+      published: true,
+      hasVideo: true,
+      hasAudio: true,
+      mediaProvider: "WebRTC",
+      mediaType: "publish",
+      record: true,
+      recordName: "cam-1796328148129-abc.webm",
+      audioState: { muted: false },
+      videoState: { muted: false },
+    });
+    await pub.active();
+    expect(pub.getRecordInfo()).toBe("cam-1796328148129-abc.webm");
   });
 });
 
@@ -292,5 +316,67 @@ describe("routing by mediaSessionId", () => {
     expect(a.getInfo()).toBe("boom");
     expect(b.status()).toBe(STREAM_STATUS.PLAYING);
     expect(s.getStreams()).toEqual([b]);
+  });
+});
+
+describe("stream events", () => {
+  it("a player emits typed STREAM_EVENTs for its own id (streamName filled in), follows the mute state, drops unknown and malformed ones", async () => {
+    const player = s.createStream({ name: "cam" }).play();
+    const got: Array<{ type: string; mediaSessionId: string; payload: unknown; same: boolean }> = [];
+    player.on(STREAM_EVENT, (e: StreamEvent, st) => got.push({ type: e.type, mediaSessionId: e.mediaSessionId, payload: e.payload, same: st === player }));
+    await server.waitFor("playStream");
+    conn.status(player.id(), "PLAYING");
+    await player.active();
+    expect([player.getAudioState(), player.getVideoState()]).toEqual([{ muted: false }, { muted: false }]);
+    const id = player.id();
+    conn.send("notifyStreamEvent", { mediaSessionId: id, type: "videoMuted", payload: { streamName: "cam" } });
+    conn.sendRaw(JSON.stringify({ message: "notifyStreamEvent", data: [{ mediaSessionId: id, type: "audioMuted" }] })); // no payload: a WCS server might
+    conn.sendRaw(JSON.stringify({ message: "notifyStreamEvent", data: [{ mediaSessionId: id, type: "snapshotCompleted", payload: {} }] }));
+    conn.sendRaw(JSON.stringify({ message: "notifyStreamEvent", data: [{ mediaSessionId: id }] }));
+    conn.sendRaw(JSON.stringify({ message: "notifyStreamEvent", data: [{ mediaSessionId: "someone-else", type: "data", payload: 1 }] }));
+    conn.send("notifyStreamEvent", { mediaSessionId: id, type: "data", payload: [1, { two: 2 }] });
+    await until(() => got.length === 3);
+    expect(got).toEqual([
+      { type: STREAM_EVENT_TYPE.VIDEO_MUTED, mediaSessionId: id, payload: { streamName: "cam" }, same: true },
+      { type: STREAM_EVENT_TYPE.AUDIO_MUTED, mediaSessionId: id, payload: { streamName: "cam" }, same: true },
+      { type: STREAM_EVENT_TYPE.DATA, mediaSessionId: id, payload: [1, { two: 2 }], same: true },
+    ]);
+    expect([player.getAudioState(), player.getVideoState()]).toEqual([{ muted: true }, { muted: true }]);
+    conn.send("notifyStreamEvent", { mediaSessionId: id, type: "audioUnmuted", payload: { streamName: "cam" } });
+    await until(() => got.length === 4);
+    expect(player.getAudioState()).toEqual({ muted: false });
+  });
+
+  it("a publisher's mute disables its tracks at once and is sent once PUBLISHING; sendData only when PUBLISHING", async () => {
+    const media = fakeStream();
+    const pub = s.createStream({ name: "cam", stream: media }).publish();
+    await server.waitFor("publishStream");
+    pub.muteVideo();
+    expect(media.getVideoTracks().map((t) => t.enabled)).toEqual([false]);
+    expect(media.getAudioTracks().map((t) => t.enabled)).toEqual([true]);
+    expect([pub.isVideoMuted(), pub.isAudioMuted()]).toEqual([true, false]);
+    expect(() => pub.sendData({ early: true })).toThrow(/Invalid stream state PENDING/);
+    await sleep(50);
+    expect(server.received("sendStreamEvent")).toEqual([]); // not PUBLISHING yet
+    conn.answer(pub.id());
+    conn.status(pub.id(), "PUBLISHING");
+    const announced = await server.waitFor("sendStreamEvent");
+    expect(announced.arg).toEqual({ mediaSessionId: pub.id(), type: "videoMuted" });
+    pub.unmuteVideo();
+    pub.muteAudio();
+    pub.sendData({ n: 1 });
+    await until(() => server.received("sendStreamEvent").length === 4);
+    expect(server.received("sendStreamEvent").map((f) => f.arg)).toEqual([
+      { mediaSessionId: pub.id(), type: "videoMuted" },
+      { mediaSessionId: pub.id(), type: "videoUnmuted" },
+      { mediaSessionId: pub.id(), type: "audioMuted" },
+      { mediaSessionId: pub.id(), type: "data", payload: { n: 1 } },
+    ]);
+    expect(media.getTracks().map((t) => [t.kind, t.enabled])).toEqual([["audio", false], ["video", true]]);
+    expect(() => pub.sendData(undefined)).toThrow(TypeError);
+    const player = s.createStream({ name: "cam" });
+    expect(() => player.muteAudio()).toThrow(/only a published stream can be muted \(publish\(\) it first\)/);
+    player.play();
+    expect(() => player.unmuteVideo()).toThrow(/this one is played/);
   });
 });

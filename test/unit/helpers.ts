@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject, SELF } from "cloudflare:test";
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import { signRequest, StreamStatus } from "../../protocol/index.js";
 import type { Env } from "../../worker/env.js";
 import type { StreamDO } from "../../worker/stream-do.js";
@@ -353,4 +353,20 @@ export async function nodeCall(path: string, body: unknown, secret = "unit-test-
   const text = JSON.stringify(body);
   const headers = await signRequest(secret, "POST", path, text);
   return SELF.fetch(`http://x${path}`, { method: "POST", body: text, headers: { ...headers, "content-type": "application/json" } });
+}
+
+/**
+ * The WCS clients of one test file, every one closed after each test: `connected()` opens an established one,
+ * `track(c)` adds one opened another way. Call once at the file's top level (it registers an `afterEach`).
+ */
+export function clientsClosedAfterEach(): { connected(): Promise<WcsClient>; track(c: WcsClient): WcsClient } {
+  const open: WcsClient[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  });
+  const track = (c: WcsClient): WcsClient => {
+    open.push(c);
+    return c;
+  };
+  return { connected: async () => track(await WcsClient.connected()), track };
 }

@@ -4,7 +4,7 @@
  * methods over a seeded stream placed on a registered (dead) node.
  */
 import { createExecutionContext, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SignJWT } from "jose";
 import { AuthInfo } from "../../protocol/access.js";
 import { MAX_SDP_BYTES } from "../../protocol/sdp.js";
@@ -12,17 +12,9 @@ import type { Env } from "../../worker/env.js";
 import worker from "../../worker/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import { statusEvent, type LegRecord } from "../../worker/stream-types.js";
-import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, describeStream, E, leg, seedSessionStream, seedStream, streamStub, uniqueName, WcsClient, storedStream } from "./helpers.js";
+import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, describeStream, E, leg, seedSessionStream, seedStream, streamStub, uniqueName, storedStream, clientsClosedAfterEach } from "./helpers.js";
 
-const open: WcsClient[] = [];
-async function connected(): Promise<WcsClient> {
-  const c = await WcsClient.connected();
-  open.push(c);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
+const { connected } = clientsClosedAfterEach();
 
 const globalRegistry = (): DurableObjectStub<NodeRegistryDO> => E.NODE_REGISTRY.get(E.NODE_REGISTRY.idFromName("global"));
 const storedState = storedStream;

@@ -11,16 +11,10 @@ import type { LegEvent } from "../../protocol/index.js";
 import type { NodeRegistryDO } from "../../worker/node-registry-do.js";
 import type { RelayDO } from "../../worker/relay-do.js";
 import { statusEvent, type LegOwner, type LegRecord } from "../../worker/stream-types.js";
-import { deadNode, describeStream, E, leg, seedStream, streamStub, uniqueName, WcsClient, storedStream, setStreamState } from "./helpers.js";
+import { deadNode, describeStream, E, leg, seedStream, streamStub, uniqueName, storedStream, setStreamState, clientsClosedAfterEach } from "./helpers.js";
 
-const open: WcsClient[] = [];
-async function connected(): Promise<WcsClient> {
-  const c = await WcsClient.connected();
-  open.push(c);
-  return c;
-}
+const { connected } = clientsClosedAfterEach();
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
   await runInDurableObject(relayStub(), async (inst, ctx) => {
     (inst as unknown as { relays: object }).relays = {};
     await ctx.storage.deleteAll();

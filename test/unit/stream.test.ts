@@ -3,20 +3,12 @@
  * ICE deadline alarm. Statuses pushed to sessions are observed on real WebSockets.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { LegEvent } from "../../protocol/index.js";
 import type { OfferLegRequest } from "../../worker/stream-types.js";
-import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, leg, seedSessionStream, describeStream, seedStream, sessionKeys, streamStub, uniqueName, WcsClient, storedStream, setStreamState } from "./helpers.js";
+import { CHROME_PLAY_OFFER, CHROME_PUBLISH_OFFER, deadNode, leg, seedSessionStream, describeStream, seedStream, sessionKeys, streamStub, uniqueName, storedStream, setStreamState, clientsClosedAfterEach } from "./helpers.js";
 
-const open: WcsClient[] = [];
-async function connected(): Promise<WcsClient> {
-  const c = await WcsClient.connected();
-  open.push(c);
-  return c;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
+const { connected } = clientsClosedAfterEach();
 
 function args(sessionId: string, sdp = CHROME_PUBLISH_OFFER): OfferLegRequest {
   return { legId: crypto.randomUUID(), owner: { kind: "session", sessionId }, mediaSessionId: crypto.randomUUID(), appKey: "defaultApp", sdp, hasAudio: true, hasVideo: true };

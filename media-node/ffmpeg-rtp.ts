@@ -24,6 +24,7 @@ import { createSocket, type Socket } from "node:dgram";
 import type { Readable, Writable } from "node:stream";
 import { write as writeSdp, type MediaDescription } from "sdp-transform";
 import type { RtpTap } from "./engine/index.js";
+import { BYE_SIZE, writeBye } from "./rtcp.js";
 import type { PublishedTrack } from "./plans.js";
 import type { MediaKind } from "./sdp.js";
 
@@ -208,7 +209,7 @@ export class FfmpegRtpInput implements RtpTap {
   async finish(timeoutMs = 5000): Promise<FfmpegExit> {
     for (const kind of ["video", "audio"] as const) {
       const port = this.ports[kind];
-      if (port !== undefined && !this.done) this.socket.send(rtcpBye(this.ssrcs[kind] ?? 0), port + 1, HOST);
+      if (port !== undefined && !this.done) this.socket.send(writeBye(Buffer.alloc(BYE_SIZE), this.ssrcs[kind] ?? 0), port + 1, HOST);
     }
     const interrupt = setTimeout(() => {
       if (!this.done) this.proc.kill("SIGINT");
@@ -240,18 +241,4 @@ export class FfmpegRtpInput implements RtpTap {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-}
-
-/**
- * An RTCP BYE packet (RFC 3550 §6.6) for `ssrc` with the reason "end": V=2, SC=1, PT=203, length 2 (12 bytes).
- */
-function rtcpBye(ssrc: number): Buffer {
-  const b = Buffer.alloc(12);
-  b[0] = 0x81;
-  b[1] = 203;
-  b.writeUInt16BE(2, 2);
-  b.writeUInt32BE(ssrc >>> 0, 4);
-  b[8] = 3;
-  b.write("end", 9, "latin1");
-  return b;
 }

@@ -7,6 +7,7 @@
 /** RTCP packet types (RFC 3550 §12.1, RFC 4585 §6.1). */
 export const RTCP_SR = 200;
 export const RTCP_RR = 201;
+export const RTCP_BYE = 203;
 /** Transport-layer feedback (RFC 4585 §6.1), the packet type of a generic NACK. */
 export const RTCP_RTPFB = 205;
 export const RTCP_PSFB = 206;
@@ -63,6 +64,24 @@ export function writePli(out: Buffer, senderSsrc: number, mediaSsrc: number): Bu
   out.writeUInt16BE(2, 2);
   out.writeUInt32BE(senderSsrc >>> 0, 4);
   out.writeUInt32BE(mediaSsrc >>> 0, 8);
+  return out;
+}
+
+/** Size of the BYE {@link writeBye} writes, bytes. */
+export const BYE_SIZE = 12;
+
+/**
+ * Writes an RTCP BYE (RFC 3550 §6.6) for `ssrc` with the reason "end" into `out` (at least {@link BYE_SIZE} bytes):
+ * V=2, SC=1, PT=203, length 2. The reason is there because libavformat ignores RTCP shorter than 12 bytes
+ * (rtpdec.c `rtp_parse_one_packet`). Returns `out`.
+ */
+export function writeBye(out: Buffer, ssrc: number): Buffer {
+  out[0] = 0x81;
+  out[1] = RTCP_BYE;
+  out.writeUInt16BE(2, 2);
+  out.writeUInt32BE(ssrc >>> 0, 4);
+  out[8] = 3;
+  out.write("end", 9, "latin1");
   return out;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Benchmark: CPU per recorded stream (docs/media-engine.md "Recording"). `npx tsx test/bench/recording.ts [N]`
+ * Benchmark: CPU per recorded stream (docs/media-engine.md "Recording"). `npm run bench:recording [-- N]`
  *
  * A real local deployment (test/harness/cluster.ts: `wrangler dev` with its local R2, one media node) and N wrtc
  * publishers (VP8 640x480 30 fps pinned at 1.5 Mbps, plus Opus; default N = 4), measured twice over the same window:

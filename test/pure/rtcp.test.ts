@@ -5,6 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  BYE_SIZE,
+  RTCP_BYE,
+  writeBye,
   FMT_AFB,
   FMT_FIR,
   FMT_PLI,
@@ -121,6 +124,17 @@ function decodeRemb(b: Buffer) {
     ssrcs: Array.from({ length: b[16]! }, (_, i) => b.readUInt32BE(20 + 4 * i)),
   };
 }
+
+describe("writeBye (RFC 3550 §6.6)", () => {
+  it("writes one SSRC and a reason, as a packet isRtcp recognises and whose length field covers it", () => {
+    const b = writeBye(Buffer.alloc(BYE_SIZE), 0xdeadbeef);
+    expect(isRtcp(b)).toBe(true);
+    expect([b[0]! >> 6, b[0]! & 0x1f, b[1]]).toEqual([2, 1, RTCP_BYE]);
+    expect((b.readUInt16BE(2) + 1) * 4).toBe(BYE_SIZE);
+    expect(b.readUInt32BE(4)).toBe(0xdeadbeef);
+    expect(b.subarray(9, 9 + b[8]!).toString("latin1")).toBe("end");
+  });
+});
 
 describe("writeRemb (draft-alvestrand-rmcat-remb-03)", () => {
   it("rembSize = 20 + 4 per SSRC", () => {

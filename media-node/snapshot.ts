@@ -9,6 +9,7 @@ import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_RUNS, SNAPSHOT_TIMEOUT_MS, SnapshotInf
 import type { RtpTap, StreamRouter } from "./engine/index.js";
 import { MediaNodeError } from "./errors.js";
 import { FfmpegRtpInput } from "./ffmpeg-rtp.js";
+import { rtpTimestamp } from "./rtcp.js";
 import type { PublishedTrack } from "./plans.js";
 import type { MediaKind } from "./sdp.js";
 
@@ -191,8 +192,8 @@ class SnapshotRun implements RtpTap {
       this.overflowed = true;
       return;
     }
-    if (this.firstTs < 0) this.firstTs = buf.readUInt32BE(4);
-    this.lastTs = buf.readUInt32BE(4);
+    if (this.firstTs < 0) this.firstTs = rtpTimestamp(buf);
+    this.lastTs = rtpTimestamp(buf);
     this.pending[this.pendingCount++] = buf;
   }
 

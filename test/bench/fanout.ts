@@ -49,8 +49,9 @@
  * publisher never publishes) or a publisher was lost; 2 for bad arguments. Environment: BENCH_WINDOW_MS (10000),
  * BENCH_WARMUP_MS (3000), BENCH_DECODERS (2), BENCH_LIGHT_PER_PROC (64), BENCH_ADMISSION (on), BENCH_MAX_LEGS
  * (0 = none; per node), BENCH_PACE (0: light players joining per second, all at once when 0), BENCH_CLIENT_NICE
- * (10: the players' processes run at this niceness, so that on one machine the worker and the nodes are served
- * first, as they would be on machines of their own; 0 = same priority), BENCH_VERBOSE=1 (child logs to stderr),
+ * (10: the light players' processes run at this niceness, so that on one machine the worker and the nodes are served
+ * first, as they would be on machines of their own; 0 = same priority), BENCH_DECODER_NICE (0: the decoding players'
+ * niceness), BENCH_VERBOSE=1 (child logs to stderr),
  * HARNESS_VERBOSE=1 (worker/node logs).
  */
 import { readdirSync } from "node:fs";
@@ -77,6 +78,16 @@ const MAX_LEGS = process.env.BENCH_MAX_LEGS ?? "0";
  */
 const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 10);
 /**
+ * Niceness of the decoding players (0–19; default 0, not lowered): they stand for the existing viewers, who decode on
+ * machines of their own. Niced with the light players, their capture→decode latency would measure how long a starved
+ * decoder waits for this machine's CPU, not what the server adds.
+ */
+const DECODER_NICE = Number(process.env.BENCH_DECODER_NICE ?? 0);
+/** The issue-10 bar for the existing players while a burst of others joins: added capture→decode latency, ms. */
+const BAR_ADDED_LATENCY_MS = 100;
+/** How long the decoding players are watched alone before the burst, for their baseline latency, ms. */
+const BASELINE_MS = 2_000;
+/**
  * Light players joining per second, all pools together (0 = all at once, a burst). A paced round measures what the
  * nodes carry once joins are not all in flight together (forwarding cost rather than the burst's handshakes).
  */
@@ -86,8 +97,8 @@ const PACE = Number(process.env.BENCH_PACE ?? 0);
  * Lowers a player process's priority to CLIENT_NICE (see there): every thread it has now (Linux nice is per thread;
  * threads made later inherit it from their creator). A process or thread that is gone is ignored.
  */
-function niceClient(pid: number | undefined): void {
-  if (!pid || CLIENT_NICE <= 0) return;
+function niceClient(pid: number | undefined, nice = CLIENT_NICE): void {
+  if (!pid || nice <= 0) return;
   let tids: number[] = [pid];
   try {
     tids = readdirSync(`/proc/${pid}/task`).map(Number);
@@ -96,7 +107,7 @@ function niceClient(pid: number | undefined): void {
   }
   for (const tid of tids) {
     try {
-      setPriority(tid, Math.min(19, CLIENT_NICE));
+      setPriority(tid, Math.min(19, nice));
     } catch {
       // exited already
     }
@@ -437,6 +448,21 @@ interface Joined {
   setupSec: number;
   /** Decoding players' capture-to-decode latency while the light players joined, ms (average). */
   burstLatAvg: number | null;
+  /** Their latency over BASELINE_MS just before the light players joined, ms (average). */
+  baseLatAvg: number | null;
+}
+
+/** Average capture→decode latency of the decoding players between two stats snapshots, ms; null without samples. */
+function latencyBetween(before: (ClientStats | null)[], after: (ClientStats | null)[]): number | null {
+  let sumMs = 0;
+  let n = 0;
+  before.forEach((a, i) => {
+    const z = after[i];
+    if (!a || !z) return;
+    sumMs += z.latencySumMs - a.latencySumMs;
+    n += z.latencySamples - a.latencySamples;
+  });
+  return n > 0 ? sumMs / n : null;
 }
 
 /** The decoding players join first (they are the existing players the burst must not hurt), then the light ones. */
@@ -447,12 +473,14 @@ async function joinPlayers(b: Bench, plan: Plan): Promise<Joined> {
   const decHandles: WcsClientHandle[] = [];
   const decP = plan.decoders.map(async (stream, i) => {
     const h = await spawnPlayer({ url, name: b.streams[stream]!.name, label: `dec${i + 1}` });
-    niceClient(h.pid);
+    niceClient(h.pid, DECODER_NICE);
     decHandles.push(h);
     await h.waitForStatus("PLAYING", PLAYING_TIMEOUT_MS);
     return { h, stream };
   });
   await Promise.allSettled(decP);
+  const latBase0 = await Promise.all(decHandles.map((d) => d.stats().catch(() => null)));
+  await sleep(BASELINE_MS);
   const latBefore = await Promise.all(decHandles.map((d) => d.stats().catch(() => null)));
   const lightP = b.pools.map(async (pool, i) => {
     const ids = plan.idsPerPool[i] ?? [];
@@ -479,14 +507,8 @@ async function joinPlayers(b: Bench, plan: Plan): Promise<Joined> {
   const lightRes = await Promise.all(lightP);
   const setupSec = (performance.now() - t0) / 1000;
   const latAfter = await Promise.all(decHandles.map((d) => d.stats().catch(() => null)));
-  let burstLatSum = 0;
-  let burstLatN = 0;
-  latBefore.forEach((a, i) => {
-    const z = latAfter[i];
-    if (!a || !z) return;
-    burstLatSum += z.latencySumMs - a.latencySumMs;
-    burstLatN += z.latencySamples - a.latencySamples;
-  });
+  const baseLatAvg = latencyBetween(latBase0, latBefore);
+  const burstLatAvg = latencyBetween(latBefore, latAfter);
   const decs: Joined["decs"] = [];
   for (const r of decSettled) {
     if (r.status === "fulfilled") decs.push(r.value);
@@ -502,7 +524,7 @@ async function joinPlayers(b: Bench, plan: Plan): Promise<Joined> {
     }
     for (const id of r.pending) failed.push(`light ${pool.label}/${id}: no PLAYING within ${PLAYING_TIMEOUT_MS} ms (last: ${pool.statuses.get(id)?.status ?? "PENDING"})`);
   });
-  return { decHandles, decs, lightPlaying, failed, setupSec, burstLatAvg: burstLatN ? burstLatSum / burstLatN : null };
+  return { decHandles, decs, lightPlaying, failed, setupSec, baseLatAvg, burstLatAvg };
 }
 
 interface LightDelta {
@@ -702,6 +724,8 @@ interface Round {
   joinLagMax: number;
   windowLagP99: number;
   burstLatAvg: number | null;
+  /** The decoding players' latency just before the burst, ms (average); burstLatAvg − this = what the burst added. */
+  baseLatAvg: number | null;
   lateDropped: number;
   verdict: string;
 }
@@ -828,6 +852,7 @@ async function runRound(b: Bench, n: number): Promise<Round> {
     joinLagMax: worstMs(m1, "nodejs_eventloop_lag_max_seconds"),
     windowLagP99: worstMs(w.mB, "nodejs_eventloop_lag_p99_seconds"),
     burstLatAvg: j.burstLatAvg,
+    baseLatAvg: j.baseLatAvg,
     lateDropped: counterDelta(m0, w.mB, "wcs_media_node_rtp_late_dropped_total"),
     verdict,
   };
@@ -861,7 +886,7 @@ function printRound(r: Round, b: Bench): void {
   console.log(
     `   admission: ${r.playing} admitted, ${fmt(r.refusedFull, 0)} leg(s) refused node_full, ${fmt(r.refusedOther, 0)} refused otherwise${several ? " (summed over the nodes)" : ""}; event-loop lag p99/max while joining ${fmt(r.joinLagP99, 0)}/${fmt(r.joinLagMax, 0)} ms, p99 in the window ${fmt(r.windowLagP99, 0)} ms${several ? " (worst node)" : ""}; ${fmt(r.lateDropped, 0)} late packets dropped`,
   );
-  if (r.decoders) console.log(`   existing (decoding) players' latency while the others joined: avg ${fmt(r.burstLatAvg, 0)} ms`);
+  if (r.decoders) console.log(`   existing (decoding) players' latency while the others joined: avg ${fmt(r.burstLatAvg, 0)} ms (${fmt(r.baseLatAvg, 0)} ms just before: added ${fmt(addedLatency(r), 0)} ms)`);
   const pulls = r.leftoverPulls === null ? "?" : r.leftoverPulls;
   console.log(
     `   after stop: ${r.leftoverLegs ?? "?"} player leg(s) left on the node(s)${several ? `, ${pulls} edge pull leg(s) still there (waited ${fmt(r.leftoverWaitSec)} s; an edge lingers ${CASCADE_LINGER_MS / 1000} s after its last player)` : ""}`,
@@ -971,6 +996,8 @@ async function run(k: number, m: number, sizes: number[]): Promise<Run> {
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
 const runLabel = (r: Run): string => `${plural(r.nodes, "node")}, ${plural(r.streams, "stream")}`;
 const failedRound = (r: Round): boolean => r.verdict.startsWith("FAILED");
+/** What a round's burst of joins added to the existing (decoding) players' capture→decode latency, ms; NaN if unmeasured. */
+const addedLatency = (r: Round): number => (r.burstLatAvg !== null && r.baseLatAvg !== null ? r.burstLatAvg - r.baseLatAvg : NaN);
 const played = (rounds: (Round | null)[]): Round[] => rounds.filter((r): r is Round => r !== null);
 
 function printRunSummary(run: Run): void {
@@ -978,7 +1005,7 @@ function printRunSummary(run: Run): void {
   console.log(`\nSummary, ${runLabel(run)} (window figures; CPU = media node processes, all threads, summed over the nodes, % of one core)`);
   const pct = (x: number): string => fmt(x, 1);
   printTable([
-    ["N", "admitted", "refused", "setup s", "node CPU %", "CPU/player %", "marg./player %", "Mbps/core", "players per node", "edges", "RSS MB", "KB/player", "pub fps", "dec frames min %", "light frames min %", "loss %", "lag p99 join/window ms", "burst lat ms", "lat max ms", "box busy %", "verdict"],
+    ["N", "admitted", "refused", "setup s", "node CPU %", "CPU/player %", "marg./player %", "Mbps/core", "players per node", "edges", "RSS MB", "KB/player", "pub fps", "dec frames min %", "light frames min %", "loss %", "lag p99 join/window ms", "burst lat ms", "added lat ms", "lat max ms", "box busy %", "verdict"],
     ...rounds.map((r) => [
       r.n,
       `${r.playing}/${r.n}`,
@@ -998,6 +1025,7 @@ function printRunSummary(run: Run): void {
       r.lightPackets + r.lightLost > 0 ? fmt((100 * r.lightLost) / (r.lightPackets + r.lightLost), 3) : "–",
       `${fmt(r.joinLagP99, 0)}/${fmt(r.windowLagP99, 0)}`,
       fmt(r.burstLatAvg, 0),
+      fmt(addedLatency(r), 0),
       fmt(r.decLatMax, 0),
       fmt(r.machineBusy),
       r.verdict,
@@ -1011,7 +1039,8 @@ function printRunSummary(run: Run): void {
       "  KB/player = RSS growth during the round / admitted (– below 8 players or when RSS shrank: GC noise); pub fps = the slowest publisher's;\n" +
       "  frames min % = worst admitted player's frames in the window / frames its publisher encoded (±1–2 frames of snapshot skew);\n" +
       "  loss % = light players' RTP sequence gaps / expected packets; lag p99 = the worst node's event-loop lag while the light players joined / in the window;\n" +
-      "  burst lat = decoding players' average capture→decode latency while the light players joined (they joined first); lat max = their worst over the whole play.",
+      "  burst lat = decoding players' average capture→decode latency while the light players joined (they joined first, and decode at niceness\n" +
+      `  BENCH_DECODER_NICE=${DECODER_NICE}); added lat = burst lat − their average over the ${BASELINE_MS / 1000} s just before; lat max = their worst over the whole play.`,
   );
   if (rounds.length >= 2) {
     const first = rounds[0]!;
@@ -1029,6 +1058,14 @@ function printRunSummary(run: Run): void {
       `${bad.length} failed${bad.length ? ` (${bad.map((r) => `N=${r.n}: ${r.verdict.slice(8)}`).join("; ")})` : ""}${skipped ? `, ${skipped} aborted or skipped` : ""}; ` +
       `node lost in ${nodeLost}${run.publisherLost ? ", publisher lost (see above)" : ""} ⇒ ${bad.length === 0 && skipped === 0 && !run.publisherLost ? "MET" : "NOT MET"}`,
   );
+  const burst = rounds.filter((r) => r.n > 1 && r.decoders > 0);
+  if (burst.length > 0) {
+    const over = burst.filter((r) => !(addedLatency(r) < BAR_ADDED_LATENCY_MS));
+    console.log(
+      `Existing players' added latency while the others joined < ${BAR_ADDED_LATENCY_MS} ms: ${burst.length - over.length} of ${plural(burst.length, "round")}` +
+        `${over.length ? ` (over or unmeasured: ${over.map((r) => `N=${r.n}: ${fmt(addedLatency(r), 0)} ms`).join(", ")})` : ""} ⇒ ${over.length === 0 ? "MET" : "NOT MET"}`,
+    );
+  }
 }
 
 type SizeBar = { verdict: "met" | "not met" | "not shown"; why: string };

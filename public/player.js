@@ -1,15 +1,18 @@
 // @ts-check
 // Player: play a stream by name (our SDK). URL parameters prefill the form: ?name=NAME&server=ws://…; ?token=… is the
-// access token, ?relay=1 plays through the TURN server only.
+// access token, ?relay=1 plays through the TURN server only. A name that is not being published yet ("Stream not
+// found") is waited for: the page asks again every few seconds until it plays, or the person cancels.
 
-import { createSession } from "/sdk/wcs-sdk.mjs";
+import { createSession, SESSION_STATUS, STREAM_STATUS, STREAM_STATUS_INFO } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, readFields } from "/common.js";
 import { params, prefillServer, rememberInUrl } from "/common.js";
-import { closeQuietly, iceOptions, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
+import { closeQuietly, describeSessionLoss, iceOptions, pagePlatform, sessionDown, sessionStatus, tokenOptions, watchSession } from "/common.js";
 import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, routeState, streamState, videoState } from "/common.js";
 import { createMuteBadge, mutedText, showMuteBadge } from "/common.js";
+import { createReceivingFigures } from "/publish-controls.js";
+import { createShareLink, pageLink, serverQuery } from "/share-link.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -29,7 +32,15 @@ const ui = {
   caption: /** @type {HTMLSpanElement} */ ($("caption")),
   unmute: /** @type {HTMLButtonElement} */ ($("unmute")),
   fullscreen: /** @type {HTMLButtonElement} */ ($("fullscreen")),
+  waiting: /** @type {HTMLDivElement} */ ($("waiting")),
+  waitingText: /** @type {HTMLSpanElement} */ ($("waiting-text")),
+  cancelWaiting: /** @type {HTMLButtonElement} */ ($("cancel-waiting")),
+  receiving: /** @type {HTMLParagraphElement} */ ($("receiving")),
+  share: /** @type {HTMLElement} */ ($("share")),
 };
+
+/** How often a name that is not being published is asked for again, ms. */
+const RETRY_MS = 2500;
 
 /** What the stream's publisher muted (its mute events), next to the stream's name. */
 const muteBadge = createMuteBadge();
@@ -43,6 +54,18 @@ let session = null;
 let player = null;
 /** Connecting before playing. */
 let busy = false;
+/** The name the person asked to play, until they stop or cancel (a "Stream not found" for it starts waiting). @type {string | null} */
+let wanted = null;
+/** The name being waited for (its last play ended "Stream not found"), null when not waiting. @type {string | null} */
+let waitingFor = null;
+/** The next try of `waitingFor`. @type {ReturnType<typeof setTimeout> | undefined} */
+let retryTimer;
+
+/** "Receiving": bitrate, resolution and frame rate of the played video. */
+createReceivingFigures(ui.receiving, () => player);
+/** The link to this stream on this page. */
+const shareLink = createShareLink({ id: "share-link", text: "Link to this stream:", copyLabel: "Copy link" });
+ui.share.append(shareLink.element);
 
 prefillServer(ui.url);
 ui.name.value = params.get("name") ?? "";
@@ -56,9 +79,15 @@ ui.name.value = params.get("name") ?? "";
 async function ensureSession(url) {
   if (!session || sessionDown(session) || session.getServerUrl() !== url) {
     closeQuietly(session);
-    session = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions(), ...iceOptions() });
+    const s = createSession({ urlServer: url, platform: pagePlatform, timeout: 15_000, ...tokenOptions(), ...iceOptions() });
+    session = s;
     log.record(`connect ${url}`);
-    watchSession(session, { url, log, errors, render, isCurrent: (s) => s === session });
+    /** A lost session ends the waiting too. @type {(status: "DISCONNECTED" | "FAILED", established: boolean) => void} */
+    const onLost = (status, established) => {
+      stopWaiting();
+      errors.show(describeSessionLoss(status, url, established, s));
+    };
+    watchSession(s, { url, log, errors, render, isCurrent: (x) => x === session, onLost });
     render();
   }
   await session.established(15_000);
@@ -72,11 +101,14 @@ async function play() {
   if (!fields) return;
   const [url, name] = fields;
   errors.show("");
+  stopWaiting();
+  ui.waitingText.textContent = "";
   busy = true;
   render();
   try {
     const s = await ensureSession(url);
-    player = watchStream(s.createStream({ name, display: ui.display }), log, onStatus).play();
+    wanted = name;
+    startPlaying(s, name);
     rememberInUrl({ name });
   } catch (e) {
     errors.report(e);
@@ -86,22 +118,82 @@ async function play() {
   }
 }
 
+/**
+ * Plays `name` on `s` (a new Stream each try).
+ * @param {Session} s
+ * @param {string} name
+ */
+function startPlaying(s, name) {
+  player = watchStream(s.createStream({ name, display: ui.display }), log, onStatus).play();
+}
+
 /** @param {Stream} stream */
 function onStatus(stream) {
   if (stream !== player) return;
-  if (failedOnItsOwn(stream, session)) errors.show(describeStreamFailure(stream));
+  if (stream.status() === STREAM_STATUS.PLAYING && waitingFor !== null) {
+    log.record(`${waitingFor} is published now`);
+    waitingFor = null;
+    ui.waitingText.textContent = "";
+  }
+  if (failedOnItsOwn(stream, session)) {
+    if (stream.getInfo() === STREAM_STATUS_INFO.STREAM_NOT_FOUND) {
+      if (wanted === stream.name()) waitFor(stream.name()); // else: the answer to a try the person cancelled
+    } else {
+      stopWaiting();
+      errors.show(describeStreamFailure(stream));
+    }
+  }
   render();
+}
+
+// ---- waiting for a name to be published ------------------------------------------------------------------------
+
+/**
+ * Asks for `name` again in {@link RETRY_MS} (the server answers "Stream not found" until someone publishes it; WCS
+ * has no notification for a name that appears), showing "Waiting for “NAME” to be published…".
+ * @param {string} name
+ */
+function waitFor(name) {
+  if (waitingFor !== name) log.record(`waiting for ${name}`);
+  waitingFor = name;
+  ui.waitingText.textContent = `Waiting for “${name}” to be published… It plays as soon as it is.`;
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => {
+    retryTimer = undefined;
+    if (waitingFor !== name) return;
+    if (!session || session.status() !== SESSION_STATUS.ESTABLISHED) return stopWaiting();
+    startPlaying(session, name);
+    render();
+  }, RETRY_MS);
+}
+
+/** Ends waiting (no further tries); the try under way, if any, is stopped. */
+function stopWaiting() {
+  wanted = null;
+  clearTimeout(retryTimer);
+  retryTimer = undefined;
+  if (waitingFor === null) return;
+  log.record(`stopped waiting for ${waitingFor}`);
+  ui.waitingText.textContent = `Stopped waiting for “${waitingFor}”.`;
+  waitingFor = null;
+  if (player && isLive(player)) player.stop();
 }
 
 function render() {
   showStatus(ui.sessionStatus, sessionStatus(session));
-  showStreamStatus(ui.playStatus, player);
+  // while waiting, each try's PENDING would replace "FAILED (Stream not found)" for a moment: keep the last answer
+  if (!(waitingFor && player?.status() === STREAM_STATUS.PENDING)) showStreamStatus(ui.playStatus, player);
+  const waiting = waitingFor !== null;
   const playing = isLive(player);
   const video = player && playing ? player.getVideoElement() : undefined;
-  showToggle(ui.play, playing, busy ? "Connecting…" : "Play");
+  showToggle(ui.play, playing || waiting, busy ? "Connecting…" : "Play");
   ui.play.disabled = busy;
-  ui.url.disabled = busy || playing;
-  ui.name.disabled = busy || playing;
+  ui.url.disabled = busy || playing || waiting;
+  ui.name.disabled = busy || playing || waiting;
+  ui.waiting.classList.toggle("active", waiting);
+  ui.cancelWaiting.hidden = !waiting;
+  const name = ui.name.value.trim();
+  shareLink.set(name ? pageLink("/player", { name, ...serverQuery(ui.url.value.trim()) }) : null);
   const resolution = resolutionText(video);
   showStatus(ui.resolution, resolution || "—");
   ui.caption.textContent = player && playing ? player.name() : "";
@@ -115,11 +207,20 @@ function render() {
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (busy) return;
-  if (player && isLive(player)) {
+  if (waitingFor !== null) stopWaiting();
+  else if (player && isLive(player)) {
+    wanted = null;
     player.stop();
-    render();
-  } else play();
+  }
+  else return void play();
+  render();
 });
+ui.cancelWaiting.addEventListener("click", () => {
+  stopWaiting();
+  render();
+  ui.play.focus(); // the Cancel button is hidden now
+});
+for (const input of [ui.url, ui.name]) input.addEventListener("input", render);
 ui.unmute.addEventListener("click", () => {
   const video = player?.getVideoElement();
   if (!video) return;
@@ -143,6 +244,7 @@ window.player = {
     return {
       session: sessionStatus(session),
       play: streamState(player),
+      waitingFor,
       error: errors.text(),
       resolution: ui.resolution.textContent,
       muted: video?.muted ?? null,

@@ -8,6 +8,8 @@ import { iceOptions, pagePlatform, sessionDown, sessionStatus, tokenOptions, wat
 import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { resolutionText, showStatus, showStreamStatus } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
+import { createPublishControls, createReceivingFigures } from "/publish-controls.js";
+import { createShareLink, pageLink } from "/share-link.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -27,7 +29,10 @@ const ui = {
   local: /** @type {HTMLDivElement} */ ($("local")),
   preview: /** @type {HTMLDivElement} */ ($("preview")),
   resolution: /** @type {HTMLOutputElement} */ ($("preview-resolution")),
-  playerLink: /** @type {HTMLAnchorElement} */ ($("player-link")),
+  devices: /** @type {HTMLDivElement} */ ($("devices")),
+  localFigures: /** @type {HTMLParagraphElement} */ ($("local-figures")),
+  previewFigures: /** @type {HTMLParagraphElement} */ ($("preview-figures")),
+  share: /** @type {HTMLElement} */ ($("share")),
 };
 
 const log = createLog("streamer");
@@ -41,6 +46,13 @@ let publisher = null;
 let preview = null;
 /** Connecting or starting to publish. */
 let busy = false;
+
+/** Camera and microphone pickers, the microphone meter and "Sending" under the camera. */
+const controls = createPublishControls({ devices: ui.devices, figures: ui.localFigures, publisher: () => publisher });
+createReceivingFigures(ui.previewFigures, () => preview);
+/** The Player link of the stream, for others to watch. */
+const playerLink = createShareLink({ id: "player-link", text: "Watch link:", copyLabel: "Copy link" });
+ui.share.append(playerLink.element);
 
 ui.name.value = params.get("name") ?? `stream-${random4()}`;
 
@@ -72,7 +84,8 @@ async function publish() {
     const s = await ensureSession();
     preview = null;
     log.record(`publish ${name}`);
-    publisher = watchStream(s.createStream({ name, display: ui.local }), log, onPublishStatus).publish();
+    const stream = s.createStream({ name, display: ui.local, constraints: controls.constraints() });
+    publisher = watchStream(stream, log, onPublishStatus).publish();
   } catch (e) {
     errors.report(e);
   } finally {
@@ -122,8 +135,9 @@ function render() {
   ui.stopPreview.disabled = publisher?.status() !== STREAM_STATUS.PUBLISHING;
   ui.stopPreview.textContent = isLive(preview) ? "Stop preview" : "Play preview";
   ui.resolution.textContent = preview && isLive(preview) ? resolutionText(preview.getVideoElement()) : "";
+  controls.render();
   const name = ui.name.value.trim();
-  ui.playerLink.href = name ? `/player?name=${encodeURIComponent(name)}` : "/player";
+  playerLink.set(name ? pageLink("/player", { name }) : null);
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
@@ -160,6 +174,7 @@ window.streamer = {
       error: errors.text(),
       local: await videoState(publisher, frameMemo(publisher)),
       preview: await videoState(preview, frameMemo(preview)),
+      tracks: publisher?.getLocalMediaStream()?.getTracks().map((t) => `${t.kind}: ${t.label}`) ?? [],
       history: [...log.lines],
     };
   },

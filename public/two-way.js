@@ -1,6 +1,8 @@
 // @ts-check
 // Two Way Streaming: connect, publish the camera under one name, play another name (our SDK).
-// URL parameters prefill the form: ?publish=NAME&play=NAME&server=ws://…
+// URL parameters prefill the form: ?publish=NAME&play=NAME&server=ws://… (the invite link of the other side swaps
+// their names); without ?publish= the page picks a random name to publish as, and Play stays empty until the person
+// types the other side's name or creates an invite link, which gives the other side a name.
 
 import { createSession, SESSION_STATUS } from "/sdk/wcs-sdk.mjs";
 import { createErrorBox, createLog, messageOf, readFields } from "/common.js";
@@ -10,6 +12,8 @@ import { describeStreamFailure, failedOnItsOwn, isLive, watchStream } from "/com
 import { resolutionText, showStatus, showStreamStatus, showToggle } from "/common.js";
 import { frameMemo, streamState, videoState } from "/common.js";
 import { createMuteBadge, createMuteToggles, mutedText, showMuteBadge } from "/common.js";
+import { createPublishControls, createReceivingFigures } from "/publish-controls.js";
+import { createShareLink, pageLink, serverQuery } from "/share-link.js";
 
 /** @import { Session, Stream } from "/sdk/wcs-sdk.mjs" */
 
@@ -33,6 +37,11 @@ const ui = {
   playForm: /** @type {HTMLFormElement} */ ($("play-form")),
   playName: /** @type {HTMLInputElement} */ ($("play-name")),
   play: /** @type {HTMLButtonElement} */ ($("play")),
+  devices: /** @type {HTMLDivElement} */ ($("devices")),
+  localFigures: /** @type {HTMLParagraphElement} */ ($("local-figures")),
+  remoteFigures: /** @type {HTMLParagraphElement} */ ($("remote-figures")),
+  invite: /** @type {HTMLElement} */ ($("invite")),
+  createInvite: /** @type {HTMLButtonElement} */ ($("create-invite")),
 };
 
 const log = createLog("two-way");
@@ -50,10 +59,16 @@ ui.local.after(muteToggles.element);
 const muteBadge = createMuteBadge();
 ui.resolution.after(muteBadge);
 
-const defaultName = `stream-${random4()}`;
+/** Camera and microphone pickers, the microphone meter and "Sending" under the local video. */
+const controls = createPublishControls({ devices: ui.devices, figures: ui.localFigures, publisher: () => publisher });
+createReceivingFigures(ui.remoteFigures, () => player);
+/** The invite link for the other side (shown once Play has a name). */
+const invite = createShareLink({ id: "invite-link", text: "Invite link:", copyLabel: "Copy invite link" });
+ui.invite.append(invite.element);
+
 prefillServer(ui.url);
-ui.publishName.value = params.get("publish") ?? defaultName;
-ui.playName.value = params.get("play") ?? params.get("publish") ?? defaultName;
+ui.publishName.value = params.get("publish") ?? `stream-${random4()}`;
+ui.playName.value = params.get("play") ?? "";
 
 const established = () => session?.status() === SESSION_STATUS.ESTABLISHED;
 const connecting = () => session?.status() === SESSION_STATUS.PENDING || session?.status() === SESSION_STATUS.CONNECTED;
@@ -93,7 +108,8 @@ function publish() {
   if (!name) return;
   if (!session || !established()) return;
   errors.show("");
-  publisher = watchStream(session.createStream({ name, display: ui.local }), log, onStatus).publish();
+  const stream = session.createStream({ name, display: ui.local, constraints: controls.constraints() });
+  publisher = watchStream(stream, log, onStatus).publish();
   render();
 }
 
@@ -124,14 +140,37 @@ function render() {
   const publishing = isLive(publisher);
   showToggle(ui.publish, publishing, "Publish");
   ui.publish.disabled = !established() && !publishing;
-  ui.publishName.disabled = publishing || !established();
+  ui.publishName.disabled = publishing;
   const playing = isLive(player);
   showToggle(ui.play, playing, "Play");
   ui.play.disabled = !established() && !playing;
-  ui.playName.disabled = playing || !established();
+  ui.playName.disabled = playing;
   ui.resolution.textContent = player && playing ? resolutionText(player.getVideoElement()) : "";
   showMuteBadge(muteBadge, playing ? player : null);
   muteToggles.render();
+  controls.render();
+  renderInvite();
+}
+
+/** The invite link: the other side publishes as the name we play and plays ours (on our server). */
+function renderInvite() {
+  const mine = ui.publishName.value.trim();
+  const theirs = ui.playName.value.trim();
+  ui.createInvite.hidden = Boolean(theirs);
+  invite.set(mine && theirs ? pageLink("/two-way", { publish: theirs, play: mine, ...serverQuery(ui.url.value.trim()) }) : null);
+}
+
+/** "Create invite link": a name for the other side to publish as, put into Play; then the link to send them. */
+function createInvite() {
+  const mine = ui.publishName.value.trim();
+  let theirs;
+  do theirs = `stream-${random4()}`;
+  while (theirs === mine);
+  ui.playName.value = theirs;
+  log.record(`invite: the other side publishes as ${theirs}`);
+  render();
+  // the button is gone now: keep the keyboard on the invite's Copy button
+  invite.element.querySelector("button")?.focus();
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------------
@@ -153,6 +192,8 @@ ui.playForm.addEventListener("submit", (event) => {
   else play();
   render();
 });
+ui.createInvite.addEventListener("click", createInvite);
+for (const input of [ui.publishName, ui.playName, ui.url]) input.addEventListener("input", renderInvite);
 ui.remote.addEventListener("resize", render, true);
 addEventListener("pagehide", () => session?.disconnect());
 render();

@@ -4,12 +4,18 @@
  * errors on the page. Every playing <video> must have a size and advancing frames. The pages expose
  * `window.<page>.state()` (statuses, errors, a debug log) for the assertions and failure reports.
  *
- * - Streamer `/`: publish + preview from the server, a second publisher of the same name refused, a refused camera.
- * - Two Way Streaming `/two-way`: two pages publish to and play each other; a dropped connection is reported.
- * - Player `/player?name=`: plays the named stream with its resolution shown; publisher stop; unknown name.
+ * - Streamer `/`: a chosen microphone and camera (remembered across a reload), publish + preview from the server, the
+ *   microphone meter moving, the Sending / Receiving readouts, the Player link and its Copy button, a second
+ *   publisher of the same name refused, a refused camera.
+ * - Two Way Streaming `/two-way`: distinct prefilled names, the invite link that swaps them, two pages publish to and
+ *   play each other; a dropped connection is reported.
+ * - Player `/player?name=`: plays the named stream with its resolution and Receiving readout, Full screen reachable
+ *   in a 1280×860 window, publisher stop; a name not published yet is waited for until it plays, and Cancel stops
+ *   waiting.
+ * Each page's main state passes axe's WCAG 2.2 A/AA rules (serious and critical).
  *
- * Screenshots: test-results/streamer.png, two-way.png, player.png and their -phone variants (390 px wide, which
- * must not overflow horizontally). At most three pages publish at once.
+ * Screenshots: test-results/streamer.png, two-way.png, player.png, player-waiting.png and their -phone variants (390
+ * px wide, which must not overflow horizontally). At most three pages publish at once.
  */
 import type { Page, WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -21,11 +27,13 @@ import {
   pageState,
   phoneOverflow,
   saveScreenshot,
+  sleep,
   startClusterAndBrowser,
   stopClusterAndBrowser,
   uniqueName,
   type BrowserHandle,
 } from "../harness/browser.js";
+import { expectNoSeriousA11yViolations } from "../harness/a11y.js";
 
 const STATUS_TIMEOUT_MS = 20_000;
 const VIDEO_TIMEOUT_MS = 20_000;
@@ -50,6 +58,7 @@ interface StreamerState {
   error: string;
   local: VideoInfo;
   preview: VideoInfo;
+  tracks: string[];
   history: string[];
 }
 interface TwoWayState {
@@ -66,6 +75,7 @@ interface TwoWayState {
 interface PlayerState {
   session: string;
   play: StreamInfo | null;
+  waitingFor: string | null;
   error: string;
   resolution: string;
   muted: boolean | null;
@@ -127,8 +137,25 @@ async function streamerPublish(page: Page, label: string, name: string): Promise
   }, STATUS_TIMEOUT_MS);
 }
 
+/** The numbers of a getStats readout ("1,234 kbps · 640×480 · 30 fps"). */
+function readout(text: string | null): { kbps: number; size: string } {
+  return { kbps: Number(/([\d,]+) kbps/.exec(text ?? "")?.[1]?.replace(/,/g, "") ?? 0), size: /\d+×\d+/.exec(text ?? "")?.[0] ?? "" };
+}
+
+/** Waits until the readout named `name` ("Sending", "Receiving") shows a bitrate and `size` (any size when omitted). */
+async function expectReadout(page: Page, label: string, name: string, size?: string): Promise<string> {
+  const output = page.getByRole("status", { name, exact: true });
+  const text = await diag.waitUntil(`${label}: ${name} readout`, () => output.textContent(), (t) => {
+    const r = readout(t);
+    return r.kbps > 0 && (size ? r.size === size : r.size !== "");
+  });
+  return text ?? "";
+}
+
 beforeAll(async () => {
   ({ cluster, browser } = await startClusterAndBrowser());
+  // the Copy buttons write to the clipboard (a person's browser asks, or allows it on a click)
+  await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: cluster.httpUrl });
 }, 90_000);
 
 afterAll(() => stopClusterAndBrowser(cluster, browser), 30_000);
@@ -173,11 +200,18 @@ describe("every page", () => {
 // ---------------------------------------------------------------------------------------------------------------
 describe("Streamer at /", () => {
   it(
-    "publishes the camera, previews it from the server, refuses a second publisher of the name, and stops",
+    "publishes the chosen camera and microphone, previews it from the server, shows the mic level, figures and the Player link, refuses a second publisher of the name, stops, and remembers the devices",
     async () => {
       const page = await openPage("streamer", "/", "streamer");
       const name = uniqueName("streamer");
+      // Chromium's fake devices: "Fake Default Audio Input", "Fake Audio Input 1/2"; one camera "fake_device_0"
+      const mic = page.getByLabel("Microphone", { exact: true });
+      const camera = page.getByLabel("Camera", { exact: true });
+      await mic.selectOption({ label: "Fake Audio Input 2" });
+      await camera.selectOption({ label: "fake_device_0" });
       const live = await streamerPublish(page, "streamer", name);
+      expect(live.tracks.sort(), "the chosen devices are published").toEqual(["audio: Fake Audio Input 2", "video: fake_device_0"]);
+      expect(await mic.isDisabled(), "no device change while publishing").toBe(true);
       expect(live.publish?.name).toBe(name);
       expect(live.play?.name).toBe(name);
       expect(await page.textContent("#session-status")).toBe("ESTABLISHED");
@@ -188,9 +222,20 @@ describe("Streamer at /", () => {
         VIDEO_TIMEOUT_MS,
       );
       expect(await page.textContent("#preview-resolution")).toBe("640×480"); // Chromium's fake camera
-      expect(await page.getAttribute("#player-link", "href")).toBe(`/player?name=${name}`);
+      // the fake microphone beeps: the meter moves
+      const meter = page.getByRole("meter", { name: "Microphone level" });
+      await diag.waitUntil("streamer: microphone level > 0", async () => Number(await meter.getAttribute("value")), (v) => v > 0, 10_000);
+      await expectReadout(page, "streamer", "Sending");
+      await expectReadout(page, "streamer", "Receiving", "640×480");
+      // the Player link, shown in full, and its Copy button
+      const link = page.getByRole("link", { name: `${cluster.httpUrl}/player?name=${name}` });
+      expect(await link.getAttribute("href")).toBe(`${cluster.httpUrl}/player?name=${name}`);
+      await page.getByRole("button", { name: "Copy link" }).click();
+      await page.getByText("Copied.").waitFor();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`${cluster.httpUrl}/player?name=${name}`);
       expect((await streamerState(page)).error).toBe("");
       await saveScreenshot(page, "streamer");
+      await expectNoSeriousA11yViolations(page, "streamer (publishing)");
       expect(await phoneOverflow(page, "streamer-phone"), "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
 
       // a second Streamer tab types the same name: refused, with the reason on the page; the first one is unaffected
@@ -217,6 +262,13 @@ describe("Streamer at /", () => {
       expect(await page.textContent("#publish-status")).toMatch(/^UNPUBLISHED/);
       expect(await page.locator("video").count(), "videos removed").toBe(0);
       expect(await page.isEnabled("#publish")).toBe(true);
+      expect(await meter.getAttribute("value"), "the meter is empty again").toBe("0");
+
+      // a reload (the next visit) keeps the chosen devices
+      await page.reload();
+      await diag.waitUntil("streamer: the pickers keep the chosen devices after a reload",
+        async () => [await mic.locator("option:checked").textContent(), await camera.locator("option:checked").textContent()],
+        ([m, c]) => m === "Fake Audio Input 2" && c === "fake_device_0", 10_000);
     },
     TEST_TIMEOUT_MS,
   );
@@ -246,20 +298,42 @@ describe("Streamer at /", () => {
 // ---------------------------------------------------------------------------------------------------------------
 describe("Two Way Streaming at /two-way", () => {
   it(
-    "connects, publishes under one name, plays the other; both see each other; stop and publisher stop",
+    "prefills distinct names, swaps them with the invite link; both publish and play each other; stop and publisher stop",
     async () => {
-      const [nameA, nameB] = [uniqueName("two-way-a"), uniqueName("two-way-b")];
       const a = await openPage("two-way-a", "/two-way", "twoWay");
       const b = await openPage("two-way-b", "/two-way", "twoWay");
       expect(await a.inputValue("#url")).toBe(cluster.wsUrl + "/");
       expect(await a.isDisabled("#publish"), "Publish waits for Connect").toBe(true);
-      for (const [page, label, mine, theirs] of [[a, "a", nameA, nameB], [b, "b", nameB, nameA]] as const) {
-        await page.click("#connect");
+      // each page publishes under a random name of its own; Play waits for the other side's name
+      const publishAs = (page: Page) => page.getByLabel("Publish as");
+      const play = (page: Page) => page.getByLabel("Play", { exact: true });
+      const nameA = await publishAs(a).inputValue();
+      expect(nameA).toMatch(/^stream-[0-9a-f]{4}$/);
+      expect(await publishAs(b).inputValue(), "the two pages' names differ").not.toBe(nameA);
+      expect(await play(a).inputValue(), "Play is not prefilled with our own name").toBe("");
+
+      // a creates the invite: a name for the other side goes into a's Play, the link swaps the two names
+      await a.getByRole("button", { name: "Create invite link" }).click();
+      const nameB = await play(a).inputValue();
+      expect(nameB).toMatch(/^stream-[0-9a-f]{4}$/);
+      expect(nameB).not.toBe(nameA);
+      const invite = `${cluster.httpUrl}/two-way?publish=${nameB}&play=${nameA}`;
+      expect(await a.locator("#invite-link").textContent()).toBe(invite);
+      expect(await a.locator("#invite-link").getAttribute("href")).toBe(invite);
+      await a.getByRole("button", { name: "Copy invite link" }).click();
+      await a.getByText("Copied.").waitFor();
+      // b opens the invite: the names are swapped
+      await b.goto(invite);
+      await diag.within("b: window.twoWay after the invite", 10_000, b.waitForFunction(() => "twoWay" in window));
+      expect(await publishAs(b).inputValue()).toBe(nameB);
+      expect(await play(b).inputValue()).toBe(nameA);
+      expect(await b.locator("#invite-link").textContent(), "b's invite points back at a").toBe(`${cluster.httpUrl}/two-way?publish=${nameA}&play=${nameB}`);
+
+      for (const [page, label] of [[a, "a"], [b, "b"]] as const) {
+        await page.getByRole("button", { name: "Connect" }).click();
         await diag.waitUntil(`${label}: session ESTABLISHED`, () => twoWayState(page), (s) => s.session === "ESTABLISHED");
         expect(await page.textContent("#connect")).toBe("Disconnect");
-        await page.fill("#publish-name", mine);
-        await page.fill("#play-name", theirs);
-        await page.click("#publish");
+        await page.getByRole("button", { name: "Publish" }).click();
       }
       for (const [page, label] of [[a, "a"], [b, "b"]] as const) {
         await diag.waitUntil(`${label}: PUBLISHING`, () => twoWayState(page), (s) => {
@@ -293,7 +367,12 @@ describe("Two Way Streaming at /two-way", () => {
         expect(`${s.remote.videoWidth}×${s.remote.videoHeight}`).toBe(s.resolution);
         expect(s.error).toBe("");
       }
+      await expectReadout(a, "a", "Sending");
+      await expectReadout(a, "a", "Receiving", "640×480");
+      const meter = a.getByRole("meter", { name: "Microphone level" });
+      await diag.waitUntil("a: microphone level > 0", async () => Number(await meter.getAttribute("value")), (v) => v > 0, 10_000);
       await saveScreenshot(a, "two-way");
+      await expectNoSeriousA11yViolations(a, "two-way (publishing and playing)");
       expect(await phoneOverflow(a, "two-way-phone"), "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
 
       // a stops playing (STOPPED), then stops publishing: b's player ends with the publisher's stop, shown to b
@@ -354,13 +433,14 @@ describe("Two Way Streaming at /two-way", () => {
 // ---------------------------------------------------------------------------------------------------------------
 describe("Player at /player", () => {
   it(
-    "plays the stream named in ?name= with its resolution, then reports the publisher stopping",
+    "plays the stream named in ?name= with its resolution and figures, full screen in reach; reports the publisher stopping; waits for an unknown name until Cancel",
     async () => {
       const name = uniqueName("player");
       const publisher = await openPage("player-publisher", "/", "streamer");
       await streamerPublish(publisher, "player-publisher", name);
 
       const page = await openPage("player", `/player?name=${encodeURIComponent(name)}`, "player");
+      await page.setViewportSize({ width: 1280, height: 860 });
       expect(await page.inputValue("#name")).toBe(name);
       expect(await page.inputValue("#url")).toBe(cluster.wsUrl + "/");
       await page.click("#play");
@@ -378,7 +458,23 @@ describe("Player at /player", () => {
       expect(await page.textContent("#play-status")).toBe("PLAYING");
       expect(await page.textContent("#play")).toBe("Stop");
       expect(s.error).toBe("");
+      await expectReadout(page, "player", "Receiving", "640×480");
+      const share = `${cluster.httpUrl}/player?name=${name}`;
+      expect(await page.getByRole("link", { name: share }).getAttribute("href")).toBe(share);
       await saveScreenshot(page, "player");
+      await expectNoSeriousA11yViolations(page, "player (playing)");
+
+      // Full screen (and Unmute, next to it) is on screen in a 1280×860 window without scrolling, and works
+      const fullscreen = page.getByRole("button", { name: "Full screen" });
+      const box = await fullscreen.boundingBox();
+      expect(box, "Full screen button laid out").not.toBeNull();
+      expect(box!.y + box!.height, `Full screen button ${JSON.stringify(box)} inside the 860 px viewport`).toBeLessThanOrEqual(860);
+      expect(box!.y).toBeGreaterThanOrEqual(0);
+      expect(await page.evaluate(() => scrollY), "not scrolled").toBe(0);
+      await fullscreen.click();
+      await diag.waitUntil("player: full screen", () => page.evaluate(() => document.fullscreenElement?.tagName ?? ""), (t) => t === "VIDEO", 5_000);
+      await page.evaluate(() => document.exitFullscreen());
+      await diag.waitUntil("player: full screen left", () => page.evaluate(() => document.fullscreenElement === null), (v) => v, 5_000);
       expect(await phoneOverflow(page, "player-phone"), "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
 
       await publisher.click("#stop");
@@ -389,16 +485,54 @@ describe("Player at /player", () => {
       expect(await page.textContent("#resolution")).toBe("—");
       expect(await page.textContent("#play")).toBe("Play");
 
-      // the same page, a name nobody publishes
+      // the same page, a name nobody publishes: the page says it waits for it, and Cancel stops waiting
       const unknown = uniqueName("nobody");
-      await page.fill("#name", unknown);
-      await page.click("#play");
-      const notFound = await diag.waitUntil("player: Stream not found", () => playerState(page), (x) => x.play?.name === unknown && x.play.status === "FAILED");
-      expect(notFound.play?.info).toBe("Stream not found");
-      expect(notFound.error).toBe(`Nothing is being published under the name “${unknown}”.`);
-      expect(await page.isVisible("#error")).toBe(true);
-      expect(notFound.session, "the session survives").toBe("ESTABLISHED");
+      await page.getByLabel("Stream name").fill(unknown);
+      await page.getByRole("button", { name: "Play" }).click();
+      const waiting = page.getByRole("status").filter({ hasText: `Waiting for “${unknown}” to be published…` });
+      await diag.within("player: waiting shown", STATUS_TIMEOUT_MS, waiting.waitFor());
+      expect(await page.textContent("#play-status")).toBe("FAILED (Stream not found)");
+      expect(await page.isVisible("#error"), "waiting is not an error").toBe(false);
+      expect(await page.textContent("#play")).toBe("Stop");
+      expect((await playerState(page)).session, "the session survives").toBe("ESTABLISHED");
       await saveScreenshot(page, "player-not-found");
+      await page.getByRole("button", { name: "Cancel" }).click();
+      await page.getByText(`Stopped waiting for “${unknown}”.`).waitFor();
+      expect(await waiting.count()).toBe(0);
+      expect(await page.textContent("#play")).toBe("Play");
+      expect(await page.isEnabled("#name")).toBe(true);
+      const tries = (await playerState(page)).history.filter((l) => l.includes(`play ${unknown} PENDING`)).length;
+      await sleep(3500); // longer than the page's retry interval
+      const after = await playerState(page);
+      expect(after.history.filter((l) => l.includes(`play ${unknown} PENDING`)).length, "no more tries after Cancel").toBe(tries);
+      expect(after.waitingFor).toBeNull();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "opened before the stream is published: waits for it, then plays it without another click",
+    async () => {
+      const name = uniqueName("later");
+      const page = await openPage("player-waiting", `/player?name=${encodeURIComponent(name)}`, "player");
+      await page.getByRole("button", { name: "Play" }).click();
+      const waiting = page.getByRole("status").filter({ hasText: `Waiting for “${name}” to be published…` });
+      await diag.within("player: waiting shown", STATUS_TIMEOUT_MS, waiting.waitFor());
+      expect(await page.getByRole("button", { name: "Cancel" }).isVisible()).toBe(true);
+      expect(await page.textContent("#session-status"), "the statuses stay visible").toBe("ESTABLISHED");
+      await saveScreenshot(page, "player-waiting");
+      expect(await phoneOverflow(page, "player-waiting-phone"), "horizontal overflow at 390 px").toBeLessThanOrEqual(0);
+      await expectNoSeriousA11yViolations(page, "player (waiting)");
+
+      const publisher = await openPage("player-waiting-publisher", `/?name=${encodeURIComponent(name)}`, "streamer");
+      await diag.waitUntil("publisher: session ESTABLISHED", () => streamerState(publisher), (s) => s.session === "ESTABLISHED");
+      await publisher.getByRole("button", { name: "Publish" }).click();
+      await diag.waitUntil("player: PLAYING without another click", () => playerState(page), (s) => s.play?.status === "PLAYING", 30_000);
+      await diag.expectLiveVideos([elementProbe(page, "player video", "#display video")], VIDEO_TIMEOUT_MS);
+      expect(await waiting.count(), "the waiting message is gone").toBe(0);
+      expect(await page.textContent("#play-status")).toBe("PLAYING");
+      expect(await page.textContent("#play")).toBe("Stop");
+      expect((await playerState(page)).error).toBe("");
     },
     TEST_TIMEOUT_MS,
   );

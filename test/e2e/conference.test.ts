@@ -95,28 +95,32 @@ async function openConference(label: string, room: string, login: string): Promi
   return page;
 }
 
-/** Clicks Join on our page and waits until the room is joined. */
+/** Clicks Join on our page's pre-join screen and waits until the room is joined (the call view is shown). */
 async function joinConference(page: Page, label: string, room: string): Promise<ConferenceState> {
-  await page.click("#join");
-  return waitUntil(`${label}: join ${room}`, () => confState(page), (s) => {
+  await page.getByRole("button", { name: "Join", exact: true }).click();
+  const s = await waitUntil(`${label}: join ${room}`, () => confState(page), (s) => {
     if (s.error) throw new Error(`page error: ${s.error}`);
     return s.room === room && s.session === "ESTABLISHED";
   });
+  await page.getByRole("toolbar", { name: "Call controls" }).waitFor();
+  return s;
 }
 
-/** Clicks "Camera on" and waits for PUBLISHING. */
-async function publishConference(page: Page, label: string): Promise<ConferenceState> {
-  await page.click("#publish");
+/** After joining with the microphone and camera on (the pre-join default), our page publishes: waits for PUBLISHING. */
+async function waitPublishing(page: Page, label: string): Promise<ConferenceState> {
   return waitUntil(`${label}: publish`, () => confState(page), (s) => {
     if (s.publish && TERMINAL.has(s.publish.status)) throw new Error(`publish ended: ${JSON.stringify(s.publish)}`);
     return s.publish?.status === "PUBLISHING";
   });
 }
 
+/** Opens the chat panel (unless open) and sends `text` to `recipient` ("" = everyone) with the form. */
 async function sendConferenceChat(page: Page, recipient: string, text: string): Promise<void> {
-  await page.selectOption("#recipient", recipient);
-  await page.fill("#message", text);
-  await page.click("#send");
+  const toggle = page.getByRole("button", { name: /^Chat/ });
+  if ((await toggle.getAttribute("aria-pressed")) !== "true") await toggle.click();
+  await page.getByRole("combobox", { name: "Recipient" }).selectOption(recipient);
+  await page.getByRole("textbox", { name: "Message" }).fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
 }
 
 // ---- the SDK room page -----------------------------------------------------------------------------------------
@@ -214,7 +218,7 @@ describe("three-way video chat: official Web SDK room API (alice, boris) + our /
       );
       await waitForSdkEvent(alice, "alice", "JOINED anna", (e) => e.event === "JOINED" && e.login === "anna");
       await waitForSdkEvent(boris, "boris", "JOINED anna", (e) => e.event === "JOINED" && e.login === "anna");
-      const annaPublished = await publishConference(anna, "anna");
+      const annaPublished = await waitPublishing(anna, "anna");
       const annaStream = annaPublished.publish!.name;
       expect(annaStream).toMatch(new RegExp(`^${room}-anna-[0-9a-f]{4}$`));
       for (const [page, label] of [[alice, "alice"], [boris, "boris"]] as const) {
@@ -325,25 +329,25 @@ describe("our /conference page", () => {
     "two logins join via the page, publish, see each other's video, chat, and one leaves",
     async () => {
       carol = await openConference("carol", room, "carol");
-      expect(await carol.inputValue("#room")).toBe(room);
-      expect(await carol.inputValue("#login")).toBe("carol");
-      expect(await carol.inputValue("#invite")).toBe(`${cluster.httpUrl}/conference?room=${room}`);
+      expect(await carol.getByRole("textbox", { name: "Room" }).inputValue()).toBe(room);
+      expect(await carol.getByLabel("Your name").inputValue()).toBe("carol");
+      expect(await carol.getByLabel("Invite link").inputValue()).toBe(`${cluster.httpUrl}/conference?room=${room}`);
       const carolJoined = await joinConference(carol, "carol", room);
       expect(carolJoined.participants).toEqual([]);
-      await publishConference(carol, "carol");
+      await waitPublishing(carol, "carol");
 
       // dave's page opens with carol's login: refused, with the server's reason shown
       dave = await openConference("dave", room, "carol");
-      await dave.click("#join");
+      await dave.getByRole("button", { name: "Join", exact: true }).click();
       const refused = await waitUntil("dave (as carol): join refused", () => confState(dave), (s) => s.error !== "");
       expect(refused.error).toContain("Login is already in use in this room");
       expect(refused.room).toBeNull();
       expect(await dave.textContent("#error")).toContain("Login is already in use in this room");
 
-      await dave.fill("#login", "dave");
+      await dave.getByLabel("Your name").fill("dave");
       const daveJoined = await joinConference(dave, "dave", room);
       expect(daveJoined.participants).toEqual(["carol"]);
-      await publishConference(dave, "dave");
+      await waitPublishing(dave, "dave");
       await waitUntil("carol: JOINED + PUBLISHED dave", () => confState(carol), (s) =>
         s.participants.includes("dave") && s.events.some((e) => e.name === "PUBLISHED" && (e.info as { login?: string }).login === "dave"),
       );
@@ -367,8 +371,8 @@ describe("our /conference page", () => {
       await waitUntil("carol receives dave's message", () => confState(carol), (s) => s.messages.some((m) => m.from === "dave" && m.text === hello));
       await sendConferenceChat(carol, "dave", secret);
       await waitUntil("dave receives carol's private message", () => confState(dave), (s) => s.messages.some((m) => m.from === "carol" && m.text === secret));
-      expect(await carol.textContent("#chat-log")).toContain(hello);
-      expect(await dave.textContent("#chat-log")).toContain(secret);
+      expect(await carol.getByRole("log", { name: "Chat messages" }).textContent()).toContain(hello);
+      expect(await dave.getByRole("log", { name: "Chat messages" }).textContent()).toContain(secret);
       expect((await confState(carol)).error).toBe("");
       expect((await confState(dave)).error).toBe("");
       await saveScreenshot(carol, "conference");
@@ -376,7 +380,7 @@ describe("our /conference page", () => {
       expect(await phoneOverflow(dave, "conference-phone"), "horizontal overflow at phone width (px)").toBeLessThanOrEqual(0);
 
       // carol leaves: her stream ends, dave sees LEFT and loses her tile
-      await carol.click("#join");
+      await carol.getByRole("button", { name: "Leave" }).click();
       const carolLeft = await waitUntil("carol: left", () => confState(carol), (s) => s.room === null && s.login === null);
       expect(TERMINAL.has(carolLeft.publish?.status ?? ""), `carol's publish after leave: ${JSON.stringify(carolLeft.publish)}`).toBe(true);
       expect(carolLeft.remote).toEqual([]);
@@ -384,7 +388,7 @@ describe("our /conference page", () => {
         s.participants.length === 0 && s.remote.length === 0 && s.events.some((e) => e.name === "LEFT" && e.info === "carol"),
       );
       expect(daveAfter.events.filter((e) => e.name === "UNPUBLISHED").map((e) => (e.info as { login: string }).login)).toEqual(["carol"]);
-      expect(await dave.textContent("#chat-log")).toContain("carol left.");
+      expect(await dave.getByRole("log", { name: "Chat messages" }).textContent()).toContain("carol left.");
       expect(daveAfter.publish?.status).toBe("PUBLISHING");
       expect(daveAfter.error).toBe("");
       await saveScreenshot(dave, "conference-dave-after-carol-left");

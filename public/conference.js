@@ -14,6 +14,7 @@ import { describeStreamFailure, isLive, watchStream } from "/common.js";
 import { frameMemo, mutedText, streamState, videoState } from "/common.js";
 import { createAudioMeter } from "/audio-level.js";
 import { createDevicePicker } from "/devices.js";
+import { copyText, pageLink } from "/share-link.js";
 import { createChat } from "/conference-chat.js";
 import { createGrid } from "/conference-grid.js";
 import { createLocalMedia } from "/conference-media.js";
@@ -220,10 +221,7 @@ function renderSpeaker() {
 // ---- rendering -------------------------------------------------------------------------------------------------
 
 function inviteLink() {
-  const name = current?.room ?? ui.room.value.trim();
-  const link = new URL(location.pathname, location.origin);
-  if (name) link.searchParams.set("room", name);
-  return link.href;
+  return pageLink(location.pathname, { room: current?.room ?? ui.room.value.trim() });
 }
 
 /** Our publisher is on (or coming back after a reconnection). */
@@ -626,14 +624,11 @@ async function sendChat(text, to) {
 async function copyInvite(button) {
   const link = inviteLink();
   const text = button.textContent;
-  try {
-    await navigator.clipboard.writeText(link);
-    button.textContent = "Copied";
-  } catch {
+  const copied = await copyText(link, () => {
     ui.invite.value = link;
     ui.invite.select();
-    button.textContent = document.execCommand?.("copy") ? "Copied" : "Copy failed: select the link";
-  }
+  });
+  button.textContent = copied ? "Copied" : "Selected: press Ctrl+C to copy";
   setTimeout(() => {
     button.textContent = text;
   }, 1500);

@@ -25,6 +25,23 @@ export function pageLink(path, query) {
 export const serverQuery = (url) => (url && url !== serverUrl() ? { server: url } : {});
 
 /**
+ * Puts `text` on the clipboard; where the clipboard is refused (no permission, plain http) calls `select()`, which
+ * selects the text on the page so Ctrl+C or the context menu copies it.
+ * @param {string} text
+ * @param {() => void} select
+ * @returns {Promise<boolean>} whether the text is on the clipboard
+ */
+export async function copyText(text, select) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    select();
+    return false;
+  }
+}
+
+/**
  * A share link: `element` (a <p>: `text`, the link, a Copy button named `copyLabel` and a status saying "Copied.");
  * `set(href)` shows `href` (null hides the whole line).
  * @param {object} options
@@ -38,14 +55,8 @@ export function createShareLink({ id, text, copyLabel }) {
   const done = el("output", { className: "copy-done" });
   const element = el("p", { className: "share-link", hidden: true }, el("span", { className: "share-text" }, text), " ", link, " ", copy, " ", done);
   copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(link.href);
-      done.textContent = "Copied.";
-    } catch {
-      // clipboard refused (no permission, plain http): select the link so Ctrl+C / the context menu copies it
-      getSelection()?.selectAllChildren(link);
-      done.textContent = "Selected: press Ctrl+C to copy.";
-    }
+    const copied = await copyText(link.href, () => getSelection()?.selectAllChildren(link));
+    done.textContent = copied ? "Copied." : "Selected: press Ctrl+C to copy.";
   });
   return {
     element,

@@ -195,6 +195,16 @@ describe("/conference call UI", () => {
       await waitUntil("bob sees ann unmuted", seen, (s) => s.badge === "" && s.list.includes("mic and camera on"));
       expect(await annTile.locator(".avatar").isVisible()).toBe(false);
 
+      // active speaker: with only ann's microphone on (Chromium's fake microphone beeps), bob's page highlights her
+      // tile from the level of her received audio; once she mutes, the highlight goes
+      const speaking = () => annTile.getAttribute("data-speaking");
+      await toggle(bob, "Microphone").click();
+      await waitUntil("bob sees ann as the active speaker", speaking, (v) => v === "true");
+      await toggle(ann, "Microphone").click();
+      await waitUntil("ann's highlight gone once she muted", speaking, (v) => v === null);
+      await toggle(ann, "Microphone").click();
+      await toggle(bob, "Microphone").click();
+
       // a message while bob's chat is closed: counted on his Chat button until he opens the chat
       await ann.getByRole("button", { name: /^Chat/ }).click();
       await ann.getByRole("textbox", { name: "Message" }).fill("hello bob");

@@ -1,11 +1,18 @@
 // @ts-check
 // Audio levels for the demo pages: a Web Audio AnalyserNode on a MediaStream's audio track
-// (https://webaudio.github.io/web-audio-api/#AnalyserNode), read as the RMS of the last 1024 samples. Used for the
+// (https://webaudio.github.io/web-audio-api/#AnalyserNode). A reading is the loudest 1024-sample block (about 21 ms)
+// of the last 8192 samples (about 170 ms at 48 kHz): the window is longer than the pages' 100 ms between readings, so
+// no sound falls between two of them, and a short syllable (or a 20 ms test beep) is not averaged away. Used for the
 // microphone meter of a publisher and for the active speaker of a conference (levels of the received tracks).
 // Chromium gives Web Audio the samples of a remote WebRTC track only while the track also plays in a media element;
 // the SDK's <video> of a played stream does that.
 
 import { el } from "/common.js";
+
+/** Samples the analyser keeps (a power of two, as AnalyserNode requires): about 170 ms at 48 kHz. */
+const WINDOW_SAMPLES = 8192;
+/** Samples per block whose RMS is one candidate level: about 21 ms at 48 kHz. */
+const BLOCK_SAMPLES = 1024;
 
 /** @type {AudioContext | null} */
 let context = null;
@@ -37,17 +44,21 @@ export function createAudioLevel(stream) {
   // a stream of the track alone: the analyser follows this track even if the page's stream gets others
   const source = ctx.createMediaStreamSource(new MediaStream([track]));
   const analyser = ctx.createAnalyser();
-  analyser.fftSize = 1024;
+  analyser.fftSize = WINDOW_SAMPLES;
   source.connect(analyser);
   const samples = new Float32Array(analyser.fftSize);
   return {
-    /** RMS level of the latest 1024 samples, 0…1 (0 while the track is disabled or ended). */
+    /** RMS of the loudest {@link BLOCK_SAMPLES}-sample block in the latest {@link WINDOW_SAMPLES}, 0…1 (0 while the track is disabled or ended). */
     level() {
       if (!track.enabled || track.readyState === "ended") return 0;
       analyser.getFloatTimeDomainData(samples);
-      let sum = 0;
-      for (const s of samples) sum += s * s;
-      return Math.min(1, Math.sqrt(sum / samples.length));
+      let loudest = 0;
+      for (let start = 0; start < samples.length; start += BLOCK_SAMPLES) {
+        let sum = 0;
+        for (let i = start; i < start + BLOCK_SAMPLES; i++) sum += samples[i] * samples[i];
+        loudest = Math.max(loudest, sum / BLOCK_SAMPLES);
+      }
+      return Math.min(1, Math.sqrt(loudest));
     },
     close() {
       source.disconnect();

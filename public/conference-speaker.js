@@ -106,5 +106,7 @@ export function createSpeakerDetector(onChange) {
     current: () => speaker,
     /** @param {string} key */
     level: (key) => watched.get(key)?.level ?? 0,
+    /** The smoothed level of every watched key, rounded to 3 decimals (for diagnostics). */
+    levels: () => Object.fromEntries([...watched].map(([key, w]) => [key, Math.round(w.level * 1000) / 1000])),
   };
 }

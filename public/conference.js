@@ -705,6 +705,7 @@ window.conference = {
       local: await videoState(publisher),
       remote: await Promise.all(remotes.map(remoteState)),
       speaker: speaker.current(),
+      speakerLevels: speaker.levels(),
       grid: grid.position(),
       unread: chat.unread(),
       devices: { audio: media.label("audio"), video: media.label("video") },

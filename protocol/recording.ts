@@ -47,6 +47,16 @@ function safePart(s: string, max: number): string {
 }
 
 /**
+ * The start that every record name of `streamName` shares (`<safe stream name>-`, see {@link recordBaseName}): an R2
+ * list under {@link RECORDINGS_PREFIX} + this finds them without reading every other stream's recordings. Names of
+ * other streams may share it (a longer stream name, or one differing only in replaced characters), so the exact name
+ * is still checked in the metadata.
+ */
+export function recordNamePrefix(streamName: string): string {
+  return `${safePart(streamName, NAME_PART_CHARS)}-`;
+}
+
+/**
  * The base of a new recording's name: the WCS template `{streamName}-{startTimeMillis}-{mediaSessionId}` (elements of
  * the WCS "Stream recording" page), each element with characters outside `[A-Za-z0-9_-]` replaced by `_`, the stream
  * name cut to 64 characters and the mediaSessionId to 36. The stream name and start time make names of one stream
@@ -54,7 +64,7 @@ function safePart(s: string, max: number): string {
  * @param startMs the recording's start, ms since the epoch
  */
 export function recordBaseName(streamName: string, mediaSessionId: string, startMs: number): string {
-  return `${safePart(streamName, NAME_PART_CHARS)}-${Math.max(0, Math.floor(startMs))}-${safePart(mediaSessionId, SESSION_PART_CHARS)}`;
+  return `${recordNamePrefix(streamName)}${Math.max(0, Math.floor(startMs))}-${safePart(mediaSessionId, SESSION_PART_CHARS)}`;
 }
 
 /** How a stream is recorded: its container, MIME type and which of its tracks go into the file. */
@@ -164,14 +174,15 @@ export interface RecordingInfo {
 
 /**
  * `/rest-api/recordings/find_all` filter (GET: none): every given field must match; at most `limit` recordings (1–1000,
- * default 1000) after `cursor` (the `X-Next-Cursor` header of the previous answer when it was cut).
+ * default 1000) in name order after `cursor` (the `X-Next-Cursor` header of the previous answer when it was cut: the
+ * last record name it looked at).
  */
 export const RecordingFilter = z
   .object({
     streamName: z.string().max(256).optional(),
     mediaSessionId: z.string().max(128).optional(),
     limit: z.number().int().min(1).max(1000).optional(),
-    cursor: z.string().max(1024).optional(),
+    cursor: RecordName.optional(),
   })
   .strict();
 export type RecordingFilter = z.infer<typeof RecordingFilter>;

@@ -55,7 +55,7 @@ export function createAudioLevel(stream) {
       let loudest = 0;
       for (let start = 0; start < samples.length; start += BLOCK_SAMPLES) {
         let sum = 0;
-        for (let i = start; i < start + BLOCK_SAMPLES; i++) sum += samples[i] * samples[i];
+        for (const v of samples.subarray(start, start + BLOCK_SAMPLES)) sum += v * v;
         loudest = Math.max(loudest, sum / BLOCK_SAMPLES);
       }
       return Math.min(1, Math.sqrt(loudest));

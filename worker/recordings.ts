@@ -12,6 +12,7 @@
  * - `recordingsRest`, mounted at `/rest-api/recordings` behind the REST API's CORS, rate limit and admin token
  *   (worker/rest.ts):
  *     GET|POST /find_all   RecordingFilter (optional) → RecordingInfo[] (`X-Next-Cursor` when cut), 404 when none
+ *                          (findRecordings below)
  *     POST     /delete     {recordName}               → {deleted}, 404 unknown
  *     GET|HEAD /<recordName>                          → the file (below)
  * - `clientRecords`: `GET|HEAD /client/records/<recordName>`, the link of the WCS Stream Recording demo. Open with
@@ -40,6 +41,7 @@ import {
   RecordingPartQuery,
   RecordingPaths,
   RECORDINGS_PREFIX,
+  recordNamePrefix,
   refusal,
   REST_HTTP_STATUS,
   type RecordingInfo,
@@ -176,29 +178,63 @@ export const recordingsRest = new Hono<AuthedApp>();
 recordingsRest.on(["GET", "POST"], "/find_all", async (c) => {
   const parsed = parseJsonBody(c.req.method === "GET" ? "" : await c.req.text(), RecordingFilter, {});
   if (!parsed.ok) return restRefused(c, parsed);
-  const f = parsed.value;
   const bucket = c.env.RECORDINGS;
   if (!bucket) return restRefused(c, refusal("not_configured", NO_BUCKET));
-  // `include` is honoured by R2 (and Miniflare) but missing from the older R2ListOptions type
-  const page = await bucket.list({ prefix: RECORDINGS_PREFIX, limit: f.limit ?? 1000, ...(f.cursor ? { cursor: f.cursor } : {}), include: ["httpMetadata", "customMetadata"] } as R2ListOptions);
-  const list: RecordingInfo[] = page.objects
-    .map((o) => {
-      const recordName = o.key.slice(RECORDINGS_PREFIX.length);
-      const meta = o.customMetadata ?? {};
-      return {
-        recordName,
-        streamName: meta.streamName ?? "",
-        mediaSessionId: meta.mediaSessionId ?? "",
-        size: o.size,
-        createDate: Number(meta.createdAt ?? o.uploaded.getTime()),
-        contentType: o.httpMetadata?.contentType ?? recordContentType(recordName),
-        url: RecordingPaths.download(recordName),
-      };
-    })
-    .filter((r) => (f.streamName === undefined || r.streamName === f.streamName) && (f.mediaSessionId === undefined || r.mediaSessionId === f.mediaSessionId));
-  const next = page.truncated ? { "X-Next-Cursor": page.cursor } : undefined;
-  return list.length ? c.json(list, 200, next) : c.json({ error: NOT_FOUND }, 404, next);
+  const { list, next } = await findRecordings(bucket, parsed.value);
+  const headers = next ? { "X-Next-Cursor": next } : undefined;
+  return list.length ? c.json(list, 200, headers) : c.json({ error: NOT_FOUND }, 404, headers);
 });
+
+/** Objects asked of one R2 list call (R2's most; with metadata included, R2 and Miniflare may give fewer, e.g. 100). */
+const LIST_PAGE = 1000;
+/** Objects one find_all looks at most: a filter that matches little stops there and answers with a cursor. */
+const MAX_SCANNED = 5000;
+
+/** A listed recording object as find_all shows it. */
+function recordingInfo(o: R2Object): RecordingInfo {
+  const recordName = o.key.slice(RECORDINGS_PREFIX.length);
+  const meta = o.customMetadata ?? {};
+  return {
+    recordName,
+    streamName: meta.streamName ?? "",
+    mediaSessionId: meta.mediaSessionId ?? "",
+    size: o.size,
+    createDate: Number(meta.createdAt ?? o.uploaded.getTime()),
+    contentType: o.httpMetadata?.contentType ?? recordContentType(recordName),
+    url: RecordingPaths.download(recordName),
+  };
+}
+
+/**
+ * The recordings that match `f`, at most `f.limit`, in name order after `f.cursor`; `next` (a record name, the last one
+ * looked at) when more may follow. A `streamName` narrows the listing to that stream's record-name prefix
+ * (protocol/recording.ts recordNamePrefix); other filters are checked object by object over up to
+ * {@link MAX_SCANNED} objects, listed in pages resumed with R2's `startAfter`, so a cursor is exact.
+ */
+async function findRecordings(bucket: R2Bucket, f: RecordingFilter): Promise<{ list: RecordingInfo[]; next?: string }> {
+  const limit = f.limit ?? LIST_PAGE;
+  const prefix = RECORDINGS_PREFIX + (f.streamName !== undefined ? recordNamePrefix(f.streamName) : "");
+  const matches = (r: RecordingInfo) => (f.streamName === undefined || r.streamName === f.streamName) && (f.mediaSessionId === undefined || r.mediaSessionId === f.mediaSessionId);
+  const list: RecordingInfo[] = [];
+  let after = f.cursor !== undefined ? recordingKey(f.cursor) : undefined;
+  for (let scanned = 0; ; ) {
+    // `include` is honoured by R2 (and Miniflare) but missing from the older R2ListOptions type
+    const page = await bucket.list({ prefix, limit: LIST_PAGE, ...(after !== undefined ? { startAfter: after } : {}), include: ["httpMetadata", "customMetadata"] } as R2ListOptions);
+    for (const [i, o] of page.objects.entries()) {
+      after = o.key;
+      const info = recordingInfo(o);
+      if (!matches(info)) continue;
+      list.push(info);
+      if (list.length === limit) {
+        const more = i < page.objects.length - 1 || page.truncated;
+        return more ? { list, next: info.recordName } : { list };
+      }
+    }
+    scanned += page.objects.length;
+    if (!page.truncated || page.objects.length === 0) return { list };
+    if (scanned >= MAX_SCANNED) return { list, next: after?.slice(RECORDINGS_PREFIX.length) };
+  }
+}
 
 recordingsRest.post("/delete", async (c) => {
   const parsed = parseJsonBody(await c.req.text(), RecordingDelete);

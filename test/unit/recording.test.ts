@@ -7,7 +7,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { MIN_PART_BYTES, RecordingPaths, recordingPartQuery, RECORDINGS_PREFIX, signRequest } from "../../protocol/index.js";
+import { MIN_PART_BYTES, recordBaseName, RecordingPaths, recordingPartQuery, RECORDINGS_PREFIX, signRequest } from "../../protocol/index.js";
 import { recordingOf, type RecordingMeta } from "../../worker/recording-do.js";
 import { E, nodeCall } from "./helpers.js";
 
@@ -143,5 +143,51 @@ describe("recordings REST", () => {
     expect(del.status).toBe(400);
     const filter = await SELF.fetch("http://x/rest-api/recordings/find_all", { method: "POST", body: JSON.stringify({ limit: 0 }) });
     expect(filter.status).toBe(400);
+  });
+});
+
+describe("recordings find_all", () => {
+  /** Stores a finished recording object as RecordingDO leaves it (metadata only matters here). */
+  const store = (recordName: string, streamName: string, mediaSessionId: string) =>
+    E.RECORDINGS!.put(RECORDINGS_PREFIX + recordName, "x", { customMetadata: { streamName, mediaSessionId, createdAt: "1" }, httpMetadata: { contentType: "video/webm" } });
+  const findAll = async (filter: object) => {
+    const res = await SELF.fetch("http://x/rest-api/recordings/find_all", { method: "POST", body: JSON.stringify(filter) });
+    const body = (await res.json()) as { recordName: string; streamName: string }[] | { error: string };
+    return { status: res.status, body, next: res.headers.get("X-Next-Cursor") };
+  };
+
+  it("pages one stream's recordings with an exact cursor and leaves out a stream whose record names start the same", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const stream = `fa ${tag}`; // record names start "fa_<tag>-", as those of "fa_<tag>" do
+    const mine = [1, 2, 3, 4, 5].map((t) => `${recordBaseName(stream, `m${t}`, t)}.webm`);
+    await Promise.all(mine.map((n) => store(n, stream, "m")));
+    await Promise.all([6, 7].map((t) => store(`${recordBaseName(`fa_${tag}`, "o", t)}.webm`, `fa_${tag}`, "o")));
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (const expected of [2, 2, 1]) {
+      const page = await findAll({ streamName: stream, limit: 2, ...(cursor ? { cursor } : {}) });
+      expect(page.status).toBe(200);
+      const list = page.body as { recordName: string; streamName: string }[];
+      expect(list.length).toBe(expected);
+      expect(list.every((r) => r.streamName === stream)).toBe(true);
+      seen.push(...list.map((r) => r.recordName));
+      cursor = page.next ?? undefined;
+      expect(cursor === undefined, `cursor after ${seen.length}`).toBe(seen.length === mine.length);
+    }
+    expect(seen).toEqual([...mine].sort());
+    expect((await findAll({ cursor: "not a record name" })).status).toBe(400);
+  });
+
+  it("finds a mediaSessionId's recording behind more than one R2 page of others", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const fillers = Array.from({ length: 1050 }, (_, i) => `fill-${tag}-${String(i).padStart(4, "0")}.webm`);
+    for (let i = 0; i < fillers.length; i += 50) await Promise.all(fillers.slice(i, i + 50).map((n) => store(n, `fill-${tag}`, "other")));
+    const target = `fill-${tag}-zzzz.webm`;
+    await store(target, `fill-${tag}`, `wanted-${tag}`);
+    const found = await findAll({ mediaSessionId: `wanted-${tag}` });
+    expect(found.status).toBe(200);
+    expect((found.body as { recordName: string }[]).map((r) => r.recordName)).toEqual([target]);
+    expect(found.next).toBeNull();
   });
 });

@@ -214,6 +214,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     metrics,
     metricsToken: config.metricsToken,
     snapshots,
+    recordings: () => recordings,
   });
   const server = await listenControlApi(app, config.listenHost, config.port);
   if (!nodeId) nodeId = `${hostname()}-${server.port}`;

@@ -95,6 +95,11 @@ export class Recorder {
     return this.o.recordName;
   }
 
+  /** Whether {@link finish} was called (or the recording failed): it is ending or over. */
+  get finished(): boolean {
+    return this.finishing !== undefined;
+  }
+
   /**
    * Starts ffmpeg on the spool file, feeds it the stream (the router's GOP cache first) and begins the upload. A
    * failure ends the recording (logged, the upload aborted); it never fails the stream.

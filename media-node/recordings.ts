@@ -1,10 +1,12 @@
 /**
- * The media node's recordings (WCS `record: true`; protocol/recording.ts, docs/media-engine.md "Recording"): which
- * publisher legs are recorded, within which bounds, and when each recording starts and ends. No extra control call:
+ * The media node's recordings (WCS `record: true`, and recording on demand; protocol/recording.ts, docs/media-engine.md
+ * "Recording"): which publisher legs are recorded, within which bounds, and when each recording starts and ends:
  *
  *   POST /v1/legs {record: {name}} → {@link Recordings.accept} (synchronous, with the answer): the recording is taken
  *     or declined (the answer then has no `record` and the stream is published unrecorded);
  *   the leg connects → its {@link Recorder} starts (ffmpeg, tap, upload);
+ *   POST /v1/legs/:legId/recording {name} → {@link Recordings.startNow}: a connected publisher leg is recorded from
+ *     now on; DELETE of it → {@link Recordings.stop}: that recording finishes while the stream goes on;
  *   the leg ends for any reason (publisher stop, socket drop, ICE/DTLS failure, DELETE, drain) → the recorder finishes
  *     (ffmpeg closes the file, the rest is uploaded, the upload completed).
  *
@@ -20,6 +22,7 @@ import type { Logger } from "pino";
 import { recordingFormat } from "../protocol/recording.js";
 import type { PublisherLeg } from "./engine/index.js";
 import { FFMPEG } from "./ffmpeg-rtp.js";
+import { MediaNodeError } from "./errors.js";
 import type { LegNotice } from "./legs.js";
 import { Recorder } from "./recorder.js";
 import type { RecordingLink } from "./recording-link.js";
@@ -51,8 +54,10 @@ export function ffmpegAvailable(): Promise<boolean> {
 
 /** The recordings of one media node (see the file header). */
 export class Recordings {
-  /** Accepted recordings by leg id: waiting for their leg to connect (`leg`), then recording. */
+  /** The current recording of each leg by leg id: waiting for its leg to connect, recording, or finishing. */
   private readonly byLeg = new Map<string, { leg: PublisherLeg; recorder: Recorder }>();
+  /** Every recorder until it is done (a leg's finishing one stays here when an on-demand one replaced it). */
+  private readonly all = new Set<Recorder>();
   private readonly spool: string;
   private diskTimer?: NodeJS.Timeout;
   private enabled: boolean;
@@ -74,9 +79,9 @@ export class Recordings {
     if (left.length) o.log.warn({ dir: this.spool, files: left.length }, "deleted spool files of a previous run");
   }
 
-  /** Recordings accepted and not finished yet. */
+  /** Recordings accepted and not done yet (finishing ones included). */
   get count(): number {
-    return this.byLeg.size;
+    return this.all.size;
   }
 
   /**
@@ -86,16 +91,50 @@ export class Recordings {
    * @returns the record name (`<name>.<webm|mp4>`), or undefined when declined
    */
   accept(leg: PublisherLeg, name: string): { recordName: string } | undefined {
-    const decline = (why: string) => {
-      this.o.log.warn({ legId: leg.legId, stream: leg.streamName, why }, "recording declined: the stream is published unrecorded");
+    const taken = this.take(leg, name);
+    if (taken instanceof MediaNodeError) {
+      this.o.log.warn({ legId: leg.legId, stream: leg.streamName, why: taken.info }, "recording declined: the stream is published unrecorded");
       return undefined;
-    };
-    if (!this.enabled) return decline(this.o.maxRecordings > 0 ? "ffmpeg is not available" : "MEDIA_NODE_MAX_RECORDINGS is 0");
-    if (this.byLeg.size >= this.o.maxRecordings) return decline(`the node records ${this.byLeg.size} streams already (MEDIA_NODE_MAX_RECORDINGS)`);
+    }
+    return taken;
+  }
+
+  /**
+   * Records the connected publisher leg `leg` from now on under `<name>.<webm|mp4>` (recording on demand): its
+   * {@link Recorder} starts at once, with the router's cached GOP first.
+   * @throws MediaNodeError conflict (the leg is recorded already, or has no codec to record), node_full (as many
+   *   recordings as MEDIA_NODE_MAX_RECORDINGS, or too little free disk), not_configured (no ffmpeg, or 0 recordings)
+   */
+  startNow(leg: PublisherLeg, name: string): { recordName: string } {
+    const current = this.byLeg.get(leg.legId);
+    if (current && !current.recorder.finished) throw new MediaNodeError("conflict", `The stream is being recorded already (${current.recorder.recordName})`);
+    const taken = this.take(leg, name);
+    if (taken instanceof MediaNodeError) throw taken;
+    this.begin(this.byLeg.get(leg.legId)!.recorder);
+    this.o.log.info({ legId: leg.legId, stream: leg.streamName, recordName: taken.recordName }, "recording on demand");
+    return taken;
+  }
+
+  /**
+   * Finishes the recording of leg `legId` while its stream goes on (recording on demand); the rest of the file is
+   * uploaded in the background. Returns the record name, or undefined when the leg is not being recorded.
+   */
+  stop(legId: string, why: string): string | undefined {
+    const rec = this.byLeg.get(legId);
+    if (!rec || rec.recorder.finished) return undefined;
+    void rec.recorder.finish(why);
+    return rec.recorder.recordName;
+  }
+
+  /** Makes the recorder of `leg` (not started), or the refusal that says why not. */
+  private take(leg: PublisherLeg, name: string): { recordName: string } | MediaNodeError {
+    if (!this.enabled) return new MediaNodeError("not_configured", this.o.maxRecordings > 0 ? "Recording is not available: ffmpeg cannot be run on the media node" : "Recording is off on the media node (MEDIA_NODE_MAX_RECORDINGS is 0)");
+    const active = [...this.all].filter((r) => !r.finished).length;
+    if (active >= this.o.maxRecordings) return new MediaNodeError("node_full", `The media node records ${active} streams already (MEDIA_NODE_MAX_RECORDINGS)`);
     const free = this.freeBytes();
-    if (free < this.o.minFreeBytes) return decline(`${Math.round(free / 2 ** 20)} MiB free in ${this.spool} (MEDIA_NODE_RECORD_MIN_FREE_MB)`);
+    if (free < this.o.minFreeBytes) return new MediaNodeError("node_full", `The media node's spool disk is low: ${Math.round(free / 2 ** 20)} MiB free (MEDIA_NODE_RECORD_MIN_FREE_MB)`);
     const format = recordingFormat(leg.video?.codec.name, leg.audio?.codec.name);
-    if (!format) return decline(`no codec to record (video ${leg.video?.codec.name ?? "none"}, audio ${leg.audio?.codec.name ?? "none"})`);
+    if (!format) return new MediaNodeError("conflict", `No codec to record (video ${leg.video?.codec.name ?? "none"}, audio ${leg.audio?.codec.name ?? "none"})`);
     const recordName = `${name}.${format.container}`;
     const recorder = new Recorder({
       recordName,
@@ -108,9 +147,11 @@ export class Recordings {
       log: this.o.log,
     });
     this.byLeg.set(leg.legId, { leg, recorder });
+    this.all.add(recorder);
     void recorder.done.then(() => {
+      this.all.delete(recorder);
       if (this.byLeg.get(leg.legId)?.recorder === recorder) this.byLeg.delete(leg.legId);
-      if (this.byLeg.size === 0) this.stopDiskCheck();
+      if (this.all.size === 0) this.stopDiskCheck();
     });
     return { recordName };
   }
@@ -119,17 +160,21 @@ export class Recordings {
   onLegNotice(n: LegNotice): void {
     const rec = this.byLeg.get(n.legId);
     if (!rec) return;
-    if (n.kind === "connected") {
-      void rec.recorder.start();
-      this.diskTimer ??= setInterval(() => this.checkDisk(), DISK_CHECK_MS);
-    } else if (n.kind === "failed" || n.kind === "closed" || n.kind === "removed") {
+    if (n.kind === "connected") this.begin(rec.recorder);
+    else if (n.kind === "failed" || n.kind === "closed" || n.kind === "removed") {
       void rec.recorder.finish(n.kind === "removed" ? n.cause : n.kind);
     }
   }
 
+  /** Starts `recorder`, and the disk check while anything is recorded. */
+  private begin(recorder: Recorder): void {
+    void recorder.start();
+    this.diskTimer ??= setInterval(() => this.checkDisk(), DISK_CHECK_MS);
+  }
+
   /** Finishes every recording (the node stops) and waits for them, at most `timeoutMs`. */
   async finishAll(why: string, timeoutMs: number): Promise<void> {
-    const all = [...this.byLeg.values()].map((r) => r.recorder.finish(why));
+    const all = [...this.all].map((r) => r.finish(why));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(all), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);

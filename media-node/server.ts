@@ -11,6 +11,10 @@
  *   DELETE /v1/relays/:relayId                → 200 {ok:true}
  *   POST   /v1/legs/:legId/snapshot {}        → 200 SnapshotResponse (protocol/snapshot.ts; media-node/snapshot.ts): a PNG
  *                                               of the stream of that publisher leg | 404 | 409 no video | 503 | 504
+ *   POST   /v1/legs/:legId/recording RecordingStartRequest → 200 RecordingStarted (protocol/recording.ts;
+ *                                               media-node/recordings.ts): recording on demand of a connected
+ *                                               publisher leg | 404 | 409 recorded already or no codec | 503 full or off
+ *   DELETE /v1/legs/:legId/recording          → 200 RecordingStarted (the file that finishes) | 404 not recorded
  *
  *   GET    /healthz                           → 200 {status:"ok"|"draining", nodeId} (unsigned: for load balancers and probes)
  *   GET    /metrics                           → 200 Prometheus text (media-node/metrics.ts); unsigned, Bearer
@@ -54,7 +58,9 @@ import type { LegManager } from "./legs.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { RelayManager } from "./relay.js";
 import { RelayPaths, StartRelayRequest, type StartRelayResponse } from "../protocol/relay.js";
+import { RecordingStartRequest, type RecordingStarted } from "../protocol/recording.js";
 import { SnapshotRequest, type SnapshotResponse } from "../protocol/snapshot.js";
+import type { Recordings } from "./recordings.js";
 import type { Snapshotter } from "./snapshot.js";
 
 /** Largest accepted request body, bytes (an offer may be up to 64 KiB, plus JSON overhead). */
@@ -79,6 +85,8 @@ export interface ControlApiDeps {
   metricsToken?: string;
   /** Takes the snapshots of `POST /v1/legs/:legId/snapshot`; without it that route is not_found. */
   snapshots?: Snapshotter;
+  /** The node's recordings (made once the node id is known), for `/v1/legs/:legId/recording`; undefined: not_found. */
+  recordings?: () => Pick<Recordings, "startNow" | "stop"> | undefined;
 }
 
 /** The refusal of a new placement on a draining node. */
@@ -196,6 +204,22 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     const s = await deps.snapshots.take(leg);
     const res: SnapshotResponse = { data: s.png.toString("base64"), width: s.width, height: s.height, tookMs: s.tookMs };
     return c.json(res, 200);
+  });
+
+  app.post("/v1/legs/:legId/recording", (c) => {
+    const req = body(c, RecordingStartRequest);
+    const legId = c.req.param("legId");
+    const leg = deps.manager.publisherLegs().find((l) => l.legId === legId && l.state === "connected");
+    const recordings = deps.recordings?.();
+    if (!recordings || !leg) throw new MediaNodeError("not_found", "Stream not found");
+    const res: RecordingStarted = recordings.startNow(leg, req.name);
+    return c.json(res, 200);
+  });
+
+  app.delete("/v1/legs/:legId/recording", (c) => {
+    const recordName = deps.recordings?.()?.stop(c.req.param("legId"), "stopped on request");
+    if (!recordName) throw new MediaNodeError("not_found", "The stream is not being recorded");
+    return c.json({ recordName } satisfies RecordingStarted, 200);
   });
 
   app.delete("/v1/relays/:relayId", (c) => {

@@ -24,6 +24,9 @@
  */
 import { z } from "zod";
 
+/** The refusal `info` when the worker has no RECORDINGS bucket (code not_configured). */
+export const NO_RECORDINGS_BUCKET = "Recording storage is not configured (no RECORDINGS bucket)";
+
 /** The R2 key prefix of every recording: the object of `recordName` is `records/<recordName>`. */
 export const RECORDINGS_PREFIX = "records/";
 
@@ -201,6 +204,41 @@ export interface ActiveRecorder {
   fileName: string;
   mediaSessionId: string;
 }
+
+/**
+ * Recording on demand (WCS REST `/recorder/startup` and `/recorder/terminate`, older names `/stream/startRecording` and
+ * `/stream/stopRecording`, same WCS page): the publisher of `mediaSessionId` is recorded from now on, in a new file;
+ * a recording it already has is finished first (WCS: "current recording will be stopped"). WCS's `config`
+ * (`fileTemplate`, `rotation`) is not supported: a body with it is refused (400), not silently recorded otherwise.
+ */
+export const RecorderStartup = z.object({ mediaSessionId: z.string().min(1).max(128) }).strict();
+export type RecorderStartup = z.infer<typeof RecorderStartup>;
+/** `/recorder/terminate`: the recording of the publisher of `mediaSessionId` is finished (its file is uploaded). */
+export const RecorderTerminate = RecorderStartup;
+export type RecorderTerminate = RecorderStartup;
+/** Answer of `/recorder/startup` and `/recorder/terminate`: the file started or finished. */
+export interface RecorderAnswer {
+  fileName: string;
+  mediaSessionId: string;
+}
+
+/**
+ * Media node control calls of recording on demand (worker → node, signed like every control call):
+ *
+ *   POST   /v1/legs/:legId/recording  RecordingStartRequest → 200 RecordingStarted: the publisher leg is recorded from
+ *          now on (the router's cached GOP first), under `<name>.<webm|mp4>`; refusals: not_found (no such publisher
+ *          leg), conflict (it is recorded already: stop that first), node_full (the node records as many streams as it
+ *          may, or its spool disk is low), not_configured (no ffmpeg, or recording off), conflict (no codec to record)
+ *   DELETE /v1/legs/:legId/recording  → 200 RecordingStarted (the record name): finishing (uploaded in the background,
+ *          completed as when the stream ends); not_found when it is not recorded
+ */
+export const RecordingStartRequest = z.object({ name: RecordBaseName }).strict();
+export type RecordingStartRequest = z.infer<typeof RecordingStartRequest>;
+export const RecordingStarted = z.object({ recordName: RecordName });
+export type RecordingStarted = z.infer<typeof RecordingStarted>;
+export const RecorderPaths = {
+  recording: (legId: string) => `/v1/legs/${encodeURIComponent(legId)}/recording`,
+} as const;
 
 /**
  * The byte range a `Range` header asks of a `size`-byte object (RFC 9110 §14.1.2, §14.2): one `bytes=first-last`,

@@ -26,6 +26,8 @@ import {
   RelayPaths,
   refusal,
   signedFetch,
+  RecorderPaths,
+  RecordingStarted,
   SnapshotPaths,
   SnapshotResponse,
   StartRelayResponse,
@@ -130,6 +132,22 @@ export class MediaNodeClient {
    */
   async snapshot(legId: string, timeoutMs: number): Promise<Result<SnapshotResponse>> {
     const res = await this.call("POST", SnapshotPaths.snapshot(legId), {}, SnapshotResponse, timeoutMs);
+    return res.ok ? { ok: true, ...res.value } : res;
+  }
+
+  /**
+   * Records the connected publisher leg `legId` from now on under `<name>.<webm|mp4>` (recording on demand,
+   * protocol/recording.ts RecorderPaths): the record name, or the node's refusal: not_found, conflict (recorded
+   * already, or no codec to record), node_full, not_configured, timeout, error.
+   */
+  async startRecording(legId: string, name: string): Promise<Result<RecordingStarted>> {
+    const res = await this.call("POST", RecorderPaths.recording(legId), { name }, RecordingStarted);
+    return res.ok ? { ok: true, ...res.value } : res;
+  }
+
+  /** Finishes the recording of publisher leg `legId` while the stream goes on: the record name, or not_found. */
+  async stopRecording(legId: string): Promise<Result<RecordingStarted>> {
+    const res = await this.call("DELETE", RecorderPaths.recording(legId), undefined, RecordingStarted);
     return res.ok ? { ok: true, ...res.value } : res;
   }
 

@@ -23,6 +23,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   MIN_PART_BYTES,
+  NO_RECORDINGS_BUCKET,
   RECORDINGS_PREFIX,
   refusal,
   type RecordingComplete,
@@ -98,6 +99,14 @@ export class RecordingDO extends DurableObject<Env> {
     return true;
   }
 
+  /** Gives a reserved name back (the node declined the recording before it began); a begun recording stays. */
+  async release(): Promise<void> {
+    if (this.state?.phase !== "reserved") return;
+    log("info", "recording_released", { recordName: this.state.meta.recordName, stream: this.state.meta.streamName });
+    this.state = null;
+    await this.ctx.storage.deleteAll();
+  }
+
   /**
    * The node starts uploading: creates the multipart upload (idempotent for the same node). Refusals: not_found (no
    * such recording), conflict (another node's, or it has ended), not_configured (no bucket).
@@ -108,7 +117,7 @@ export class RecordingDO extends DurableObject<Env> {
     if (bad) return bad;
     if (s!.phase === "recording") return { ok: true };
     const bucket = this.env.RECORDINGS;
-    if (!bucket) return refusal("not_configured", "Recording storage is not configured (no RECORDINGS bucket)");
+    if (!bucket) return refusal("not_configured", NO_RECORDINGS_BUCKET);
     const meta = s!.meta;
     const upload = await bucket.createMultipartUpload(recordingKey(meta.recordName), {
       httpMetadata: { contentType: meta.contentType },

@@ -28,6 +28,7 @@
 import { Hono, type Context } from "hono";
 import { cors } from "hono/cors";
 import {
+  NO_RECORDINGS_BUCKET,
   parseByteRange,
   parseJsonBody,
   RATE_LIMIT_RETRY_AFTER_S,
@@ -57,7 +58,6 @@ import { recordingKey, recordingOf } from "./recording-do.js";
 
 type App = { Bindings: Env };
 
-const NO_BUCKET = "Recording storage is not configured (no RECORDINGS bucket)";
 const NOT_FOUND = "Recording not found";
 const BAD_NAME = "Invalid record name";
 
@@ -81,7 +81,7 @@ nodeUploads.put(RecordingPaths.part, async (c) => {
   const body = c.req.raw.body;
   if (!body || Number(c.req.header("Content-Length")) !== size) return nodeRefused(c, refusal("invalid_request", `The part's Content-Length must be ${size}`));
   const bucket = c.env.RECORDINGS;
-  if (!bucket) return nodeRefused(c, refusal("not_configured", NO_BUCKET));
+  if (!bucket) return nodeRefused(c, refusal("not_configured", NO_RECORDINGS_BUCKET));
   const recording = recordingOf(c.env, recordName);
   const target = await recording.partTarget(q.data);
   if (!target.ok) {
@@ -136,7 +136,7 @@ async function serveRecording(c: Context, recordName: string, allowed: (streamNa
   const env = c.env as Env;
   if (!RECORD_NAME_RE.test(recordName)) return c.json({ error: BAD_NAME }, 400);
   const bucket = env.RECORDINGS;
-  if (!bucket) return c.json({ error: NO_BUCKET }, 503);
+  if (!bucket) return c.json({ error: NO_RECORDINGS_BUCKET }, 503);
   const key = recordingKey(recordName);
   const head = await bucket.head(key);
   if (!head) return c.json({ error: NOT_FOUND }, 404);
@@ -179,7 +179,7 @@ recordingsRest.on(["GET", "POST"], "/find_all", async (c) => {
   const parsed = parseJsonBody(c.req.method === "GET" ? "" : await c.req.text(), RecordingFilter, {});
   if (!parsed.ok) return restRefused(c, parsed);
   const bucket = c.env.RECORDINGS;
-  if (!bucket) return restRefused(c, refusal("not_configured", NO_BUCKET));
+  if (!bucket) return restRefused(c, refusal("not_configured", NO_RECORDINGS_BUCKET));
   const { list, next } = await findRecordings(bucket, parsed.value);
   const headers = next ? { "X-Next-Cursor": next } : undefined;
   return list.length ? c.json(list, 200, headers) : c.json({ error: NOT_FOUND }, 404, headers);
@@ -240,7 +240,7 @@ recordingsRest.post("/delete", async (c) => {
   const parsed = parseJsonBody(await c.req.text(), RecordingDelete);
   if (!parsed.ok) return restRefused(c, parsed);
   const bucket = c.env.RECORDINGS;
-  if (!bucket) return restRefused(c, refusal("not_configured", NO_BUCKET));
+  if (!bucket) return restRefused(c, refusal("not_configured", NO_RECORDINGS_BUCKET));
   const key = recordingKey(parsed.value.recordName);
   if (!(await bucket.head(key))) return c.json({ error: NOT_FOUND }, 404);
   await bucket.delete(key);

@@ -24,6 +24,11 @@
  *   /nodes/find_all    (GET or POST)  → every registered media node with its load, draining state, version and
  *                      heartbeat age (protocol/rest.ts RestNode; `wcs-edge nodes`), 404 when there is none
  *   /recorder/find_all (GET or POST)  → the recordings being made now, WCS `[{fileName, mediaSessionId}]`, 404 none
+ *   /recorder/startup  {mediaSessionId} → `{fileName, mediaSessionId}`: that publisher is recorded from now on, in a
+ *                      new file (one it had is finished first); 404 no such publisher; 503 no bucket, node full or off;
+ *                      409 no codec to record (also `/stream/startRecording`)
+ *   /recorder/terminate {mediaSessionId} → `{fileName, mediaSessionId}`: its recording is finished and uploaded while
+ *                      it goes on publishing; 404 no such publisher or not recorded (also `/stream/stopRecording`)
  *   /recordings/*      finished recordings in object storage: find_all, delete, the file (worker/recordings.ts)
  */
 import { Hono, type Context } from "hono";
@@ -42,7 +47,10 @@ import {
   StreamFilter,
   StreamSnapshotBody,
   RATE_LIMIT_RETRY_AFTER_S,
+  RecorderStartup,
+  RecorderTerminate,
   type ActiveRecorder,
+  type RecorderAnswer,
   type Refusal,
   type RestNode,
   type StreamStatusEvent,
@@ -197,6 +205,38 @@ rest.on(["GET", "POST"], "/nodes/find_all", async (c) => {
   const nodes = (await registryOf(c.env).list(now)).map((n) => restNode(n, now));
   return nodes.length ? c.json(nodes) : c.json({ error: "Node not found" }, 404);
 });
+
+/** The stream name of the publisher of `mediaSessionId`, if one is publishing. */
+async function publisherStream(env: Env, mediaSessionId: string): Promise<string | undefined> {
+  return (await allStreams(env)).find((s) => s.published && s.mediaSessionId === mediaSessionId)?.name;
+}
+
+// recording on demand (protocol/recording.ts RecorderStartup); WCS's older names of the same calls too
+for (const path of ["/recorder/startup", "/stream/startRecording"]) {
+  rest.post(path, async (c) => {
+    const body = await jsonBody(c, RecorderStartup);
+    if (body instanceof Response) return body;
+    const name = await publisherStream(c.env, body.mediaSessionId);
+    if (name === undefined) return c.json({ error: "Stream not found" }, 404);
+    const res = await streamOf(c.env, name).startRecording(body.mediaSessionId);
+    if (!res.ok) return refused(c, res);
+    log("info", "rest_recorder_startup", { stream: name, mediaSessionId: body.mediaSessionId, recordName: res.recordName });
+    return c.json({ fileName: res.recordName, mediaSessionId: body.mediaSessionId } satisfies RecorderAnswer);
+  });
+}
+
+for (const path of ["/recorder/terminate", "/stream/stopRecording"]) {
+  rest.post(path, async (c) => {
+    const body = await jsonBody(c, RecorderTerminate);
+    if (body instanceof Response) return body;
+    const name = await publisherStream(c.env, body.mediaSessionId);
+    if (name === undefined) return c.json({ error: "Stream not found" }, 404);
+    const res = await streamOf(c.env, name).stopRecording(body.mediaSessionId);
+    if (!res.ok) return refused(c, res);
+    log("info", "rest_recorder_terminate", { stream: name, mediaSessionId: body.mediaSessionId, recordName: res.recordName });
+    return c.json({ fileName: res.recordName, mediaSessionId: body.mediaSessionId } satisfies RecorderAnswer);
+  });
+}
 
 rest.on(["GET", "POST"], "/recorder/find_all", async (c) => {
   const recorders: ActiveRecorder[] = (await allStreams(c.env)).flatMap((s) => (s.published && s.recordName ? [{ fileName: s.recordName, mediaSessionId: s.mediaSessionId }] : []));

@@ -41,6 +41,7 @@ import {
   withoutCandidates,
   MAX_SNAPSHOT_TIMEOUT_MS,
   SnapshotInfo,
+  type RecordingStarted,
   type SnapshotResponse,
 } from "../protocol/index.js";
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
@@ -51,7 +52,7 @@ import { configureLog, log } from "./log.js";
 import { MediaNodeClient } from "./media-node-client.js";
 import { applyMuteEvent, InOrder, relayToPlayers, withPublisherMute } from "./stream-events.js";
 import { StreamStore, type StreamState } from "./stream-store.js";
-import { keepRecording, recordingNodeLost, recordRequest } from "./stream-recording.js";
+import { keepRecording, recordingNodeLost, recordNow, recordRequest, stopRecordingNow } from "./stream-recording.js";
 import { emitWebhooks, legEndedWebhook, legStartedWebhook } from "./webhooks.js";
 import {
   statusEvent,
@@ -447,6 +448,48 @@ export class StreamDO extends DurableObject<Env> {
       return res.code === "not_found" ? refusal("not_found", Info.STREAM_NOT_FOUND) : res;
     }
     log("info", "snapshot_taken", { stream: this.state.name, nodeId: node.nodeId, width: res.width, height: res.height, tookMs: res.tookMs, base64Chars: res.data.length });
+    return res;
+  }
+
+  /**
+   * Recording on demand (REST `/recorder/startup`; worker/stream-recording.ts recordNow): the publisher of
+   * `mediaSessionId` is recorded from now on in a new file; a recording it has is finished first (WCS: "current
+   * recording will be stopped"). Refusals: not_found (no such publishing stream), and those of recordNow.
+   */
+  async startRecording(mediaSessionId: string): Promise<Result<RecordingStarted>> {
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node || pub.mediaSessionId !== mediaSessionId) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    const client = this.nodeClient(node);
+    if (pub.recordName) {
+      const stopped = await this.stopRecording(mediaSessionId);
+      if (!stopped.ok && stopped.code !== "not_found") return stopped;
+      if (!this.isPublisher(pub)) return refusal("stopped", Info.STOPPED_BY_USER);
+    }
+    const res = await recordNow(this.env, this.state.name, pub, node, this.state.media, client);
+    if (!res.ok) return res.code === "node_lost" ? refusal("error", `${Info.FAILED_BY_ERROR}: the media node is unreachable`) : res;
+    // a publisher that ended meanwhile took its recording with it: the node finished the file
+    if (this.isPublisher(pub)) {
+      pub.recordName = res.recordName;
+      await this.save(pub);
+    }
+    return res;
+  }
+
+  /**
+   * Finishes the recording of the publisher of `mediaSessionId` while it goes on publishing (REST
+   * `/recorder/terminate`): the file is uploaded and listed once complete. Refusals: not_found (no such publishing
+   * stream, or not recorded), the node's timeout or error.
+   */
+  async stopRecording(mediaSessionId: string): Promise<Result<RecordingStarted>> {
+    const pub = this.state.publisher;
+    const node = this.state.node;
+    if (!pub || pub.status !== StreamStatus.PUBLISHING || !node || pub.mediaSessionId !== mediaSessionId) return refusal("not_found", Info.STREAM_NOT_FOUND);
+    const res = await stopRecordingNow(this.state.name, pub, node, this.nodeClient(node));
+    if (res.ok && this.isPublisher(pub) && pub.recordName === res.recordName) {
+      delete pub.recordName;
+      await this.save(pub);
+    }
     return res;
   }
 

@@ -2,7 +2,8 @@
  * Stream recording (WCS `record: true`; protocol/recording.ts) against a real worker (`wrangler dev`, its local R2),
  * a real media node (ffmpeg from Debian) and real WebRTC publishers: the file's name in the stream status, the file
  * itself (probed and decoded with ffprobe / ffmpeg), the REST calls on it (list, download with byte ranges, delete),
- * a publisher whose socket drops, a media node killed mid-recording, and H.264 to fragmented MP4.
+ * a publisher whose socket drops, recording on demand (REST `/recorder/startup` and `/recorder/terminate`), a media
+ * node killed mid-recording, and H.264 to fragmented MP4.
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -212,6 +213,62 @@ describe("recording", () => {
     expect(probe.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "opus" });
     expect(Math.abs(Number(probe.format.duration) - seconds)).toBeLessThanOrEqual(1.5);
     expect(await decodeErrors(file.path)).toBe("");
+  });
+
+  it("records on demand over REST: startup, startup again (a new file), terminate; the stream plays on", async () => {
+    const name = uniq("recdemand");
+    const pub = await spawnPublisher({ url: cluster.wsUrl, name });
+    expect((await pub.waitForStatus("PUBLISHING")).data.record).toBe(false);
+    const mediaSessionId = pub.mediaSessionId;
+
+    // bad input and unknown publishers change nothing
+    expect((await rest("/recorder/startup", { mediaSessionId: "nobody" })).status).toBe(404);
+    const withConfig = await rest("/recorder/startup", { mediaSessionId, config: { rotation: "20M" } });
+    expect(withConfig.status).toBe(400);
+    expect(((await withConfig.json()) as { error: string }).error).toContain("config");
+    const notRecorded = await rest("/recorder/terminate", { mediaSessionId });
+    expect(notRecorded.status).toBe(404);
+    expect(await notRecorded.json()).toEqual({ error: "The stream is not being recorded" });
+    expect((await rest("/recorder/find_all")).status).toBe(404);
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const first = await rest("/recorder/startup", { mediaSessionId });
+    expect(first.status).toBe(200);
+    const { fileName: firstName } = (await first.json()) as { fileName: string };
+    expect(firstName).toMatch(new RegExp(`^${name}-\\d{13}-[A-Za-z0-9_-]{1,36}\\.webm$`));
+    expect(await (await rest("/recorder/find_all")).json()).toContainEqual({ fileName: firstName, mediaSessionId });
+
+    // startup while recording (WCS's older name of the call): the first file is finished, a second one begins
+    await new Promise((r) => setTimeout(r, 4000));
+    const second = await rest("/stream/startRecording", { mediaSessionId });
+    expect(second.status).toBe(200);
+    const { fileName: secondName } = (await second.json()) as { fileName: string };
+    expect(secondName).not.toBe(firstName);
+    await new Promise((r) => setTimeout(r, 3000));
+    const stopped = await rest("/recorder/terminate", { mediaSessionId });
+    expect(stopped.status).toBe(200);
+    expect(await stopped.json()).toEqual({ fileName: secondName, mediaSessionId });
+    expect((await rest("/recorder/terminate", { mediaSessionId })).status).toBe(404);
+    expect((await rest("/recorder/find_all")).status).toBe(404);
+
+    for (const [recordName, seconds] of [
+      [firstName, 4],
+      [secondName, 3],
+    ] as const) {
+      const info = await waitForRecording(name, recordName);
+      expect(info).toMatchObject({ streamName: name, mediaSessionId, contentType: "video/webm" });
+      const file = await download(info.url, recordName);
+      const probe = await ffprobe(file.path);
+      expect(probe.streams.find((s) => s.codec_type === "video")).toMatchObject({ codec_name: "vp8", width: 640, height: 480 });
+      expect(probe.streams.find((s) => s.codec_type === "audio")).toMatchObject({ codec_name: "opus" });
+      // from the last keyframe before the call (the router's cached GOP) to the next call: at least the time between them
+      const duration = Number(probe.format.duration);
+      expect(duration, `${recordName} duration`).toBeGreaterThanOrEqual(seconds - 1);
+      expect(duration, `${recordName} duration`).toBeLessThan(seconds + 4);
+      expect(await decodeErrors(file.path), `${recordName} decodes from its first frame`).toBe("");
+    }
+    // the publisher went on publishing the whole time
+    expect(pub.statuses.map((s) => s.status)).toEqual(["PUBLISHING"]);
   });
 
   // last: it kills the cluster's only media node

@@ -199,6 +199,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
     legStates: () => manager.legStates(),
     draining: () => drainState !== undefined,
     totals: () => manager.totals(),
+    recordings: () => recordings?.count ?? 0,
   });
   const snapshots = new Snapshotter({ timeoutMs: config.snapshotTimeoutMs, maxRuns: config.maxSnapshots, maxBytes: MAX_SNAPSHOT_BYTES }, log);
   const app = createControlApp({
@@ -233,6 +234,7 @@ async function startMediaNode(config: MediaNodeConfig, logger?: Logger): Promise
       partBytes: config.recordPartBytes,
       link: new RecordingLink({ workerUrl: config.workerUrl, secret: config.secret, nodeId: () => nodeId, bootId, log }),
       log,
+      events: metrics.recordingEvents,
     },
     await ffmpegCheck,
   );

@@ -14,6 +14,12 @@
  * | `wcs_media_node_nack_requested_total` | counter | | publisher video packets found missing and asked for again with generic NACKs (each packet once, retries not counted) |
  * | `wcs_media_node_nack_repaired_total` | counter | | of those, packets that then arrived |
  * | `wcs_media_node_nack_unrepaired_total` | counter | | of those, packets given up (requests used up, over 1 s old, or the leg ended); requested − repaired − unrepaired are still pending |
+ * | `wcs_media_node_recordings` | gauge | | recordings held now: waiting for their leg, recording, or finishing their upload |
+ * | `wcs_media_node_recordings_started_total` | counter | | recordings started (WCS `record: true` once the leg connects, or on demand) |
+ * | `wcs_media_node_recordings_declined_total` | counter | `code` | recordings declined: `node_full` (MEDIA_NODE_MAX_RECORDINGS, low spool disk), `not_configured` (no ffmpeg), `conflict` (no codec, recorded already) |
+ * | `wcs_media_node_recordings_ended_total` | counter | `outcome` (completed, aborted, failed) | recordings ended: stored, nothing to store, or failed (ffmpeg, spool file or upload; the worker keeps what was uploaded) |
+ * | `wcs_media_node_recorded_bytes_total` | counter | | bytes of the recordings that ended (their files' sizes) |
+ * | `wcs_media_node_snapshots_total` | counter | `outcome` (taken, or the refusal code: conflict, node_full, timeout, error) | snapshot requests and how they ended |
  * | `nodejs_eventloop_lag_p99_seconds` … | gauge | | prom-client default metrics: event-loop lag since the previous scrape, CPU (`process_cpu_seconds_total`), RSS (`process_resident_memory_bytes`), heap, GC |
  *
  * Values are read when scraped (no per-packet work beyond the legs' own counters); the lag histogram and the
@@ -33,11 +39,18 @@ export interface NodeMetricsSource {
   draining(): boolean;
   /** The legs' counters since the node started (LegManager.totals). */
   totals(): LegTotals;
+  /** Recordings held now (media-node/recordings.ts Recordings.count); none when absent. */
+  recordings?(): number;
 }
 
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly refused: Counter<"code">;
+  private readonly recordingsStarted: Counter;
+  private readonly recordingsDeclined: Counter<"code">;
+  private readonly recordingsEnded: Counter<"outcome">;
+  private readonly recordedBytes: Counter;
+  private readonly snapshots: Counter<"outcome">;
   private readonly resetTotals: () => void;
 
   constructor(src: NodeMetricsSource) {
@@ -118,6 +131,50 @@ export class NodeMetrics {
       labelNames: ["code"] as const,
       registers,
     });
+    new Gauge({
+      name: "wcs_media_node_recordings",
+      help: "Recordings held now: waiting for their leg, recording, or finishing their upload.",
+      registers,
+      collect() {
+        this.set(src.recordings?.() ?? 0);
+      },
+    });
+    this.recordingsStarted = new Counter({ name: "wcs_media_node_recordings_started_total", help: "Recordings started (record: true once the leg connects, or on demand).", registers });
+    this.recordingsDeclined = new Counter({
+      name: "wcs_media_node_recordings_declined_total",
+      help: "Recordings declined, by refusal code (node_full, not_configured, conflict).",
+      labelNames: ["code"] as const,
+      registers,
+    });
+    this.recordingsEnded = new Counter({
+      name: "wcs_media_node_recordings_ended_total",
+      help: "Recordings ended: completed (stored), aborted (nothing to store) or failed.",
+      labelNames: ["outcome"] as const,
+      registers,
+    });
+    for (const outcome of ["completed", "aborted", "failed"]) this.recordingsEnded.inc({ outcome }, 0);
+    this.recordedBytes = new Counter({ name: "wcs_media_node_recorded_bytes_total", help: "Bytes of the recordings that ended (their files' sizes).", registers });
+    this.snapshots = new Counter({
+      name: "wcs_media_node_snapshots_total",
+      help: "Snapshot requests by outcome: taken, or the refusal code (conflict, node_full, timeout, error).",
+      labelNames: ["outcome"] as const,
+      registers,
+    });
+  }
+
+  /** What {@link Recordings} reports (media-node/recordings.ts RecordingEvents). */
+  readonly recordingEvents = {
+    started: () => this.recordingsStarted.inc(),
+    declined: (code: string) => this.recordingsDeclined.inc({ code }),
+    ended: (outcome: string, bytes: number) => {
+      this.recordingsEnded.inc({ outcome });
+      this.recordedBytes.inc(bytes);
+    },
+  };
+
+  /** Counts one snapshot request: `outcome` "taken" or its refusal code. */
+  snapshot(outcome: string): void {
+    this.snapshots.inc({ outcome });
   }
 
   /** Counts one refused leg creation. */

@@ -70,6 +70,11 @@ export class Recorder {
   /** Bytes of the file so far, and parts sent (part 1 counted once). */
   bytes = 0;
   partsSent = 0;
+  /**
+   * How the recording ended, once `done`: completed (the file is stored), aborted (nothing was recorded, or the upload
+   * never began) or failed (ffmpeg, the spool file or the upload failed: the worker keeps what was uploaded).
+   */
+  outcome?: "completed" | "aborted" | "failed";
   private input?: FfmpegRtpInput;
   private timer?: NodeJS.Timeout;
   private uploading: Promise<void> = Promise.resolve();
@@ -221,8 +226,12 @@ export class Recorder {
       const size = input ? await fileSize(this.o.spoolPath) : 0;
       this.bytes = size;
       // refused for good: the worker has closed the recording (it keeps what it has); nothing begun: its timer forgets it
-      if (!began || this.refused) return;
+      if (!began || this.refused) {
+        this.outcome = this.failed ? "failed" : "aborted";
+        return;
+      }
       if (size === 0) {
+        this.outcome = this.failed ? "failed" : "aborted";
         await this.o.link.abort(recordName, this.failed ?? `nothing was recorded (${why})`);
         log.warn({ recordName, why }, "recording empty: aborted");
         return;
@@ -234,8 +243,10 @@ export class Recorder {
       // part 1 again (ffmpeg rewrote the header at the end), then the windows not sent yet
       for (let n = 1; n <= parts; n++) if (n === 1 || n > this.uploaded) await this.sendPart(n, bytes);
       const stored = await this.o.link.complete(recordName, parts, bytes);
+      this.outcome = this.failed ? "failed" : "completed";
       log.info({ recordName, why, bytes: stored, parts, partsSent: this.partsSent }, "recording finished");
     } catch (e) {
+      this.outcome = "failed";
       log.error({ recordName, why, error: (e as Error).message }, "recording could not be finished: the worker completes what was uploaded");
     } finally {
       this.buf = undefined;

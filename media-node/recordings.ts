@@ -20,6 +20,7 @@ import { mkdirSync, readdirSync, rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { recordingFormat } from "../protocol/recording.js";
+import type { RefusalCode } from "../protocol/refusal.js";
 import type { PublisherLeg } from "./engine/index.js";
 import { FFMPEG } from "./ffmpeg-rtp.js";
 import { MediaNodeError } from "./errors.js";
@@ -40,6 +41,17 @@ export interface RecordingsOptions {
   partBytes: number;
   link: RecordingLink;
   log: Logger;
+  /** Told of each recording's start, end and of each declined one (the node's metrics, media-node/metrics.ts). */
+  events?: RecordingEvents;
+}
+
+/** What {@link Recordings} reports as recordings start, end or are declined. */
+export interface RecordingEvents {
+  started(): void;
+  /** `code`: why (not_configured, node_full, conflict), as the on-demand call's refusal would say. */
+  declined(code: RefusalCode): void;
+  /** `bytes`: the file's size when it ended. */
+  ended(outcome: NonNullable<Recorder["outcome"]>, bytes: number): void;
 }
 
 /** How often the spool's free space is checked while something is recorded, ms. */
@@ -93,6 +105,7 @@ export class Recordings {
   accept(leg: PublisherLeg, name: string): { recordName: string } | undefined {
     const taken = this.take(leg, name);
     if (taken instanceof MediaNodeError) {
+      this.o.events?.declined(taken.code);
       this.o.log.warn({ legId: leg.legId, stream: leg.streamName, why: taken.info }, "recording declined: the stream is published unrecorded");
       return undefined;
     }
@@ -109,7 +122,10 @@ export class Recordings {
     const current = this.byLeg.get(leg.legId);
     if (current && !current.recorder.finished) throw new MediaNodeError("conflict", `The stream is being recorded already (${current.recorder.recordName})`);
     const taken = this.take(leg, name);
-    if (taken instanceof MediaNodeError) throw taken;
+    if (taken instanceof MediaNodeError) {
+      this.o.events?.declined(taken.code);
+      throw taken;
+    }
     this.begin(this.byLeg.get(leg.legId)!.recorder);
     this.o.log.info({ legId: leg.legId, stream: leg.streamName, recordName: taken.recordName }, "recording on demand");
     return taken;
@@ -149,6 +165,7 @@ export class Recordings {
     this.byLeg.set(leg.legId, { leg, recorder });
     this.all.add(recorder);
     void recorder.done.then(() => {
+      this.o.events?.ended(recorder.outcome ?? "failed", recorder.bytes);
       this.all.delete(recorder);
       if (this.byLeg.get(leg.legId)?.recorder === recorder) this.byLeg.delete(leg.legId);
       if (this.all.size === 0) this.stopDiskCheck();
@@ -168,6 +185,7 @@ export class Recordings {
 
   /** Starts `recorder`, and the disk check while anything is recorded. */
   private begin(recorder: Recorder): void {
+    this.o.events?.started();
     void recorder.start();
     this.diskTimer ??= setInterval(() => this.checkDisk(), DISK_CHECK_MS);
   }

@@ -201,7 +201,11 @@ export function createControlApp(deps: ControlApiDeps): Hono<Env> {
     const legId = c.req.param("legId");
     const leg = deps.manager.publisherLegs().find((l) => l.legId === legId && !l.isEnded);
     if (!deps.snapshots || !leg) throw new MediaNodeError("not_found", "Stream not found");
-    const s = await deps.snapshots.take(leg);
+    const s = await deps.snapshots.take(leg).catch((e: unknown) => {
+      deps.metrics?.snapshot(e instanceof MediaNodeError ? e.code : "error");
+      throw e;
+    });
+    deps.metrics?.snapshot("taken");
     const res: SnapshotResponse = { data: s.png.toString("base64"), width: s.width, height: s.height, tookMs: s.tookMs };
     return c.json(res, 200);
   });

@@ -24,6 +24,7 @@ import {
   type BrowserHandle,
 } from "../harness/browser.js";
 import { decodePngGray, meanLuma, type GrayPicture } from "../harness/png.js";
+import { scrapeMetrics } from "../harness/prometheus.js";
 import { connectWebSdk, openWebSdkPage, pageEvents, WEBSDK_STREAM_PAGE_HTML } from "../harness/sdk-pages.js";
 
 const STATUS_TIMEOUT_MS = 20_000;
@@ -146,6 +147,9 @@ function expectPublisherPicture(pic: GrayPicture, sizes: string[], at: number, l
   expect(markerLatencyMs(marker!.sendTimeMs, at), `${label}: age of the picture`).toBeLessThan(3000);
 }
 
+/** The node's count of snapshots taken (media-node/metrics.ts `wcs_media_node_snapshots_total`). */
+const snapshotsTaken = async () => (await scrapeMetrics(`${cluster.nodes[0]!.controlUrl}/metrics`)).value("wcs_media_node_snapshots_total", { outcome: "taken" });
+
 describe("snapshots", () => {
   it(
     "official Web SDK: stream.snapshot() of a played wrtc stream, and of a fresh stream object (the official demo), give snapshotCompleted with the publisher's picture; REST too",
@@ -157,6 +161,7 @@ describe("snapshots", () => {
       // keys are per stream name: a retried test starts with the page's events of the first try
       const play = `play-${name}`;
       await start(play, name, "play");
+      const takenBefore = await snapshotsTaken();
 
       const sizeBefore = await publishedSize(pub);
       const played = await snapshotEvent(play, `window.snapshotOf(${JSON.stringify(play)})`);
@@ -177,6 +182,9 @@ describe("snapshots", () => {
       const restPic = await decodePngGray(Buffer.from(res.json.data as string, "base64"));
       expectPublisherPicture(restPic, [sizeAfter, await publishedSize(pub)], Date.now(), "REST");
       console.log(`snapshot: REST round trip ${Date.now() - asked} ms, ${restPic.width}x${restPic.height}, ${(res.json.data as string).length} base64 chars`);
+
+      // three snapshots, each counted on the node's /metrics
+      expect((await snapshotsTaken()) - takenBefore).toBe(3);
 
       // the player is not disturbed by the snapshots
       const ended = (await events()).filter((e) => e.kind === "stream" && e.key === play && TERMINAL.has(e.status ?? ""));

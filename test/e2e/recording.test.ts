@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { withoutCandidates, type RecordingInfo } from "../../protocol/index.js";
 import { closeAllClients, readMarker, spawnPublisher, waitUntil, WcsSocket, type WcsClientHandle } from "../clients/index.js";
 import { freePort, startCluster, type Cluster, type MediaNodeProc } from "../harness/cluster.js";
+import { scrapeMetrics } from "../harness/prometheus.js";
 
 const run = promisify(execFile);
 
@@ -84,9 +85,26 @@ async function ffprobe(path: string, countFrames = false): Promise<Probe> {
   return JSON.parse(stdout) as Probe;
 }
 
-/** Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly). */
+/** The media node's recording metrics (media-node/metrics.ts). */
+async function recordingMetrics(): Promise<{ held: number; started: number; completed: number; failed: number; bytes: number }> {
+  const m = await scrapeMetrics(`${node.controlUrl}/metrics`);
+  return {
+    held: m.value("wcs_media_node_recordings"),
+    started: m.value("wcs_media_node_recordings_started_total"),
+    completed: m.value("wcs_media_node_recordings_ended_total", { outcome: "completed" }),
+    failed: m.value("wcs_media_node_recordings_ended_total", { outcome: "failed" }),
+    bytes: m.value("wcs_media_node_recorded_bytes_total"),
+  };
+}
+
+/**
+ * Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly). `-fps_mode passthrough` keeps
+ * each decoded frame's own time: by default ffmpeg maps frames to a constant rate for the output, and two frames a
+ * loaded publisher sent 12 ms apart then fall on one 33 ms slot ("non monotonically increasing dts … 2 >= 2"), a
+ * complaint about the check's output, not the file.
+ */
 async function decodeErrors(path: string): Promise<string> {
-  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"]);
+  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", path, "-fps_mode", "passthrough", "-f", "null", "-"]);
   return stderr;
 }
 
@@ -231,6 +249,7 @@ describe("recording", () => {
     expect(await notRecorded.json()).toEqual({ error: "The stream is not being recorded" });
     expect((await rest("/recorder/find_all")).status).toBe(404);
 
+    const before = await recordingMetrics();
     await new Promise((r) => setTimeout(r, 1500));
     const first = await rest("/recorder/startup", { mediaSessionId });
     expect(first.status).toBe(200);
@@ -269,6 +288,13 @@ describe("recording", () => {
     }
     // the publisher went on publishing the whole time
     expect(pub.statuses.map((s) => s.status)).toEqual(["PUBLISHING"]);
+    // the node's /metrics: two started, two completed with their bytes, none held any more
+    await waitUntil(async () => ((await recordingMetrics()).held === 0 ? true : undefined), 5000, "no recording held");
+    const after = await recordingMetrics();
+    expect(after.started - before.started).toBe(2);
+    expect(after.completed - before.completed).toBe(2);
+    expect(after.failed - before.failed).toBe(0);
+    expect(after.bytes - before.bytes).toBeGreaterThan(100_000);
   });
 
   // last: it kills the cluster's only media node

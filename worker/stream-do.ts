@@ -42,6 +42,7 @@ import {
   MAX_SNAPSHOT_TIMEOUT_MS,
   SnapshotInfo,
   type RecordingStarted,
+  type Refusal,
   type SnapshotResponse,
 } from "../protocol/index.js";
 import { config, registryOf, roomOf, type Config, type Env } from "./env.js";
@@ -467,7 +468,7 @@ export class StreamDO extends DurableObject<Env> {
       if (!this.isPublisher(pub)) return refusal("stopped", Info.STOPPED_BY_USER);
     }
     const res = await recordNow(this.env, this.state.name, pub, node, this.state.media, client);
-    if (!res.ok) return res.code === "node_lost" ? refusal("error", `${Info.FAILED_BY_ERROR}: the media node is unreachable`) : res;
+    if (!res.ok) return this.nodeRefused(node, res);
     // a publisher that ended meanwhile took its recording with it: the node finished the file
     if (this.isPublisher(pub)) {
       pub.recordName = res.recordName;
@@ -486,11 +487,19 @@ export class StreamDO extends DurableObject<Env> {
     const node = this.state.node;
     if (!pub || pub.status !== StreamStatus.PUBLISHING || !node || pub.mediaSessionId !== mediaSessionId) return refusal("not_found", Info.STREAM_NOT_FOUND);
     const res = await stopRecordingNow(this.state.name, pub, node, this.nodeClient(node));
-    if (res.ok && this.isPublisher(pub) && pub.recordName === res.recordName) {
+    if (!res.ok) return this.nodeRefused(node, res);
+    if (this.isPublisher(pub) && pub.recordName === res.recordName) {
       delete pub.recordName;
       await this.save(pub);
     }
     return res;
+  }
+
+  /** A node call's refusal as the REST caller gets it; an unreachable node is reported to the registry (its probe decides). */
+  private async nodeRefused(node: NodeRef, r: Refusal): Promise<Refusal> {
+    if (r.code !== "node_lost") return r;
+    await registryOf(this.env).reportUnreachable(node.nodeId, node.bootId);
+    return refusal("error", `${Info.FAILED_BY_ERROR}: the media node is unreachable`);
   }
 
   /** A snapshot for tests and operators. */

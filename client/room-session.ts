@@ -97,6 +97,10 @@ export class RoomSession {
   status(): SessionStatus {
     return this.#session.status();
   }
+  /** true while auto-restore is reconnecting after a drop (the rooms are joined again once it is back). */
+  isRestoring(): boolean {
+    return this.#session.isRestoring();
+  }
   /** The server URL. */
   getServerUrl(): string {
     return this.#session.getServerUrl();

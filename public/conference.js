@@ -371,7 +371,7 @@ function ensureRoomSession(login) {
     render,
     isCurrent: (s) => s === roomSession,
     onLost: (status, everEstablished) => {
-      if (rs.getSession().isRestoring()) return; // the RESTORING banner follows
+      if (rs.isRestoring()) return; // the RESTORING banner follows
       restoring = "";
       if (!current?.joined) return errors.show(describeSessionLoss(status, url, everEstablished, rs));
       const was = current.room;

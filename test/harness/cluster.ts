@@ -162,44 +162,75 @@ function snapshotWorker(dir: string, rateLimits: ClusterOptions["rateLimits"] = 
 
 /** Starts the worker under `wrangler dev` plus `opts.nodes` (default 1) media nodes, and waits until all are live. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const port = await freePort();
-  const inspectorPort = await freePort();
   const secret = randomBytes(24).toString("hex");
   const stateDir = mkdtempSync(join(tmpdir(), "wcs-edge-state-"));
   const appDir = snapshotWorker(stateDir, opts.rateLimits);
   const host = opts.host ?? "127.0.0.1";
-  const httpUrl = `http://${host}:${port}`;
-  const workerLog = new LogBuffer("[worker]");
   const nodeLogs: LogBuffer[] = [];
+  let workerLog = new LogBuffer("[worker]");
   const logs = () => [workerLog.text(), ...nodeLogs.map((l) => l.text(80))].join("\n");
 
   // the development profile unless a test asks otherwise: authentication off (test/e2e/auth.test.ts turns it on)
   const vars = { MEDIA_NODE_SECRET: secret, AUTH: "off", ...opts.vars };
-  const args = [
-    join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-    "dev",
-    "--config", join(appDir, "wrangler.toml"),
-    "--ip", host,
-    "--port", String(port),
-    "--inspector-port", String(inspectorPort),
-    "--persist-to", stateDir,
-    "--show-interactive-dev-session=false",
-    "--log-level", "info",
-    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-  ];
-  const worker = spawn(process.execPath, args, {
-    cwd: appDir,
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      XDG_CONFIG_HOME: join(stateDir, "config"),
-      NO_COLOR: "1",
-      FORCE_COLOR: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  track(worker, workerLog);
+  const spawnWorker = (port: number, inspectorPort: number): ChildProcess => {
+    const args = [
+      join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--config", join(appDir, "wrangler.toml"),
+      "--ip", host,
+      "--port", String(port),
+      "--inspector-port", String(inspectorPort),
+      "--persist-to", stateDir,
+      "--show-interactive-dev-session=false",
+      "--log-level", "info",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: appDir,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+        XDG_CONFIG_HOME: join(stateDir, "config"),
+        NO_COLOR: "1",
+        FORCE_COLOR: "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    track(child, workerLog);
+    return child;
+  };
+
+  // a port freePort() found free can be taken before wrangler binds it (by any process's outgoing connection, from
+  // the same ephemeral range): wrangler then exits "Address already in use", and the worker starts again on new ports
+  let port = 0;
+  let worker: ChildProcess | undefined;
+  for (let attempt = 1; !worker; attempt++) {
+    port = await freePort();
+    workerLog = new LogBuffer("[worker]");
+    const child = spawnWorker(port, await freePort());
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`wrangler exited with ${child.exitCode}`);
+          const res = await fetch(`http://${host}:${port}/internal/nodes`);
+          await res.body?.cancel();
+          return res.status === 401;
+        },
+        60_000,
+        "wrangler dev to serve",
+        logs,
+      );
+      worker = child;
+    } catch (err) {
+      child.kill("SIGKILL");
+      await exited(child);
+      if (attempt < 3 && workerLog.text().includes("Address already in use")) continue;
+      rmSync(stateDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  const httpUrl = `http://${host}:${port}`;
 
   const nodes: MediaNodeProc[] = [];
   let stopped = false;
@@ -282,17 +313,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 
   try {
-    await waitFor(
-      async () => {
-        if (worker.exitCode !== null) throw new Error(`wrangler exited with ${worker.exitCode}`);
-        const res = await fetch(httpUrl + "/internal/nodes");
-        await res.body?.cancel();
-        return res.status === 401;
-      },
-      60_000,
-      "wrangler dev to serve",
-      logs,
-    );
     for (let i = 0; i < (opts.nodes ?? 1); i++) await cluster.startNode();
   } catch (err) {
     await cluster.stop();

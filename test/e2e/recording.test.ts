@@ -98,13 +98,14 @@ async function recordingMetrics(): Promise<{ held: number; started: number; comp
 }
 
 /**
- * Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly). `-fps_mode passthrough` keeps
- * each decoded frame's own time: by default ffmpeg maps frames to a constant rate for the output, and two frames a
- * loaded publisher sent 12 ms apart then fall on one 33 ms slot ("non monotonically increasing dts … 2 >= 2"), a
- * complaint about the check's output, not the file.
+ * Decodes the whole file; returns ffmpeg's error output (empty when it decoded cleanly). Every decoded frame keeps the
+ * file's own millisecond time (`-fps_mode passthrough`, `-enc_time_base:v -1`: the demuxer's 1/1000): by default
+ * ffmpeg puts the output on a 1/frame-rate time base, and two frames a loaded publisher sent less than a frame time
+ * apart then fall on one slot ("non monotonically increasing dts … 128 >= 128"), a complaint about the check's own
+ * output, not the file (reproduced with a file from a run under 3 busy loops: its packets' times are increasing).
  */
 async function decodeErrors(path: string): Promise<string> {
-  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", path, "-fps_mode", "passthrough", "-f", "null", "-"]);
+  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", path, "-fps_mode", "passthrough", "-enc_time_base:v", "-1", "-f", "null", "-"]);
   return stderr;
 }
 

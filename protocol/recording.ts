@@ -226,9 +226,10 @@ export interface RecorderAnswer {
  * Media node control calls of recording on demand (worker → node, signed like every control call):
  *
  *   POST   /v1/legs/:legId/recording  RecordingStartRequest → 200 RecordingStarted: the publisher leg is recorded from
- *          now on (the router's cached GOP first), under `<name>.<webm|mp4>`; refusals: not_found (no such publisher
- *          leg), conflict (it is recorded already: stop that first), node_full (the node records as many streams as it
- *          may, or its spool disk is low), not_configured (no ffmpeg, or recording off), conflict (no codec to record)
+ *          now on (the router's cached GOP first), under `<name>.<webm|mp4>`; refusals: not_found (no such connected
+ *          publisher leg), conflict (it is recorded already: stop that first; or it has no codec to record), node_full
+ *          (the node records as many streams as it may, or its spool disk is low), not_configured (no ffmpeg, or
+ *          recording off)
  *   DELETE /v1/legs/:legId/recording  → 200 RecordingStarted (the record name): finishing (uploaded in the background,
  *          completed as when the stream ends); not_found when it is not recorded
  */

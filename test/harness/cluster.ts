@@ -241,53 +241,48 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return (await res.json()) as RegisteredNode[];
   };
 
-  const cluster: Cluster = {
-    httpUrl,
-    wsUrl: `ws://${host}:${port}`,
-    secret,
-    nodes,
-    listNodes,
-    logs,
-    async startNode(env: Record<string, string> = {}, nodeOpts: StartNodeOptions = {}) {
-      const nodeId = `node-${nodes.length + 1}-${randomBytes(3).toString("hex")}`;
-      const controlPort = await freePort();
-      const buf = new LogBuffer(`[${nodeId}]`);
-      nodeLogs.push(buf);
-      const argv = [process.execPath, "--import", "tsx", join(ROOT, "media-node/main.ts")];
-      const [cmd, ...args] = nodeOpts.netns ? ["ip", "netns", "exec", nodeOpts.netns, ...argv] : argv;
-      const child = spawn(cmd!, args, {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          MEDIA_NODE_ID: nodeId,
-          MEDIA_NODE_PORT: String(controlPort),
-          MEDIA_NODE_LISTEN_HOST: "127.0.0.1",
-          MEDIA_NODE_BIND_ADDRESS: "127.0.0.1",
-          WORKER_URL: httpUrl,
-          MEDIA_NODE_SECRET: secret,
-          MEDIA_NODE_HEARTBEAT_MS: "1000",
-          // admission by measured load off (a loaded 2-core test machine must not refuse legs at random); tests of
-          // admission set MEDIA_NODE_MAX_LEGS, media-node/admission.ts has its own tests
-          MEDIA_NODE_MAX_LOOP_UTILIZATION: "1",
-          MEDIA_NODE_MAX_LOOP_LAG_MS: "0",
-          // stop() SIGTERMs the nodes: no drain, so a run ends at once (test/e2e/node-drain.test.ts sets its own)
-          MEDIA_NODE_DRAIN_TIMEOUT_MS: "0",
-          LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-          ...env,
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      track(child, buf);
-      const proc: MediaNodeProc = {
-        nodeId,
-        controlUrl: `http://${env.MEDIA_NODE_LISTEN_HOST ?? "127.0.0.1"}:${env.MEDIA_NODE_PORT ?? controlPort}`,
-        process: child,
-        async kill(signal: NodeJS.Signals = "SIGKILL") {
-          child.kill(signal);
-          await exited(child);
-        },
-      };
-      nodes.push(proc);
+  /** One start of a media node; a failure carries its process and log (startNode may try again). */
+  const startNodeOnce = async (env: Record<string, string>, nodeOpts: StartNodeOptions): Promise<MediaNodeProc> => {
+    const nodeId = `node-${nodes.length + 1}-${randomBytes(3).toString("hex")}`;
+    const controlPort = await freePort();
+    const buf = new LogBuffer(`[${nodeId}]`);
+    nodeLogs.push(buf);
+    const argv = [process.execPath, "--import", "tsx", join(ROOT, "media-node/main.ts")];
+    const [cmd, ...args] = nodeOpts.netns ? ["ip", "netns", "exec", nodeOpts.netns, ...argv] : argv;
+    const child = spawn(cmd!, args, {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        MEDIA_NODE_ID: nodeId,
+        MEDIA_NODE_PORT: String(controlPort),
+        MEDIA_NODE_LISTEN_HOST: "127.0.0.1",
+        MEDIA_NODE_BIND_ADDRESS: "127.0.0.1",
+        WORKER_URL: httpUrl,
+        MEDIA_NODE_SECRET: secret,
+        MEDIA_NODE_HEARTBEAT_MS: "1000",
+        // admission by measured load off (a loaded 2-core test machine must not refuse legs at random); tests of
+        // admission set MEDIA_NODE_MAX_LEGS, media-node/admission.ts has its own tests
+        MEDIA_NODE_MAX_LOOP_UTILIZATION: "1",
+        MEDIA_NODE_MAX_LOOP_LAG_MS: "0",
+        // stop() SIGTERMs the nodes: no drain, so a run ends at once (test/e2e/node-drain.test.ts sets its own)
+        MEDIA_NODE_DRAIN_TIMEOUT_MS: "0",
+        LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    track(child, buf);
+    const proc: MediaNodeProc = {
+      nodeId,
+      controlUrl: `http://${env.MEDIA_NODE_LISTEN_HOST ?? "127.0.0.1"}:${env.MEDIA_NODE_PORT ?? controlPort}`,
+      process: child,
+      async kill(signal: NodeJS.Signals = "SIGKILL") {
+        child.kill(signal);
+        await exited(child);
+      },
+    };
+    nodes.push(proc);
+    try {
       await waitFor(
         async () => {
           if (child.exitCode !== null) throw new Error(`media node exited with ${child.exitCode}`);
@@ -297,7 +292,32 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         `media node ${nodeId} to register`,
         logs,
       );
-      return proc;
+    } catch (err) {
+      throw Object.assign(new Error("media node did not start", { cause: err }), { proc, buf });
+    }
+    return proc;
+  };
+
+  const cluster: Cluster = {
+    httpUrl,
+    wsUrl: `ws://${host}:${port}`,
+    secret,
+    nodes,
+    listNodes,
+    logs,
+    async startNode(env: Record<string, string> = {}, nodeOpts: StartNodeOptions = {}) {
+      // the control port freePort() found can be taken before the node binds it (as wrangler's, above): start again
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await startNodeOnce(env, nodeOpts);
+        } catch (err) {
+          const failed = err as Error & { proc?: MediaNodeProc; buf?: LogBuffer };
+          const taken = failed.proc && failed.buf?.text().includes("EADDRINUSE") && env.MEDIA_NODE_PORT === undefined;
+          if (!taken || attempt === 3) throw failed.cause ?? err;
+          nodes.splice(nodes.indexOf(failed.proc!), 1);
+          nodeLogs.splice(nodeLogs.indexOf(failed.buf!), 1);
+        }
+      }
     },
     async stop() {
       if (stopped) return;

@@ -207,15 +207,13 @@ export interface ActiveRecorder {
 
 /**
  * Recording on demand (WCS REST `/recorder/startup` and `/recorder/terminate`, older names `/stream/startRecording` and
- * `/stream/stopRecording`, same WCS page): the publisher of `mediaSessionId` is recorded from now on, in a new file;
- * a recording it already has is finished first (WCS: "current recording will be stopped"). WCS's `config`
+ * `/stream/stopRecording`, same WCS page), both with `{mediaSessionId}`: startup records that publisher from now on,
+ * in a new file (a recording it already has is finished first; WCS: "current recording will be stopped"); terminate
+ * finishes its recording (the file is uploaded). WCS's `config`
  * (`fileTemplate`, `rotation`) is not supported: a body with it is refused (400), not silently recorded otherwise.
  */
-export const RecorderStartup = z.object({ mediaSessionId: z.string().min(1).max(128) }).strict();
-export type RecorderStartup = z.infer<typeof RecorderStartup>;
-/** `/recorder/terminate`: the recording of the publisher of `mediaSessionId` is finished (its file is uploaded). */
-export const RecorderTerminate = RecorderStartup;
-export type RecorderTerminate = RecorderStartup;
+export const RecorderRequest = z.object({ mediaSessionId: z.string().min(1).max(128) }).strict();
+export type RecorderRequest = z.infer<typeof RecorderRequest>;
 /** Answer of `/recorder/startup` and `/recorder/terminate`: the file started or finished. */
 export interface RecorderAnswer {
   fileName: string;

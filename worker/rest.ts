@@ -47,8 +47,7 @@ import {
   StreamFilter,
   StreamSnapshotBody,
   RATE_LIMIT_RETRY_AFTER_S,
-  RecorderStartup,
-  RecorderTerminate,
+  RecorderRequest,
   type ActiveRecorder,
   type RecorderAnswer,
   type Refusal,
@@ -211,31 +210,25 @@ async function publisherStream(env: Env, mediaSessionId: string): Promise<string
   return (await allStreams(env)).find((s) => s.published && s.mediaSessionId === mediaSessionId)?.name;
 }
 
-// recording on demand (protocol/recording.ts RecorderStartup); WCS's older names of the same calls too
-for (const path of ["/recorder/startup", "/stream/startRecording"]) {
-  rest.post(path, async (c) => {
-    const body = await jsonBody(c, RecorderStartup);
-    if (body instanceof Response) return body;
-    const name = await publisherStream(c.env, body.mediaSessionId);
-    if (name === undefined) return c.json({ error: "Stream not found" }, 404);
-    const res = await streamOf(c.env, name).startRecording(body.mediaSessionId);
-    if (!res.ok) return refused(c, res);
-    log("info", "rest_recorder_startup", { stream: name, mediaSessionId: body.mediaSessionId, recordName: res.recordName });
-    return c.json({ fileName: res.recordName, mediaSessionId: body.mediaSessionId } satisfies RecorderAnswer);
-  });
-}
+// recording on demand (protocol/recording.ts RecorderRequest), each under WCS's newer and older name
+const RECORDER_CALLS = [
+  { paths: ["/recorder/startup", "/stream/startRecording"], event: "rest_recorder_startup", run: (stream: ReturnType<typeof streamOf>, id: string) => stream.startRecording(id) },
+  { paths: ["/recorder/terminate", "/stream/stopRecording"], event: "rest_recorder_terminate", run: (stream: ReturnType<typeof streamOf>, id: string) => stream.stopRecording(id) },
+] as const;
 
-for (const path of ["/recorder/terminate", "/stream/stopRecording"]) {
-  rest.post(path, async (c) => {
-    const body = await jsonBody(c, RecorderTerminate);
-    if (body instanceof Response) return body;
-    const name = await publisherStream(c.env, body.mediaSessionId);
-    if (name === undefined) return c.json({ error: "Stream not found" }, 404);
-    const res = await streamOf(c.env, name).stopRecording(body.mediaSessionId);
-    if (!res.ok) return refused(c, res);
-    log("info", "rest_recorder_terminate", { stream: name, mediaSessionId: body.mediaSessionId, recordName: res.recordName });
-    return c.json({ fileName: res.recordName, mediaSessionId: body.mediaSessionId } satisfies RecorderAnswer);
-  });
+for (const { paths, event, run } of RECORDER_CALLS) {
+  for (const path of paths) {
+    rest.post(path, async (c) => {
+      const body = await jsonBody(c, RecorderRequest);
+      if (body instanceof Response) return body;
+      const name = await publisherStream(c.env, body.mediaSessionId);
+      if (name === undefined) return c.json({ error: "Stream not found" }, 404);
+      const res = await run(streamOf(c.env, name), body.mediaSessionId);
+      if (!res.ok) return refused(c, res);
+      log("info", event, { stream: name, mediaSessionId: body.mediaSessionId, recordName: res.recordName });
+      return c.json({ fileName: res.recordName, mediaSessionId: body.mediaSessionId } satisfies RecorderAnswer);
+    });
+  }
 }
 
 rest.on(["GET", "POST"], "/recorder/find_all", async (c) => {

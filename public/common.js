@@ -363,8 +363,15 @@ export function watchStream(stream, log, onChange) {
  * @param {Stream | null} stream
  */
 export function mutedText(stream) {
-  const audio = stream?.getAudioState()?.muted === true;
-  const video = stream?.getVideoState()?.muted === true;
+  return mutedWords(stream?.getAudioState()?.muted === true, stream?.getVideoState()?.muted === true);
+}
+
+/**
+ * "audio and video muted" / "audio muted" / "video muted" / "" (nothing muted): the words of {@link mutedText}.
+ * @param {boolean} audio
+ * @param {boolean} video
+ */
+export function mutedWords(audio, video) {
   return audio && video ? "audio and video muted" : audio ? "audio muted" : video ? "video muted" : "";
 }
 

@@ -4,7 +4,7 @@
 // name, what the person muted, and a full-screen button (Fullscreen API, https://fullscreen.spec.whatwg.org/;
 // Escape leaves full screen).
 
-import { el } from "/common.js";
+import { createMuteBadge, el } from "/common.js";
 
 /**
  * Up to two initials of a name ("alice" → "A", "Anna Berg" → "AB").
@@ -44,7 +44,7 @@ export function createTile({ name, kind, displayId }) {
   const avatar = el("div", { className: "avatar" }, el("span", { className: "avatar-initials", textContent: initials(name) }));
   avatar.setAttribute("aria-hidden", "true");
   const who = el("span", { className: "who", textContent: name });
-  const badge = el("span", { className: "mute-badge", hidden: true });
+  const badge = createMuteBadge();
   const status = el("output", { className: "tile-status" });
   const extras = el("span", { className: "tile-extras" });
   const fullscreen = el("button", { type: "button", className: "tile-fullscreen" }, fullscreenIcon());

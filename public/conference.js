@@ -11,7 +11,7 @@ import { createErrorBox, createLog, el, messageOf, readFields } from "/common.js
 import { params, random4, rememberInUrl, serverUrl } from "/common.js";
 import { closeQuietly, describeSessionLoss, iceOptions, pagePlatform, sessionDown, sessionStatus, watchSession } from "/common.js";
 import { describeStreamFailure, isLive, watchStream } from "/common.js";
-import { frameMemo, mutedText, streamState, videoState } from "/common.js";
+import { frameMemo, mutedText, mutedWords, streamState, videoState } from "/common.js";
 import { createAudioMeter } from "/audio-level.js";
 import { createDevicePicker } from "/devices.js";
 import { copyText, pageLink } from "/share-link.js";
@@ -277,7 +277,7 @@ function renderParticipants() {
   const items = [];
   if (current?.joined) {
     const me = el("li", { className: "me" }, el("span", { textContent: `${current.login} (you)` }),
-      el("span", { className: "state", textContent: publishing() ? stateText(!media.want.audio, !media.want.video) : "not sending" }));
+      el("span", { className: "state", textContent: publishing() ? mutedWords(!media.want.audio, !media.want.video) || "mic and camera on" : "not sending" }));
     if (speaker.current() === "me") me.append(el("span", { className: "speaking", textContent: "speaking" }));
     const local = publisher?.getLocalMediaStream();
     if (local && publishing()) {
@@ -298,15 +298,6 @@ function renderParticipants() {
   }
   ui.participants.replaceChildren(...items);
   chat.setRecipients([...members.all()].map((m) => m.login));
-}
-
-/**
- * "mic and camera on" / "audio muted" / …, our own state in the words {@link mutedText} uses for the others.
- * @param {boolean} audioMuted
- * @param {boolean} videoMuted
- */
-function stateText(audioMuted, videoMuted) {
-  return audioMuted && videoMuted ? "audio and video muted" : audioMuted ? "audio muted" : videoMuted ? "video muted" : "mic and camera on";
 }
 
 // ---- side panel: participants, chat ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ export function figuresText(f) {
 
 /**
  * A readout (`element`, an <output>) of the video figures of the stream returned by `stream()`, refreshed every
- * second while it has a peer connection; "—" otherwise. `stop()` ends the timer.
+ * second (for the page's lifetime) while it has a peer connection; "—" otherwise.
  * @param {() => Stream | null} stream
  * @param {string} label the readout's accessible name ("Sending", "Receiving")
  */
@@ -73,9 +73,6 @@ export function createStatsReadout(stream, label) {
     last = { stream: s, bytes, t };
     output.textContent = figuresText(f) || "—";
   };
-  const timer = setInterval(() => void tick(), 1000);
-  return {
-    element: output,
-    stop: () => clearInterval(timer),
-  };
+  setInterval(() => void tick(), 1000);
+  return { element: output };
 }

@@ -143,7 +143,7 @@ describe("axe-core finds no serious or critical WCAG 2.2 AA violation, light and
   );
 
   it(
-    "Player: start state; a published stream played by keyboard (Space); an unknown stream's waiting/error state",
+    "Player: start state; a published stream played by keyboard (Space); an unknown stream's waiting state, with no alert",
     async () => {
       const page = await openPage("player", "/player", "player");
       await checkBothThemes(page, "player, start");
